@@ -1,0 +1,31 @@
+# xlrobust: does English intermediate training (STILTs) change the robustness of
+# zero-shot cross-lingual transfer? See README.md and ../shared/DESIGN.md.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# Jobs call the `xlrobust` CLI of the environment Snakemake runs from.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/intermediate.smk"
+include: "workflow/rules/target.smk"
+include: "workflow/rules/perturb.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/attack.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.html",

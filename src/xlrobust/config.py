@@ -1,0 +1,130 @@
+"""config.yaml: schema validation (one line per error) and expansion of the selected
+studies into the runs the workflow builds."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from xlrobust.errors import XlrobustError
+from xlrobust.tasks import get_task
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise XlrobustError(f"{path}: config file not found")
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise XlrobustError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    return validate(cfg or {}, source=str(path))
+
+
+def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config") -> dict:
+    """Check `cfg` against the JSON schema and cross-references; raise one clear line."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise XlrobustError(f"{source}: {where}: {e.message}")
+    _cross_check(cfg, source)
+    return cfg
+
+
+def _cross_check(cfg: dict, source: str) -> None:
+    from xlrobust.attack import RECIPES as ATTACKS
+    from xlrobust.perturb import PERTURBATIONS
+
+    def need(kind: str, name: str, known, where: str):
+        if name not in known:
+            raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
+
+    for name, ds in cfg["datasets"].items():
+        task = get_task(ds["task"])
+        for lang in ds.get("langs", []) + [ds.get("train_lang", "en")]:
+            need("language", lang, task.configs, f"datasets.{name}.langs")
+    for kind in ("recipes", "targets"):
+        for name, spec in cfg[kind].items():
+            if spec.get("dataset"):
+                need("dataset", spec["dataset"], cfg["datasets"], f"{kind}.{name}.dataset")
+    for name, st in cfg["study"].items():
+        for m in st["models"]:
+            need("model", m, cfg["models"], f"study.{name}.models")
+        for r in st["recipes"]:
+            need("recipe", r, cfg["recipes"], f"study.{name}.recipes")
+        for t in st["targets"]:
+            need("target", t, cfg["targets"], f"study.{name}.targets")
+        for p in st.get("perturbations", []):
+            need("perturbation", p["name"], PERTURBATIONS, f"study.{name}.perturbations")
+        for a in st.get("attack", {}).get("recipes", []):
+            need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
+    selected_studies(cfg, source)
+
+
+def selected_studies(cfg: dict, source: str = "config") -> list[str]:
+    sel = cfg["studies"]
+    names = list(cfg["study"]) if sel == "all" else ([sel] if isinstance(sel, str) else list(sel))
+    for n in names:
+        if n not in cfg["study"]:
+            raise XlrobustError(f"{source}: studies: unknown study '{n}' (known: {', '.join(cfg['study'])}, or all)")
+    return names
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fine-tuned target model: what every downstream file is keyed by."""
+    model: str
+    recipe: str
+    target: str
+    seed: int
+    study: str
+
+
+def runs(cfg: dict) -> list[Run]:
+    out = {}
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        for m, r, t, s in itertools.product(st["models"], st["recipes"], st["targets"], st["seeds"]):
+            out.setdefault((m, r, t, s), Run(m, r, t, s, name))
+    return list(out.values())
+
+
+def target_langs(cfg: dict, target: str) -> list[str]:
+    return cfg["datasets"][cfg["targets"][target]["dataset"]]["langs"]
+
+
+def probes(cfg: dict, target: str) -> list[tuple[str, float, int]]:
+    """(perturbation, rate, perturbation seed) triples of all selected studies with this target."""
+    out = []
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        if target not in st["targets"]:
+            continue
+        for p in st.get("perturbations", []):
+            for rate in p["rates"]:
+                for ps in st.get("perturbation_seeds", [1]):
+                    if (p["name"], rate, ps) not in out:
+                        out.append((p["name"], rate, ps))
+    return out
+
+
+def attacks(cfg: dict, run: Run) -> dict:
+    return cfg["study"][run.study].get("attack", {"recipes": []})
+
+
+def config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,224 @@
+"""Static, model-independent, seeded perturbations.
+
+Text is handled as grapheme clusters (`regex` \\X), so a combining mark (Devanagari
+vowel signs, Thai tone marks, Arabic harakat) always stays with its base character.
+Insertions and substitutions draw from the *same script* as the character they
+touch, taken from the letters the language's own data uses: never ASCII letters into
+Thai, Hindi, Arabic or Chinese. Languages written without spaces (zh, ja, th) are
+perturbed per character, not per whitespace word.
+
+`rate` is the expected fraction of units touched (words, or characters in unspaced
+languages); the count per text is rounded stochastically, so it holds on average.
+Each row gets its own RNG seeded by (seed, perturbation, rate, id): the same seed
+gives the same file whatever the row order, another seed other noise.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import unicodedata
+from collections import defaultdict
+
+import polars as pl
+import regex
+
+from xlrobust.errors import XlrobustError
+from xlrobust.io import read_examples, write_parquet
+
+UNSPACED = {"zh", "ja", "th", "lo", "km", "my"}
+
+# Keyboard rows (unshifted letters) per layout, for keyboard_typo neighbours.
+KEYBOARDS = {
+    "en": ["qwertyuiop", "asdfghjkl", "zxcvbnm"],
+    "de": ["qwertzuiopü", "asdfghjklöä", "yxcvbnm"],
+    "fr": ["azertyuiop", "qsdfghjklm", "wxcvbn"],
+    "es": ["qwertyuiop", "asdfghjklñ", "zxcvbnm"],
+}
+
+CHAR_OPS = ("char_swap", "char_delete", "char_insert", "char_substitute", "keyboard_typo")
+WORD_OPS = ("word_drop", "word_swap", "word_shuffle")
+PERTURBATIONS = CHAR_OPS + WORD_OPS
+SHUFFLE_WINDOW = 3
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def graphemes(text: str) -> list[str]:
+    return _GRAPHEME.findall(text)
+
+
+def is_letter(g: str) -> bool:
+    return unicodedata.category(g[0]).startswith("L")
+
+
+def script(g: str) -> str:
+    """The Unicode script of a grapheme's base character, from its name (LATIN, THAI, CJK...)."""
+    try:
+        return unicodedata.name(g[0]).split()[0]
+    except ValueError:
+        return "UNKNOWN"
+
+
+def alphabets(texts) -> dict[tuple[str, bool], list[str]]:
+    """Letter graphemes used in `texts`, per (script, is-uppercase), sorted for determinism."""
+    pools: dict[tuple[str, bool], set[str]] = defaultdict(set)
+    for text in texts:
+        for g in graphemes(text or ""):
+            if is_letter(g):
+                pools[(script(g), g.isupper())].add(g)
+    pools.setdefault(("LATIN", False), set()).update("abcdefghijklmnopqrstuvwxyz")
+    return {k: sorted(v) for k, v in pools.items()}
+
+
+def keyboard_neighbours(lang: str) -> dict[str, str]:
+    rows = KEYBOARDS.get(lang)
+    if rows is None:
+        return {}
+    out = {}
+    for r, row in enumerate(rows):
+        for c, ch in enumerate(row):
+            near = [row[c - 1] if c > 0 else "", row[c + 1] if c + 1 < len(row) else ""]
+            for rr in (r - 1, r + 1):
+                if 0 <= rr < len(rows):
+                    near += [rows[rr][cc] for cc in (c - 1, c, c + 1) if 0 <= cc < len(rows[rr])]
+            out[ch] = "".join(n for n in near if n)
+    return out
+
+
+def _k(rng: random.Random, rate: float, n: int) -> int:
+    """How many of n units to touch: rate*n rounded stochastically."""
+    x = rate * n
+    k = math.floor(x) + (1 if rng.random() < x - math.floor(x) else 0)
+    return min(k, n)
+
+
+class Perturber:
+    def __init__(self, name: str, lang: str, rate: float, seed: int, alphabet: dict):
+        if name not in PERTURBATIONS:
+            raise XlrobustError(f"unknown perturbation '{name}'; known: {', '.join(PERTURBATIONS)}")
+        if not (0 < rate <= 1):
+            raise XlrobustError(f"--rate {rate} must be in (0, 1]")
+        self.name, self.lang, self.rate, self.seed = name, lang, rate, seed
+        self.alphabet = alphabet
+        self.unspaced = lang in UNSPACED
+        self.keys = keyboard_neighbours(lang)
+
+    def rng(self, key: str) -> random.Random:
+        return random.Random(f"{self.seed}|{self.name}|{self.rate}|{key}")
+
+    def __call__(self, text: str | None, key: str) -> tuple[str | None, int]:
+        if text is None or not text.strip():
+            return text, 0
+        rng = self.rng(key)
+        if self.name in WORD_OPS:
+            return self._word_op(text, rng)
+        return self._char_op(text, rng)
+
+    # character level --------------------------------------------------------
+    def _draw(self, rng: random.Random, like: str) -> str:
+        pool = self.alphabet.get((script(like), like.isupper())) or self.alphabet.get((script(like), not like.isupper()))
+        pool = [g for g in (pool or [like]) if g != like] or [like]
+        return rng.choice(pool)
+
+    def _char_op(self, text: str, rng: random.Random) -> tuple[str, int]:
+        gs = graphemes(text)
+        runs, start = [], None  # letter runs as [start, end)
+        for i, g in enumerate(gs + [" "]):
+            if i < len(gs) and is_letter(g):
+                start = i if start is None else start
+            elif start is not None:
+                runs.append((start, i))
+                start = None
+        if self.unspaced:  # every letter is a unit; an edit may look at its run neighbours
+            sites = [(s, e, i) for s, e in runs for i in range(s, e)]
+        else:
+            sites = [(s, e, None) for s, e in runs]
+        k = _k(rng, self.rate, len(sites))
+        chosen = sorted(rng.sample(range(len(sites)), k), reverse=True)  # right to left: indices stay valid
+        edits = 0
+        for idx in chosen:
+            s, e, pos = sites[idx]
+            if pos is None:
+                pos = rng.randrange(s, e)
+            edits += self._edit(gs, s, e, pos, rng)
+        return "".join(gs), edits
+
+    def _edit(self, gs: list[str], s: int, e: int, pos: int, rng: random.Random) -> int:
+        op = self.name
+        if op == "char_swap":
+            j = pos + 1 if pos + 1 < e else pos - 1
+            if j < s or gs[j] == gs[pos]:
+                return 0
+            gs[pos], gs[j] = gs[j], gs[pos]
+        elif op == "char_delete":
+            if e - s < 2 and not self.unspaced:
+                return 0
+            del gs[pos]
+        elif op == "char_insert":
+            gs.insert(pos + rng.randint(0, 1), self._draw(rng, gs[pos]))
+        elif op == "char_substitute":
+            gs[pos] = self._draw(rng, gs[pos])
+        elif op == "keyboard_typo":
+            near = self.keys.get(gs[pos].lower())
+            if near:  # a real neighbouring key of this language's layout
+                repl = rng.choice(near)
+                gs[pos] = repl.upper() if gs[pos].isupper() else repl
+            else:  # declared fallback: a same-script letter (no layout for this language/character)
+                gs[pos] = self._draw(rng, gs[pos])
+        return 1
+
+    # word level --------------------------------------------------------------
+    def _word_op(self, text: str, rng: random.Random) -> tuple[str, int]:
+        if self.unspaced:
+            tokens, sep = [g for g in graphemes(text) if not g.isspace()], ""
+        else:
+            tokens, sep = text.split(), " "
+        n = len(tokens)
+        if self.name == "word_drop":
+            k = min(_k(rng, self.rate, n), n - 1)
+            drop = set(rng.sample(range(n), k)) if k > 0 else set()
+            return sep.join(t for i, t in enumerate(tokens) if i not in drop), len(drop)
+        if n < 2:
+            return text, 0
+        if self.name == "word_swap":
+            k = _k(rng, self.rate, n - 1)
+            for i in sorted(rng.sample(range(n - 1), k)):
+                tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+            return sep.join(tokens), k
+        # word_shuffle: shuffle tokens inside windows of SHUFFLE_WINDOW starting at sampled positions
+        starts = list(range(0, n, SHUFFLE_WINDOW))
+        k = _k(rng, self.rate, len(starts))
+        for st in rng.sample(starts, k):
+            window = tokens[st:st + SHUFFLE_WINDOW]
+            rng.shuffle(window)
+            tokens[st:st + SHUFFLE_WINDOW] = window
+        return sep.join(tokens), k
+
+
+def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int, sides: str = "both") -> pl.DataFrame:
+    if sides not in ("a", "b", "both"):
+        raise XlrobustError(f"--sides {sides}: use a, b or both")
+    alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+    p = Perturber(name, lang, rate, seed, alphabet)
+    cols = {"text_a": sides in ("a", "both"), "text_b": sides in ("b", "both")}
+    out = {c: [] for c in cols}
+    edits = [0] * df.height
+    for r, row in enumerate(df.iter_rows(named=True)):
+        for c, on in cols.items():
+            if on:
+                new, n = p(row[c], f"{row['id']}|{c}")
+                out[c].append(new)
+                edits[r] += n
+            else:
+                out[c].append(row[c])
+    return df.with_columns(
+        pl.Series("text_a", out["text_a"], dtype=pl.String),
+        pl.Series("text_b", out["text_b"], dtype=pl.String),
+        pl.Series("edits", edits, dtype=pl.Int64),
+    )
+
+
+def perturb(data: str, lang: str, name: str, rate: float, seed: int, out: str, sides: str = "both") -> None:
+    df = read_examples(data, lang)
+    write_parquet(perturb_frame(df, name, lang, rate, seed, sides), out)

@@ -1,0 +1,28 @@
+rule attack:
+    """One adaptive attack recipe (TextAttack) on one target model, every language of
+    the target, with one model load."""
+    input:
+        model=lambda w: layout.target(w.model, w.recipe, w.target, w.seed),
+        data=lambda w: dataset_dir(target_dataset(w.target)),
+    output:
+        directory("attacks/{model}/{recipe}/{target}/seed{seed}/{attack}"),
+    params:
+        langs=lambda w: xcfg.target_langs(config, w.target),
+        outs=lambda w: [layout.attack(w.model, w.recipe, w.target, w.seed, lang, w.attack)
+                        for lang in xcfg.target_langs(config, w.target)],
+        max_examples=lambda w: run_attack_spec(w).get("max_examples", 100),
+        budget=lambda w: run_attack_spec(w).get("query_budget", 2000),
+        seed=lambda w: run_attack_spec(w).get("seed", 765),
+    threads: 2
+    resources:
+        **rule_resources("attack"),
+    log:
+        "logs/attack/{model}/{recipe}/{target}/seed{seed}/{attack}.log",
+    benchmark:
+        "benchmarks/attack/{model}.{recipe}.{target}.seed{seed}.{attack}.tsv"
+    conda:
+        "../../envs/attack.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} xlrobust attack --model {input.model} --data {input.data}/test.parquet --lang {params.langs}"
+        " --recipe {wildcards.attack} --max-examples {params.max_examples} --query-budget {params.budget}"
+        " --seed {params.seed} --out {params.outs} > {log} 2>&1"

@@ -1,0 +1,82 @@
+# Path building and config lookups only; all logic lives in the xlrobust package.
+import sys
+
+from xlrobust import config as xcfg
+from xlrobust import layout
+from xlrobust.errors import XlrobustError
+from xlrobust.tasks import get_task
+
+try:
+    xcfg.validate(config, workflow.source_path("../schemas/config.schema.yaml"), source="config")
+    RUNS = xcfg.runs(config)
+except XlrobustError as e:
+    sys.exit(f"xlrobust: config error: {e}")
+
+
+wildcard_constraints:
+    recipe=r"[A-Za-z0-9_.-]+",
+    seed=r"\d+",
+    pseed=r"\d+",
+    rate=r"[0-9.]+",
+
+
+def rule_resources(name):
+    r = config.get("resources", {}).get(name, {})
+    return dict(
+        mem_mb=r.get("mem_mb", 4000),
+        runtime=r.get("runtime", 60),
+        gpu=r.get("gpu", 0),
+        cpus_per_task=r.get("cpus_per_task", 1),
+    )
+
+
+def hp_flags(spec):
+    """Hyperparameter flags for xlrobust intermediate/finetune (numbers only: schema-checked)."""
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(spec.get("train", {}).items()))
+
+
+def dataset_dir(name):
+    return f"data/{name}"
+
+
+def target_dataset(target):
+    return config["targets"][target]["dataset"]
+
+
+def num_labels(dataset):
+    return len(get_task(config["datasets"][dataset]["task"]).labels)
+
+
+def probe_files(w):
+    """(perturbed input, prediction output) pairs of one run."""
+    pairs = []
+    for lang in xcfg.target_langs(config, w.target):
+        for pert, rate, pseed in xcfg.probes(config, w.target):
+            pairs.append((
+                layout.perturbed(w.target, lang, pert, rate, pseed),
+                layout.perturbed_prediction(w.model, w.recipe, w.target, w.seed, lang, pert, rate, pseed),
+            ))
+    return pairs
+
+
+def run_dir(kind, run):
+    return f"{kind}/{run.model}/{run.recipe}/{run.target}/seed{run.seed}"
+
+
+def run_attack_spec(w):
+    run = next(r for r in RUNS if (r.model, r.recipe, r.target, str(r.seed)) == (w.model, w.recipe, w.target, w.seed))
+    return xcfg.attacks(config, run)
+
+
+def all_predictions():
+    return [run_dir("predictions", r) for r in RUNS]
+
+
+def all_attacks():
+    return [f"{run_dir('attacks', r)}/{a}" for r in RUNS for a in xcfg.attacks(config, r).get("recipes", [])]
+
+
+def used_datasets():
+    names = {target_dataset(r.target) for r in RUNS}
+    names |= {config["recipes"][r.recipe]["dataset"] for r in RUNS if r.recipe != "none"}
+    return names

@@ -1,0 +1,34 @@
+rule prepare_data:
+    """Download (or read local files), normalise and validate one dataset. Its own
+    rule so a cluster user can run it on a login node with network first:
+    snakemake --cores 1 --until prepare_data fetch_model"""
+    output:
+        directory("data/{dataset}"),
+    params:
+        config=workflow.configfiles[0] if workflow.configfiles else "config.yaml",
+    log:
+        "logs/prepare_data/{dataset}.log",
+    benchmark:
+        "benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "xlrobust prepare --config {params.config:q} --dataset {wildcards.dataset} --out-dir {output} > {log} 2>&1"
+
+
+rule fetch_model:
+    """Resolve a pretrained encoder (Hub id, local folder or pkg:) into a model folder."""
+    output:
+        directory("models/pretrained/{model}"),
+    params:
+        source=lambda w: config["models"][w.model]["source"],
+        revision=lambda w: config["models"][w.model].get("revision") or "main",
+    log:
+        "logs/fetch_model/{model}.log",
+    benchmark:
+        "benchmarks/fetch_model/{model}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "xlrobust fetch-model --source {params.source:q} --revision {params.revision:q} --name {wildcards.model}"
+        " --out {output} > {log} 2>&1"

@@ -1,0 +1,24 @@
+rule predict:
+    """Zero-shot prediction of one target model: clean test set (every language) and
+    every perturbed file, with one model load."""
+    input:
+        model=lambda w: layout.target(w.model, w.recipe, w.target, w.seed),
+        data=lambda w: dataset_dir(target_dataset(w.target)),
+        perturbed=lambda w: [p for p, _ in probe_files(w)],
+    output:
+        directory("predictions/{model}/{recipe}/{target}/seed{seed}"),
+    params:
+        outs=lambda w: " ".join(o for _, o in probe_files(w)),
+        clean=lambda w: layout.clean_prediction(w.model, w.recipe, w.target, w.seed),
+    threads: 2
+    resources:
+        **rule_resources("predict"),
+    log:
+        "logs/predict/{model}/{recipe}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/predict/{model}.{recipe}.{target}.seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model} --data {input.data}/test.parquet {input.perturbed}"
+        " --out {params.clean} {params.outs} > {log} 2>&1"

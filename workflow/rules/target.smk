@@ -1,0 +1,23 @@
+rule finetune:
+    """English target fine-tuning from the (intermediate) encoder; English dev selects."""
+    input:
+        encoder=lambda w: layout.encoder(w.model, w.recipe, w.seed),
+        data=lambda w: dataset_dir(target_dataset(w.target)),
+    output:
+        directory("models/target/{model}/{recipe}/{target}/seed{seed}"),
+    params:
+        hp=lambda w: hp_flags(config["targets"][w.target]),
+        num_labels=lambda w: num_labels(target_dataset(w.target)),
+    threads: 2
+    resources:
+        **rule_resources("train"),
+    log:
+        "logs/finetune/{model}/{recipe}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/finetune/{model}.{recipe}.{target}.seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} xlrobust finetune --init {input.encoder} --train {input.data}/train.parquet"
+        " --dev {input.data}/validation.parquet --num-labels {params.num_labels} --seed {wildcards.seed}"
+        " {params.hp} --out {output} > {log} 2>&1"
