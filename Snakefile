@@ -7,6 +7,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+envvars:
+    "PATH",
+
+
 # Jobs call the `xlrobust` CLI of the environment Snakemake runs from.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -107,7 +108,6 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
     frames = [read_examples(data, lang).head(max_examples) for lang in langs]  # fail on bad input before loading
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
     for lang, df, out in zip(langs, frames, outs):
-        set_seed(seed)
         atk = build(recipe, wrapper, lang, query_budget)
         partial = Path(f"{out}.partial.jsonl")
         done = {}
@@ -125,6 +125,7 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
             for ex in df.iter_rows(named=True):
                 if ex["id"] in done:
                     continue
+                set_seed(seed + zlib.crc32(ex["id"].encode()))  # per example: a resumed run draws the same
                 example = ex["text_a"] if ex["text_b"] is None else OrderedDict([("text_a", ex["text_a"]), ("text_b", ex["text_b"])])
                 row = _row(atk.attack(example, int(ex["label"])), ex)
                 done[ex["id"]] = row

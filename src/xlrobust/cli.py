@@ -98,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-meta", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[])
     p.add_argument("--out", required=True)
+    p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--out", default="dvc.yaml")
     return ap
 
 
@@ -142,6 +145,12 @@ def run(args) -> None:
         from xlrobust.score import run as score
 
         score(args.predictions, args.attacks, args.out_scores, args.out_metrics)
+    elif args.cmd == "dvc-yaml":
+        from xlrobust import config
+        from xlrobust.dvcgen import render
+        from xlrobust.io import write_text
+
+        write_text(render(config.load(args.config)), args.out)
     elif args.cmd == "report":
         from xlrobust import config
         from xlrobust.report import write_report

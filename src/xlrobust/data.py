@@ -116,7 +116,7 @@ def validate(df: pl.DataFrame, task: Task, source: str) -> None:
             f"{source}: row {bad['index'][0]}: label outside the label map 0..{len(task.labels) - 1} "
             f"({', '.join(task.labels)}) in column '{task.label}'"
         )
-    dup = df.with_row_index().filter(pl.col("id").is_duplicated())
+    dup = df.with_row_index().filter(~pl.col("id").is_first_distinct())
     if dup.height:
         raise XlrobustError(f"{source}: row {dup['index'][0]}: duplicate id '{dup['id'][0]}'")
 

@@ -113,11 +113,12 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, attacks: pl.DataFra
         for r in g.filter(pl.col("recipe") != "none").iter_rows(named=True):
             if base.height:
                 b = base["value"][0]
-                word = "more" if r["value"] > b else "less"
+                d = 100 * (r["value"] - b)
+                word = "no change" if abs(d) < 0.05 else ("more affected" if d > 0 else "less affected")
                 sentences.append(
                     f"{model} on {target}, {probe}: after intermediate training on <b>{escape(r['recipe'])}</b> accuracy drops by "
                     f"{100 * r['value']:.1f} points under perturbation vs {100 * b:.1f} without it "
-                    f"({100 * (r['value'] - b):+.1f} points: {word} affected), mean of {len(langs)} languages and {r['n_seeds']} seed(s).")
+                    f"({d:+.1f} points: {word}), mean of {len(langs)} languages and {r['n_seeds']} seed(s).")
     atk = s.filter(pl.col("metric") == "attack_success_rate").group_by("recipe", "probe").agg(pl.col("value").mean())
     for r in atk.sort("recipe").iter_rows(named=True):
         sentences.append(f"{escape(r['probe'])} succeeds on {pct(r['value'])}% of attacked examples after recipe <b>{escape(r['recipe'])}</b>.")
@@ -174,7 +175,7 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
         counts = "; ".join(f"{s}: " + ", ".join(f"{lang} {n}" for lang, n in v["rows"].items()) for s, v in meta["splits"].items())
         rows.append((f"dataset {meta['dataset']}", f"{meta['task']} @ {meta.get('revision') or ('local ' + str(meta.get('local')))} ({counts})"))
     html = "<h2 id='provenance'>Provenance</h2>" + table(pl.DataFrame(rows, schema=["what", "value"], orient="row"), left=2)
-    benchmarks = expand_paths(benchmarks, "*.tsv")
+    benchmarks = expand_paths([b for b in benchmarks if Path(b).exists()], "*.tsv")
     if benchmarks:
         cost = []
         for b in benchmarks:

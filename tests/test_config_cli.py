@@ -1,0 +1,69 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from xlrobust import config
+from xlrobust.errors import XlrobustError
+
+from conftest import REPO
+
+
+def cfg():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_shipped_config_is_the_offline_demo():
+    c = config.validate(cfg())
+    assert config.selected_studies(c) == ["demo"]
+    runs = config.runs(c)
+    assert {r.recipe for r in runs} >= {"none"} and len({r.recipe for r in runs}) >= 2
+    assert len({r.seed for r in runs}) >= 2
+    assert len(config.target_langs(c, "demo_sentiment")) >= 4
+    for m in c["models"].values():
+        assert not m["source"].count("/") == 1 or m["source"].startswith("pkg:")  # no Hub id in the demo
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c["recipes"]["demo_nli"]["train"].update(lrr=1), "recipes.demo_nli.train: Additional properties"),
+    (lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"), "recipes.demo_nli.train.lr: 'fast' is not of type 'number'"),
+    (lambda c: c.update(studies="nope"), "unknown study 'nope'"),
+    (lambda c: c["study"]["demo"]["models"].append("gpt9"), "unknown model 'gpt9'"),
+    (lambda c: c["study"]["demo"]["recipes"].append("squad"), "unknown recipe 'squad'"),
+    (lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}), "unknown perturbation 'blur'"),
+    (lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"), "unknown language 'ja'"),
+    (lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[1.5]), "1.5 is greater than the maximum of 1"),
+    (lambda c: c.pop("models"), "'models' is a required property"),
+])
+def test_config_errors_are_one_line(mutate, message):
+    c = cfg()
+    mutate(c)
+    with pytest.raises(XlrobustError) as e:
+        config.validate(c)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def run_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "xlrobust", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_cli_error_is_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    out = tmp_path / "out.parquet"
+    r = run_cli("perturb", "--data", str(bad), "--lang", "en", "--perturbation", "char_swap", "--rate", "0.1",
+                "--seed", "1", "--out", str(out))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "not a readable parquet file" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_cli_help_lists_stages():
+    r = run_cli("--help")
+    for cmd in ["prepare", "fetch-model", "intermediate", "finetune", "predict", "perturb", "attack", "score", "report"]:
+        assert cmd in r.stdout
+    r = run_cli("attack", "--help")
+    for flag in ["--model", "--data", "--lang", "--recipe", "--max-examples", "--query-budget", "--out", "--seed"]:
+        assert flag in r.stdout

@@ -1,0 +1,89 @@
+"""End to end: the shipped demo config through Snakemake, and through DVC, on a copy
+of the repository (the developer's own outputs stay untouched)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from conftest import REPO
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "demo", "profiles", "dvc.yaml", ".dvcignore"]
+
+
+def project_copy(dest: Path) -> Path:
+    for name in PROJECT_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest
+
+
+def sh(cmd, cwd, timeout=900):
+    r = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{cmd} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r.stdout + r.stderr
+
+
+def demo_langs():
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    return cfg["datasets"]["demo_sentiment"]["langs"]
+
+
+def check_outputs(root: Path):
+    html = (root / "results/report.html").read_text()
+    for lang in demo_langs():
+        assert f"<th>{lang}</th>" in html, lang
+    assert "Study: demo" in html and "<svg" in html and "Answer" in html
+    scores = pl.read_parquet(root / "results/scores.parquet")
+    clean = scores.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
+    assert sorted(clean["language"].unique()) == sorted(demo_langs())
+    assert sorted(clean["recipe"].unique()) == ["demo_nli", "none"]
+    assert sorted(clean["seed"].unique()) == [1, 2]
+    en = clean.filter(pl.col("language") == "en")["value"]
+    assert en.min() > 0.6  # trained on English: well above chance (1/3)
+    probes = set(scores["probe"].unique())
+    assert {"char_swap", "word_drop", "attack:deepwordbug"} <= probes
+    pert = pl.read_parquet(root / "perturbed/demo_sentiment/ar/char_swap/r0.3_s1.parquet")
+    test = pl.read_parquet(root / "data/demo_sentiment/test.parquet").filter(pl.col("lang") == "ar")
+    assert pert["id"].to_list() == test["id"].to_list() and (pert["text_a"] != test["text_a"]).mean() > 0.5
+    return scores
+
+
+@pytest.mark.slow
+def test_snakemake_demo_end_to_end_then_nothing_to_do(tmp_path):
+    root = project_copy(tmp_path)
+    sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html"], root, timeout=1200)
+    check_outputs(root)
+    again = sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], root)
+    assert "Nothing to be done" in again
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_demo_then_nothing(tmp_path):
+    root = project_copy(tmp_path)
+    sh(["git", "init", "-q"], root)
+    sh([str(BIN / "dvc"), "init", "-q"], root)
+    sh([str(BIN / "dvc"), "repro", "-q"], root, timeout=1200)
+    check_outputs(root)
+    second = sh([str(BIN / "dvc"), "repro"], root)
+    assert "didn't change" in second and "Running stage" not in second
+
+
+def test_dvc_yaml_is_current_and_matches_snakemake_outputs():
+    from xlrobust import config
+    from xlrobust.dvcgen import render, summary
+
+    rendered = render(config.load(REPO / "config.yaml"), cwd=REPO)
+    assert rendered == (REPO / "dvc.yaml").read_text(), "dvc.yaml is stale: run `xlrobust dvc-yaml --out dvc.yaml`"
+    dvc = yaml.safe_load(rendered)["stages"]
+    dvc_outs = {o for s in dvc.values() for o in s.get("outs", [])}
+    dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", [])}
+    smk_outs = {row["output_file"] for row in summary(cwd=REPO)}
+    assert dvc_outs == smk_outs
