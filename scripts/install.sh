@@ -10,6 +10,14 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt -c requirements.lock
 .venv/bin/python -m pip install -q --no-deps -e .
+# The report's browser test drives Debian's chromium through chromedriver.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "note: install Debian's chromium and chromium-driver for the report's browser test" >&2
+  fi
+fi
 # textattack imports NLTK's stopwords corpus: write it from stopwordsiso (no download).
 .venv/bin/python -c "from xlrobust.stopwords import ensure_nltk_stopwords; ensure_nltk_stopwords()"
 echo "xlrobust installed in .venv ($(.venv/bin/xlrobust --help >/dev/null && echo ok))"

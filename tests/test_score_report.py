@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 
 from xlrobust import layout
-from xlrobust.score import mean_ci, score, summary
+from xlrobust.score import compare, holm, macro_f1, mean_ci, paired_test, score, summary
 from xlrobust.report import mark_changes, write_report
 
 from conftest import REPO
@@ -35,7 +35,8 @@ def files(tmp_path):
 
 def test_hand_computed_metrics(files):
     preds, atks = files
-    s = score(preds, atks)
+    s, _ = score(preds, atks)
+    s = s.filter(pl.col("language") == "en")
     get = lambda probe, metric: s.filter((pl.col("probe") == probe) & (pl.col("metric") == metric))["value"][0]
     assert get("clean", "accuracy") == 0.75
     assert get("char_swap", "accuracy") == 0.75
@@ -47,8 +48,8 @@ def test_hand_computed_metrics(files):
     assert get("attack:deepwordbug", "perturbed_words_pct") == pytest.approx(37.5)
     assert set(s.columns) == {"model", "recipe", "target", "seed", "language", "probe", "rate", "metric",
                               "value", "ci_low", "ci_high", "n"}
-    m = summary(s)["m/none/t"]
-    assert m["clean"]["accuracy"] == 0.75 and m["char_swap@0.2"]["flip_rate"] == 0.5
+    # macro-F1 of clean: class 1: 2 tp, 1 fp -> 0.8; class 0: 1 tp, 1 fn -> 2/3
+    assert get("clean", "macro_f1") == pytest.approx((0.8 + 2 / 3) / 2)
 
 
 def test_bootstrap_interval_covers_true_mean():
@@ -67,7 +68,7 @@ def test_report_escapes_text_and_shows_languages(files, tmp_path):
     evil_a, evil_b = "<script>alert(1)</script>", '"><img src=x onerror=alert(2)>'
     df = pl.read_parquet(atks[0]).with_columns(text_a=pl.lit(evil_a), perturbed_text_a=pl.lit(evil_b))
     df.write_parquet(atks[0])
-    s = score(preds, atks)
+    s, _ = score(preds, atks)
     s.write_parquet(tmp_path / "scores.parquet")
     import yaml
 
@@ -82,8 +83,65 @@ def test_report_escapes_text_and_shows_languages(files, tmp_path):
     assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in plain
     assert "<th>en</th>" in html  # the language column of the tables
     assert "Content-Security-Policy" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    from browser import open_page
+
+    page = open_page(out)  # a real browser: the payloads render as text and run nothing
+    assert page["alert"] is None and page["console"] == [] and page["requests"] == []
+    assert evil_a in page["text"] and evil_b in page["text"]
 
 
 def test_mark_changes():
     a, b = mark_changes("good <b>", "g0od <b>")
     assert a == "g<del>o</del>od &lt;b&gt;" and b == "g<ins>0</ins>od &lt;b&gt;"
+
+
+def test_language_averages_and_summary(tmp_path):
+    ids = ["a", "b"]
+    preds = [_pred(tmp_path / layout.clean_prediction("m", "none", "t", 1), ids, [1, 0], [1, 0], lang="en")]
+    de = tmp_path / "de.parquet"
+    _pred(de, ids, [1, 0], [0, 0], lang="de")  # 1/2
+    both = pl.concat([pl.read_parquet(preds[0]), pl.read_parquet(de)])
+    both.write_parquet(preds[0])
+    s, _ = score(preds, [])
+    acc = {r["language"]: r["value"] for r in s.filter(pl.col("metric") == "accuracy").iter_rows(named=True)}
+    assert acc == {"en": 1.0, "de": 0.5, "all": 0.75}  # unweighted mean; no all_xl with one zero-shot language
+    assert summary(s)["m/none/t"]["clean"]["accuracy"] == 0.75
+
+
+def test_macro_f1_vectorised_matches_loop():
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 3, (5, 40)), rng.integers(0, 3, (5, 40))
+    from sklearn.metrics import f1_score
+
+    for i in range(5):
+        assert macro_f1(y[i], p[i]) == pytest.approx(f1_score(y[i], p[i], average="macro"))
+
+
+def test_paired_test_finds_planted_effect_not_null():
+    rng = np.random.default_rng(3)
+    base = (rng.random(400) < 0.6).astype(float)
+    better = np.where(rng.random(400) < 0.25, 1.0, base)  # +~10 points on the same examples
+    diff, lo, hi, p = paired_test(better, base)
+    assert diff > 0.05 and lo > 0 and p < 0.01
+    # null: a second system with the same accuracy, independent errors
+    ps = [paired_test((rng.random(400) < 0.6).astype(float), base, seed=k)[3] for k in range(20)]
+    assert np.mean(np.array(ps) < 0.05) <= 0.2  # ~5% false positives expected
+
+
+def test_holm_matches_definition():
+    p = np.array([0.01, 0.04, 0.03, 0.2])
+    assert holm(p).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.2])
+
+
+def test_compare_pairs_recipe_with_none_on_same_examples(tmp_path):
+    ids = [str(i) for i in range(60)]
+    labels = [i % 2 for i in range(60)]
+    preds = []
+    for recipe, wrong in (("none", 20), ("inter", 2)):
+        p = [1 - y if i < wrong else y for i, y in enumerate(labels)]
+        preds.append(_pred(tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, p))
+    _, out = score(preds, [])
+    c = compare(out, {"st": {"models": ["m"], "targets": ["t"], "seeds": [1], "recipes": ["none", "inter"]}})
+    assert c.height == 1
+    r = c.row(0, named=True)
+    assert r["diff"] == pytest.approx(18 / 60) and r["p_holm"] < 0.001 and r["n"] == 60

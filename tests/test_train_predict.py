@@ -69,3 +69,17 @@ def test_predict_rejects_mismatched_lists_and_missing_weights(trained, sentiment
     with pytest.raises(XlrobustError, match="no \\*.safetensors weights"):
         predict(str(tmp_path / "empty"), [sentiment_file], [str(tmp_path / "a.parquet")])
     assert not (tmp_path / "a.parquet").exists()
+
+
+def test_hub_model_offline_fails_fast_naming_fix(monkeypatch, tmp_path):
+    import time
+
+    from xlrobust.models import fetch
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # the network is simply absent here
+    t = time.time()
+    with pytest.raises(XlrobustError) as e:
+        fetch("FacebookAI/xlm-roberta-base", tmp_path / "m", name="xlmr")
+    assert time.time() - t < 10
+    assert "FacebookAI/xlm-roberta-base" in str(e.value) and "models.xlmr.source" in str(e.value)
+    assert not (tmp_path / "m").exists()

@@ -15,7 +15,7 @@ from conftest import REPO
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "demo", "profiles", "dvc.yaml", ".dvcignore"]
+PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "envs", "demo", "profiles", "dvc.yaml", ".dvcignore"]
 
 
 def project_copy(dest: Path) -> Path:
@@ -61,6 +61,13 @@ def test_snakemake_demo_end_to_end_then_nothing_to_do(tmp_path):
     root = project_copy(tmp_path)
     sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html"], root, timeout=1200)
     check_outputs(root)
+    from browser import open_page
+
+    page = open_page(root / "results/report.html")
+    assert page["console"] == [] and page["requests"] == [] and page["alert"] is None
+    assert len(page["figures"]) >= 2 and all(shown and w > 100 and h > 100 for shown, w, h in page["figures"])
+    for lang in demo_langs():
+        assert lang in page["text"]
     again = sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], root)
     assert "Nothing to be done" in again
 
@@ -84,6 +91,6 @@ def test_dvc_yaml_is_current_and_matches_snakemake_outputs():
     assert rendered == (REPO / "dvc.yaml").read_text(), "dvc.yaml is stale: run `xlrobust dvc-yaml --out dvc.yaml`"
     dvc = yaml.safe_load(rendered)["stages"]
     dvc_outs = {o for s in dvc.values() for o in s.get("outs", [])}
-    dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", [])}
-    smk_outs = {row["output_file"] for row in summary(cwd=REPO)}
+    dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", []) + s.get("plots", [])}
+    smk_outs = {o for job in summary(cwd=REPO) if job["rule"] != "all" for o in job["output"]}
     assert dvc_outs == smk_outs

@@ -90,10 +90,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--attacks", nargs="*", default=[])
     p.add_argument("--out-scores", required=True)
     p.add_argument("--out-metrics", required=True)
+    p.add_argument("--out-comparisons", default=None, help="paired recipe-vs-none tests (needs --config)")
+    p.add_argument("--out-plots", default=None, help="accuracy by perturbation rate (csv, for dvc plots)")
+    p.add_argument("--config", default=None, help="config.yaml: its selected studies define the comparisons")
 
     p = sub.add_parser("report", help="self-contained HTML report")
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--scores", required=True)
+    p.add_argument("--comparisons", default=None)
     p.add_argument("--attacks", nargs="*", default=[])
     p.add_argument("--data-meta", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[])
@@ -142,9 +146,15 @@ def run(args) -> None:
         attack(args.model, args.data, args.lang, args.recipe, args.max_examples, args.query_budget, args.out,
                seed=args.seed, max_length=args.max_length)
     elif args.cmd == "score":
+        from xlrobust import config
         from xlrobust.score import run as score
 
-        score(args.predictions, args.attacks, args.out_scores, args.out_metrics)
+        studies = None
+        if args.config:
+            cfg = config.load(args.config)
+            studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
+        score(args.predictions, args.attacks, args.out_scores, args.out_metrics,
+              args.out_comparisons, args.out_plots, studies)
     elif args.cmd == "dvc-yaml":
         from xlrobust import config
         from xlrobust.dvcgen import render
@@ -155,7 +165,8 @@ def run(args) -> None:
         from xlrobust import config
         from xlrobust.report import write_report
 
-        write_report(config.load(args.config), args.scores, args.attacks, args.data_meta, args.benchmarks, args.out)
+        write_report(config.load(args.config), args.scores, args.attacks, args.data_meta, args.benchmarks, args.out,
+                     args.comparisons)
 
 
 def main(argv: list[str] | None = None) -> int:

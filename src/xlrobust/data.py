@@ -67,10 +67,13 @@ def read_hub(task: Task, config: str | None, split: str, revision: str | None, d
     import datasets
     from huggingface_hub.errors import OfflineModeIsEnabled
 
+    from xlrobust.hub import offline_unless_reachable
+
     where = f"{task.hub}@{revision or 'main'}"
     try:
-        ds = datasets.load_dataset(task.hub, config, split=split, revision=revision)
-    except (ConnectionError, OfflineModeIsEnabled, OSError) as e:
+        with offline_unless_reachable():
+            ds = datasets.load_dataset(task.hub, config, split=split, revision=revision)
+    except (ConnectionError, OfflineModeIsEnabled, OSError, ValueError) as e:
         raise XlrobustError(
             f"dataset '{dataset}' ({where}, config {config}, split {split}) cannot be loaded offline "
             f"({type(e).__name__}); set datasets.{dataset}.local in config.yaml to files in the Hub's schema"

@@ -1,6 +1,6 @@
 """dvc.yaml generated from the Snakemake DAG, so DVC stages run exactly the commands
-the rules run (`snakemake --detailed-summary` lists each job's outputs, inputs, log
-and shell command). Each stage declares the config.yaml keys it depends on as params,
+the rules run (a dry run, `snakemake -n -p`, lists each job's outputs, inputs, log and
+shell command). Each stage declares the config.yaml keys it depends on as params,
 so changing one recipe's learning rate re-runs only what follows from it.
 
     xlrobust dvc-yaml --out dvc.yaml     (tests check the committed file is current)
@@ -8,8 +8,6 @@ so changing one recipe's learning rate re-runs only what follows from it.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import subprocess
 import sys
@@ -30,14 +28,42 @@ PARAMS = {
     "report": (r"^results/", ["study", "studies"]),
 }
 METRICS = {"results/metrics.json"}
+PLOTS = {"results/plots/accuracy_by_rate.csv": {"x": "rate", "y": "accuracy", "cache": False}}
+
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "envs", "profiles"]
+
+
+def parse_dry_run(text: str) -> list[dict]:
+    """Jobs from `snakemake -n -p` output: rule, inputs, outputs, log, shell command."""
+    jobs, job = [], None
+    for line in text.splitlines():
+        m = re.match(r"^(?:local)?rule (\S+):$", line)
+        if m:
+            job = {"rule": m[1], "input": [], "output": [], "log": "", "shellcmd": ""}
+            jobs.append(job)
+        elif job is not None and (m := re.match(r"^    (input|output|log): (.*)$", line)):
+            job[m[1]] = [x for x in m[2].split(", ") if x] if m[1] != "log" else m[2]
+        elif job is not None and line.startswith("Shell command: "):
+            job["shellcmd"] = line[len("Shell command: "):]
+    return jobs
 
 
 def summary(snakemake_args: list[str] | None = None, cwd: str | Path = ".") -> list[dict]:
-    cmd = [sys.executable, "-m", "snakemake", "--detailed-summary", "--cores", "2", *(snakemake_args or [])]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    """Every job of the DAG with its outputs, inputs, log and shell command, from a
+    dry run on a copy of the workflow files (no outputs: every job is listed)."""
+    import shutil
+    import tempfile
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", *(snakemake_args or [])]
+    with tempfile.TemporaryDirectory(prefix="xlrobust-dag-") as tmp:
+        for name in WORKFLOW_FILES:
+            src = Path(cwd) / name
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, Path(tmp) / name)
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
     if r.returncode != 0:
-        raise XlrobustError(f"snakemake --detailed-summary failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-    return list(csv.DictReader(io.StringIO(r.stdout), delimiter="\t"))
+        raise XlrobustError(f"snakemake dry run failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    return parse_dry_run(r.stdout + "\n" + r.stderr)
 
 
 def _slug(text: str) -> str:
@@ -60,11 +86,8 @@ def stages(rows: list[dict], cfg: dict) -> dict:
     for row in rows:
         if row["rule"] == "all" or not row["shellcmd"]:
             continue
-        key = (row["rule"], row["shellcmd"])
-        job = jobs.setdefault(key, {"rule": row["rule"], "cmd": row["shellcmd"], "outs": [],
-                                    "deps": [d for d in row["input-file(s)"].split(",") if d],
-                                    "log": row["log-file(s)"]})
-        job["outs"].append(row["output_file"])
+        jobs[(row["rule"], row["shellcmd"])] = {"rule": row["rule"], "cmd": row["shellcmd"], "outs": row["output"],
+                                               "deps": row["input"], "log": row["log"]}
     out = OrderedDict()
     for job in sorted(jobs.values(), key=lambda j: (list(PARAMS).index(j["rule"]) if j["rule"] in PARAMS else 99, j["outs"][0])):
         outs = sorted(job["outs"])
@@ -86,12 +109,15 @@ def stages(rows: list[dict], cfg: dict) -> dict:
             stage["deps"] = sorted(set(deps))
         if params:
             stage["params"] = [{"config.yaml": params}]
-        plain = [o for o in outs if o not in METRICS]
+        plain = [o for o in outs if o not in METRICS and o not in PLOTS]
         if plain:
             stage["outs"] = plain
         metrics = [{o: {"cache": False}} for o in outs if o in METRICS]
         if metrics:
             stage["metrics"] = metrics
+        plots = [{o: PLOTS[o]} for o in outs if o in PLOTS]
+        if plots:
+            stage["plots"] = plots
         out[name] = stage
     return {"stages": dict(out)}
 

@@ -43,10 +43,10 @@ def check_model_dir(path: str | os.PathLike, need_weights: bool = True) -> str:
 
 
 def _offline_error(source: str, name: str | None, e: Exception) -> XlrobustError:
-    key = f"models.{name}.local" if name else "a local model folder"
+    key = f"models.{name}.source" if name else "the model source"
     return XlrobustError(
         f"model '{source}' cannot be resolved offline ({type(e).__name__}); set {key} in config.yaml "
-        "to a folder with config.json, tokenizer files and model.safetensors"
+        "to a local folder with config.json, tokenizer files and model.safetensors"
     )
 
 
@@ -56,12 +56,15 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
 
     from xlrobust.io import atomic_path
 
+    from xlrobust.hub import offline_unless_reachable
+
     where = resolve_source(source)
     kw = dict(revision=revision, trust_remote_code=False)
     try:
-        tok = AutoTokenizer.from_pretrained(where, **kw)
-        model = AutoModel.from_pretrained(where, use_safetensors=True, **kw)
-    except OSError as e:
+        with offline_unless_reachable():
+            tok = AutoTokenizer.from_pretrained(where, **kw)
+            model = AutoModel.from_pretrained(where, use_safetensors=True, **kw)
+    except (OSError, ValueError) as e:
         if os.path.isdir(where):
             raise XlrobustError(f"model folder {where} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
         raise _offline_error(source, name, e) from None

@@ -93,56 +93,136 @@ def _mean_over_seeds(scores: pl.DataFrame, *keys: str) -> pl.DataFrame:
     return scores.group_by(*keys).agg(value=pl.col("value").mean(), sd=pl.col("value").std(), seeds=pl.len())
 
 
-def study_section(name: str, st: dict, scores: pl.DataFrame, attacks: pl.DataFrame) -> str:
+def _probe_label(probe: str, rate) -> str:
+    return probe if rate is None else f"{probe}@{rate:g}"
+
+
+METRIC_WORDS = {
+    "accuracy": "clean accuracy",
+    "accuracy_drop": "the accuracy lost to the perturbation",
+    "accuracy_under_attack": "accuracy under attack",
+}
+
+
+def answer_sentences(c: pl.DataFrame) -> list[str]:
+    """One sentence per paired comparison: effect in points, 95% interval, Holm p."""
+    out = []
+    for r in c.sort("probe", "rate", "recipe", nulls_last=True).iter_rows(named=True):
+        sig = r["p_holm"] is not None and r["p_holm"] < 0.05
+        verdict = "a significant difference" if sig else "no significant difference"
+        if r["metric"] == "accuracy_drop":
+            direction = "less robust" if r["diff"] > 0 else "more robust"
+        elif r["metric"] == "accuracy_under_attack":
+            direction = "more robust" if r["diff"] > 0 else "less robust"
+        else:
+            direction = "better" if r["diff"] > 0 else "worse"
+        out.append(
+            f"<b>{escape(r['recipe'])}</b> vs <b>none</b> ({escape(r['model'])}, {escape(r['target'])}, "
+            f"{escape(_probe_label(r['probe'], r['rate']))}): {METRIC_WORDS.get(r['metric'], escape(r['metric']))} is "
+            f"{100 * r['recipe_value']:.1f}% vs {100 * r['baseline_value']:.1f}%, a difference of "
+            f"{100 * r['diff']:+.1f} points (95% CI {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}; "
+            f"Holm-adjusted p = {r['p_holm']:.3g}; {r['n']} paired examples): {verdict}"
+            + (f", {direction} after intermediate training." if sig else ".")
+        )
+    return out
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str) -> str:
+    """An inline SVG line chart: one polyline per series of (x, y) points, y in [0, 1]."""
+    w, h, left, bottom, top, right = 560, 300, 50, 40, 20, 170
+    xs = sorted({x for pts in series.values() for x, _ in pts})
+    if not xs:
+        return ""
+    x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
+    px = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)
+    py = lambda y: top + (1 - y) * (h - top - bottom)
+    colours = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#db2777"]
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' aria-label='{escape(title)}'>",
+             f"<title>{escape(title)}</title>",
+             f"<line x1='{left}' y1='{py(0)}' x2='{w - right}' y2='{py(0)}' stroke='#999'/>",
+             f"<line x1='{left}' y1='{py(0)}' x2='{left}' y2='{py(1)}' stroke='#999'/>",
+             f"<text x='{(left + w - right) / 2}' y='{h - 5}' text-anchor='middle' font-size='12'>{escape(xlabel)}</text>",
+             f"<text x='12' y='{top + (h - top - bottom) / 2}' font-size='12' transform='rotate(-90 12 {top + (h - top - bottom) / 2})' text-anchor='middle'>{escape(ylabel)}</text>"]
+    for y in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(f"<text x='{left - 6}' y='{py(y) + 4}' text-anchor='end' font-size='10'>{100 * y:.0f}</text>")
+    for x in xs:
+        parts.append(f"<text x='{px(x)}' y='{py(0) + 14}' text-anchor='middle' font-size='10'>{x:g}</text>")
+    for i, (name, pts) in enumerate(sorted(series.items())):
+        c = colours[i % len(colours)]
+        pts = sorted(pts)
+        parts.append(f"<polyline fill='none' stroke='{c}' stroke-width='2' points='{' '.join(f'{px(x):.1f},{py(y):.1f}' for x, y in pts)}'/>")
+        parts += [f"<circle cx='{px(x):.1f}' cy='{py(y):.1f}' r='3' fill='{c}'><title>{escape(name)}: {100 * y:.1f}% at {x:g}</title></circle>" for x, y in pts]
+        parts.append(f"<text x='{w - right + 8}' y='{top + 14 * i + 10}' font-size='11' fill='{c}'>{escape(name)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def rate_curves(s: pl.DataFrame) -> str:
+    """Accuracy (all-language average, mean over seeds) against perturbation rate, rate 0 = clean."""
+    acc = s.filter((pl.col("metric") == "accuracy") & (pl.col("language") == "all"))
+    clean = _mean_over_seeds(acc.filter(pl.col("probe") == "clean"), "model", "recipe", "target")
+    pert = _mean_over_seeds(acc.filter(pl.col("rate").is_not_null()), "model", "recipe", "target", "probe", "rate")
+    series: dict[str, list] = {}
+    for r in pert.iter_rows(named=True):
+        series.setdefault(f"{r['recipe']} · {r['probe']}", []).append((r["rate"], r["value"]))
+    for name in list(series):
+        recipe = name.split(" · ")[0]
+        base = clean.filter(pl.col("recipe") == recipe)["value"]
+        if len(base):
+            series[name].append((0.0, base.mean()))
+    return line_chart(series, "accuracy by perturbation rate", "perturbation rate (0 = clean)", "accuracy, all languages (%)")
+
+
+def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.DataFrame, attacks: pl.DataFrame) -> str:
     s = scores.filter(pl.col("model").is_in(st["models"]) & pl.col("recipe").is_in(st["recipes"])
                       & pl.col("target").is_in(st["targets"]) & pl.col("seed").is_in(st["seeds"]))
     out = [f"<h2 id='study-{escape(name)}'>Study: {escape(name)}</h2>", f"<p><b>Question.</b> {escape(st['question'])}</p>"]
     if s.height == 0:
         return "".join(out) + "<p>No scores for this study yet.</p>"
-    langs = sorted(s["language"].unique().to_list())
-    acc = s.filter(pl.col("metric") == "accuracy").with_columns(
-        probe_rate=pl.when(pl.col("rate").is_null()).then(pl.col("probe"))
-        .otherwise(pl.col("probe") + "@" + pl.col("rate").cast(pl.String)))
-    # answer: each recipe's mean accuracy drop vs `none`, per probe
-    drops = (s.filter(pl.col("metric") == "accuracy_drop")
-             .with_columns(probe_rate=pl.col("probe") + "@" + pl.col("rate").cast(pl.String))
-             .group_by("model", "recipe", "target", "probe_rate").agg(pl.col("value").mean(), n_seeds=pl.col("seed").n_unique()))
-    sentences = []
-    for (model, target, probe), g in drops.group_by("model", "target", "probe_rate", maintain_order=True):
-        base = g.filter(pl.col("recipe") == "none")
-        for r in g.filter(pl.col("recipe") != "none").iter_rows(named=True):
-            if base.height:
-                b = base["value"][0]
-                d = 100 * (r["value"] - b)
-                word = "no change" if abs(d) < 0.05 else ("more affected" if d > 0 else "less affected")
-                sentences.append(
-                    f"{model} on {target}, {probe}: after intermediate training on <b>{escape(r['recipe'])}</b> accuracy drops by "
-                    f"{100 * r['value']:.1f} points under perturbation vs {100 * b:.1f} without it "
-                    f"({d:+.1f} points: {word}), mean of {len(langs)} languages and {r['n_seeds']} seed(s).")
-    atk = s.filter(pl.col("metric") == "attack_success_rate").group_by("recipe", "probe").agg(pl.col("value").mean())
-    for r in atk.sort("recipe").iter_rows(named=True):
-        sentences.append(f"{escape(r['probe'])} succeeds on {pct(r['value'])}% of attacked examples after recipe <b>{escape(r['recipe'])}</b>.")
-    out.append("<div class='answer'><b>Answer (demo-scale evidence).</b><ul>" + "".join(f"<li>{x}</li>" for x in sentences) + "</ul></div>")
-    # figure: accuracy drop heatmap, (recipe, probe) x language
-    d = (s.filter(pl.col("metric") == "accuracy_drop")
+    per_lang = s.filter(~pl.col("language").is_in(["all", "all_xl"]))
+    langs = sorted(per_lang["language"].unique().to_list())
+    cols = langs + [c for c in ("all_xl", "all") if c in s["language"].unique()]
+    c = comparisons.filter(pl.col("study") == name) if comparisons.height else comparisons
+    seeds = s["seed"].n_unique()
+    sentences = answer_sentences(c) if c.height else ["No recipe-vs-none comparison: the study has no `none` recipe."]
+    out.append(f"<div class='answer'><b>Answer</b> (paired over the same examples and {seeds} seed(s), "
+               f"{len(langs)} languages; Holm correction across the {c.height} comparisons of this study):<ul>"
+               + "".join(f"<li>{x}</li>" for x in sentences) + "</ul></div>")
+    d = (per_lang.filter(pl.col("metric") == "accuracy_drop")
          .with_columns(row=pl.col("recipe") + " · " + pl.col("probe") + "@" + pl.col("rate").cast(pl.String))
          .group_by("row", "language").agg(pl.col("value").mean()).sort("row"))
     if d.height:
-        out.append("<h3>Accuracy drop under perturbation (points, mean over seeds)</h3>")
+        out.append("<h3>Figure: accuracy drop under perturbation by language (points, mean over seeds)</h3>")
         out.append(heatmap(d, "row", "language", "value", f"accuracy drop per recipe and language, study {name}"))
-    # table: clean and perturbed accuracy per language per recipe
-    t = _mean_over_seeds(acc, "model", "recipe", "probe_rate", "language")
-    wide = t.pivot(on="language", index=["model", "recipe", "probe_rate"], values="value").sort("model", "recipe", "probe_rate")
-    wide = wide.select("model", "recipe", "probe_rate", *[c for c in langs if c in wide.columns])
-    out.append("<h3>Accuracy per language (%, mean over seeds)</h3>")
-    out.append(table(wide.rename({"probe_rate": "input"}), {c: pct for c in langs}, left=3))
-    a = _mean_over_seeds(s.filter(pl.col("metric").is_in(["attack_success_rate", "accuracy_under_attack"])),
-                         "model", "recipe", "probe", "metric", "language")
+    if s.filter(pl.col("rate").is_not_null())["rate"].n_unique() >= 1:
+        out.append("<h3>Figure: accuracy by perturbation rate</h3>" + rate_curves(s))
+    if c.height:
+        ct = c.select("recipe", "baseline", pl.struct("probe", "rate").map_elements(
+            lambda r: _probe_label(r["probe"], r["rate"]), return_dtype=pl.String).alias("probe"),
+            "metric", "recipe_value", "baseline_value", "diff", "ci_low", "ci_high", "p_value", "p_holm", "n")
+        pts = {k: (lambda x: "–" if x is None else f"{100 * x:+.1f}") for k in ("diff", "ci_low", "ci_high")}
+        out.append("<h3>Paired comparisons with <code>none</code> (points; p from a paired permutation test)</h3>")
+        out.append(table(ct, {"recipe_value": pct, "baseline_value": pct, **pts,
+                              "p_value": lambda x: f"{x:.3g}", "p_holm": lambda x: f"{x:.3g}"}, left=4))
+    for metric, title in (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1")):
+        t = _mean_over_seeds(s.filter(pl.col("metric") == metric), "model", "recipe", "probe", "rate", "language")
+        if not t.height:
+            continue
+        t = t.with_columns(cell=pl.when(pl.col("sd").is_null()).then(pl.format("{}", (100 * pl.col("value")).round(1)))
+                           .otherwise(pl.format("{} ± {}", (100 * pl.col("value")).round(1), (100 * pl.col("sd")).round(1))),
+                           input=pl.struct("probe", "rate").map_elements(lambda r: _probe_label(r["probe"], r["rate"]),
+                                                                         return_dtype=pl.String))
+        wide = t.pivot(on="language", index=["model", "recipe", "input"], values="cell").sort("model", "recipe", "input")
+        out.append(f"<h3>{title} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>")
+        out.append(table(wide.select("model", "recipe", "input", *[x for x in cols if x in wide.columns]), left=3))
+    a = _mean_over_seeds(s.filter(pl.col("metric").is_in(["attack_success_rate", "accuracy_under_attack", "mean_queries",
+                                                          "perturbed_words_pct"])), "model", "recipe", "probe", "metric", "language")
     if a.height:
         wide = a.pivot(on="language", index=["model", "recipe", "probe", "metric"], values="value").sort("model", "recipe", "metric")
-        out.append("<h3>Adaptive attacks (%, mean over seeds)</h3>")
-        out.append(table(wide.select("model", "recipe", "probe", "metric", *[c for c in langs if c in wide.columns]),
-                         {c: pct for c in langs}, left=4))
+        fmt = lambda x: "–" if x is None else f"{x:.3g}"
+        out.append("<h3>Adaptive attacks (rates as fractions; mean over seeds)</h3>")
+        out.append(table(wide.select("model", "recipe", "probe", "metric", *[x for x in cols if x in wide.columns]),
+                         {x: fmt for x in cols}, left=4))
     if attacks.height:
         ex = (attacks.filter((pl.col("status") == "succeeded") & pl.col("recipe").is_in(st["recipes"]))
               .group_by("lang", maintain_order=True).head(2).sort("lang"))
@@ -150,10 +230,10 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, attacks: pl.DataFra
             rows = []
             for r in ex.iter_rows(named=True):
                 o, p = mark_changes(r["text_a"], r["perturbed_text_a"])
-                rows.append(f"<tr><td>{escape(r['lang'])}</td><td>{escape(r['recipe'])}</td><td>{o}</td><td>{p}</td>"
-                            f"<td>{r['pred']} → {r['perturbed_pred']}</td></tr>")
-            out.append("<h3>Adversarial examples (changed characters marked)</h3><table class='ex'><tr><th>lang</th><th>recipe</th>"
-                       "<th>original</th><th>perturbed</th><th>prediction</th></tr>" + "".join(rows) + "</table>")
+                rows.append(f"<tr><td>{escape(r['lang'])}</td><td>{escape(r['recipe'])}</td><td dir='auto'>{o}</td>"
+                            f"<td dir='auto'>{p}</td><td>{r['pred']} → {r['perturbed_pred']}</td></tr>")
+            out.append("<h3>Adversarial examples per language (changed characters marked)</h3><table class='ex'><tr><th>lang</th>"
+                       "<th>recipe</th><th>original</th><th>perturbed</th><th>prediction</th></tr>" + "".join(rows) + "</table>")
     return "".join(out)
 
 
@@ -187,8 +267,10 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
     return html
 
 
-def write_report(cfg: dict, scores_path: str, attack_paths: list[str], data_meta: list[str], benchmarks: list[str], out: str) -> None:
+def write_report(cfg: dict, scores_path: str, attack_paths: list[str], data_meta: list[str], benchmarks: list[str],
+                 out: str, comparisons_path: str | None = None) -> None:
     scores = read_parquet(scores_path)
+    comparisons = read_parquet(comparisons_path) if comparisons_path else pl.DataFrame()
     frames = []
     for p in expand_paths(attack_paths):
         key = layout.parse(layout.ATTACK_RE, p)
@@ -196,7 +278,7 @@ def write_report(cfg: dict, scores_path: str, attack_paths: list[str], data_meta
     attacks = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     studies = cfgmod.selected_studies(cfg)
     nav = " · ".join(f"<a href='#study-{escape(n)}'>{escape(n)}</a>" for n in studies)
-    body = "".join(study_section(n, cfg["study"][n], scores, attacks) for n in studies)
+    body = "".join(study_section(n, cfg["study"][n], scores, comparisons, attacks) for n in studies)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"

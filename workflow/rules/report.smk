@@ -2,6 +2,7 @@ rule report:
     """The self-contained HTML report answering each selected study's question."""
     input:
         scores="results/scores.parquet",
+        comparisons="results/comparisons.parquet",
         attacks=all_attacks(),
         meta=lambda w: sorted({f"{dataset_dir(d)}" for d in used_datasets()}),
     output:
@@ -14,5 +15,5 @@ rule report:
     conda:
         "../../envs/report.yaml"
     shell:
-        "xlrobust report --config {params.config:q} --scores {input.scores} --attacks {input.attacks}"
+        "xlrobust report --config {params.config:q} --scores {input.scores} --comparisons {input.comparisons} --attacks {input.attacks}"
         " --data-meta {params.meta} --benchmarks benchmarks --out {output} > {log} 2>&1"
