@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from xlrobust.attack import attack
+from xlrobust.attack import RECIPES, attack, build, make_wrapper
 from xlrobust.errors import XlrobustError
 from xlrobust.train import train
 
@@ -21,10 +21,11 @@ def model_and_data(tiny_encoder, sentiment_file, tmp_path_factory):
     return str(out), str(data)
 
 
-def test_statuses_agree_with_predictions(model_and_data, tmp_path):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_statuses_agree_with_predictions(model_and_data, tmp_path, recipe):
     model, data = model_and_data
     outs = [str(tmp_path / "en.parquet"), str(tmp_path / "de.parquet")]
-    attack(model, data, ["en", "de"], "deepwordbug", max_examples=8, query_budget=200, outs=outs)
+    attack(model, data, ["en", "de"], recipe, max_examples=8, query_budget=200, outs=outs)
     for out in outs:
         df = pl.read_parquet(out)
         assert df.height == 8
@@ -62,3 +63,55 @@ def test_unknown_recipe(model_and_data, tmp_path):
     model, data = model_and_data
     with pytest.raises(XlrobustError, match="unknown attack recipe 'nope'"):
         attack(model, data, ["en"], "nope", 4, 100, [str(tmp_path / "x.parquet")])
+
+
+def test_succeeded_attack_really_flips_the_model(model_and_data, tmp_path):
+    from xlrobust.predict import Classifier
+
+    model, data = model_and_data
+    out = str(tmp_path / "en.parquet")
+    attack(model, data, ["en"], "deepwordbug", 18, 300, [out])
+    ok = pl.read_parquet(out).filter(pl.col("status") == "succeeded")
+    assert ok.height > 0
+    again = Classifier(model).logits(ok["perturbed_text_a"].to_list()).argmax(1)
+    assert again.tolist() == ok["perturbed_pred"].to_list()
+
+
+def test_deepwordbug_equals_stock_textattack_on_english(model_and_data):
+    """Our composition makes the same edits as textattack's DeepWordBugGao2018 on English."""
+    from textattack.attack_recipes import DeepWordBugGao2018
+    from textattack.shared.utils import set_seed
+
+    from xlrobust.predict import Classifier
+
+    model, _ = model_and_data
+    wrapper = make_wrapper(Classifier(model))
+    ours = build("deepwordbug", wrapper, "en", 300)
+    stock = DeepWordBugGao2018.build(wrapper)
+    stock.goal_function.query_budget = 300
+    for i, (text, label) in enumerate(SENTIMENT):
+        results = []
+        for atk in (ours, stock):
+            set_seed(765 + i)
+            r = atk.attack(text, label)
+            results.append((type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries))
+        assert results[0] == results[1], (text, results)
+
+
+def test_multilingual_fixes():
+    from xlrobust.perturb import alphabets, script
+    from xlrobust.ta_parts import make_char_swap, words_from_text
+
+    assert words_from_text("मैं घर गया") == ["मैं", "घर", "गया"]  # vowel signs stay inside the words
+    assert words_from_text("The cat's hat") == ["The", "cat's", "hat"]
+    Char = make_char_swap()
+    ar = alphabets(["الطقس جميل جدا اليوم"])
+    import numpy as np, random
+
+    np.random.seed(0), random.seed(0)
+    for op in ("insert", "substitute"):
+        for _ in range(30):
+            for w in Char(op, "ar", ar)._get_replacement_words("الطقس"):
+                assert {script(c) for c in w} == {"ARABIC"}, w  # never ASCII letters into Arabic
+    de = Char("keyboard", "de", {}, random_one=False)._get_replacement_words("zu")
+    assert "tu" in de and "uu" in de  # QWERTZ neighbours of z, not QWERTY's

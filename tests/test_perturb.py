@@ -113,3 +113,31 @@ def test_row_order_does_not_change_noise():
 def test_all_names_known():
     assert {"char_swap", "char_delete", "char_insert", "char_substitute", "keyboard_typo",
             "word_drop", "word_swap", "word_shuffle"} <= set(PERTURBATIONS)
+
+
+CLAUSED = {
+    "en": "I went home because it was late, and then I slept.",
+    "de": "Ich ging nach Hause, weil es spät war, und dann schlief ich.",
+    "zh": "我回家了，因为很晚了，所以我睡觉了。",
+    "th": "ฉันกลับบ้านเพราะมันดึกแล้วและฉันก็นอน",
+    "hi": "मैं घर गया क्योंकि देर हो गई थी और फिर मैं सो गया।",
+    "ar": "ذهبت إلى البيت، لأن الوقت كان متأخرا.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CLAUSED))
+def test_clause_reorder_moves_whole_clauses(lang):
+    text = CLAUSED[lang]
+    out = perturb_frame(make_examples([(text, None, 0)] * 20, lang=lang), "clause_reorder", lang, 0.5, seed=4)
+    letters = lambda t: sorted(g for g in graphemes(t) if is_letter(g))  # noqa: E731
+    for new in out["text_a"]:
+        assert new != text
+        assert letters(new) == letters(text)  # same characters, only their order changed
+        if text[-1] in ".。।":
+            assert new[-1] == text[-1]  # final punctuation stays final
+    assert (out["edits"] >= 1).all()
+
+
+def test_clause_reorder_leaves_single_clause_alone():
+    out = perturb_frame(make_examples([("Just one clause here.", None, 0)]), "clause_reorder", "en", 1.0, seed=1)
+    assert out["text_a"][0] == "Just one clause here." and out["edits"][0] == 0

@@ -43,7 +43,7 @@ def check_outputs(root: Path):
     assert "Study: demo" in html and "<svg" in html and "Answer" in html
     scores = pl.read_parquet(root / "results/scores.parquet")
     clean = scores.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
-    assert sorted(clean["language"].unique()) == sorted(demo_langs())
+    assert sorted(clean["language"].unique()) == sorted(demo_langs() + ["all", "all_xl"])
     assert sorted(clean["recipe"].unique()) == ["demo_nli", "none"]
     assert sorted(clean["seed"].unique()) == [1, 2]
     en = clean.filter(pl.col("language") == "en")["value"]

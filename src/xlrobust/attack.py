@@ -19,8 +19,17 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
+from xlrobust.perturb import alphabets
 
-RECIPES = ("deepwordbug",)
+RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
+RECIPE_NOTES = {
+    "deepwordbug": "TextAttack's DeepWordBug composition; script-aware letters outside Latin (same as stock on English)",
+    "pruthi": "TextAttack's Pruthi2019 composition; the language's keyboard layout instead of English QWERTY",
+    "textbugger": "character bugs of TextBugger only (insert space, delete, swap, visually similar character): its word-embedding "
+                  "swap and Universal Sentence Encoder constraint need downloads that are unavailable offline",
+    "xl_charbug": "multilingual character recipe: grapheme edits with the language's own letters and keyboard, "
+                  "per-language stopwords, DeepWordBug's greedy word-importance search",
+}
 DEFAULT_SEED = 765  # TextAttack's own default
 
 
@@ -51,30 +60,52 @@ def make_wrapper(clf):
     return Wrapper(clf)
 
 
-def build(recipe: str, wrapper, lang: str, query_budget: int):
-    """Compose a recipe from TextAttack's building blocks."""
+def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | None = None):
+    """Compose a recipe from TextAttack's building blocks (see RECIPE_NOTES)."""
     ta = _textattack()
-    from textattack.constraints.overlap import LevenshteinEditDistance
-    from textattack.constraints.pre_transformation import RepeatModification, StopwordModification
+    from textattack.constraints.overlap import LevenshteinEditDistance, MaxWordsPerturbed
+    from textattack.constraints.pre_transformation import (MinWordLength, RepeatModification,
+                                                           StopwordModification)
     from textattack.goal_functions import UntargetedClassification
-    from textattack.search_methods import GreedyWordSwapWIR
-    from textattack.transformations import (CompositeTransformation, WordSwapNeighboringCharacterSwap,
-                                            WordSwapRandomCharacterDeletion, WordSwapRandomCharacterInsertion,
-                                            WordSwapRandomCharacterSubstitution)
+    from textattack.search_methods import GreedySearch, GreedyWordSwapWIR
+    from textattack.transformations import CompositeTransformation
 
     from xlrobust.stopwords import stopwords
+    from xlrobust.ta_parts import install_word_splitter, make_char_swap
 
     if recipe not in RECIPES:
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
-    # DeepWordBug (Gao et al. 2018) as in textattack.attack_recipes.DeepWordBugGao2018,
-    # with the stopword list of the attacked language instead of English's.
-    transformation = CompositeTransformation([
-        WordSwapNeighboringCharacterSwap(), WordSwapRandomCharacterSubstitution(),
-        WordSwapRandomCharacterDeletion(), WordSwapRandomCharacterInsertion(),
-    ])
-    constraints = [RepeatModification(), StopwordModification(stopwords=stopwords(lang)), LevenshteinEditDistance(30)]
+    install_word_splitter()
+    Char = make_char_swap()
+    alphabet = alphabet or {}
+    ops = lambda names, **kw: [Char(op, lang, alphabet, **kw) for op in names]  # noqa: E731
+    stop = StopwordModification(stopwords=sorted(stopwords(lang)))
     goal = UntargetedClassification(wrapper, query_budget=query_budget)
-    return ta.Attack(goal, constraints, transformation, GreedyWordSwapWIR())
+    if recipe == "deepwordbug":  # Gao et al. 2018, as textattack.attack_recipes.DeepWordBugGao2018
+        transformation = CompositeTransformation(ops(["swap", "substitute", "delete", "insert"]))
+        constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
+        search = GreedyWordSwapWIR()
+    elif recipe == "pruthi":  # Pruthi et al. 2019, as textattack.attack_recipes.Pruthi2019
+        transformation = CompositeTransformation(
+            ops(["swap", "delete", "insert", "keyboard"], random_one=False, skip_first_char=True, skip_last_char=True))
+        constraints = [MinWordLength(min_length=4), stop, MaxWordsPerturbed(max_num_words=1), RepeatModification()]
+        search = GreedySearch()
+    elif recipe == "textbugger":  # Li et al. 2019, character bugs only (see RECIPE_NOTES)
+        transformation = CompositeTransformation([
+            Char("insert", lang, alphabet, skip_first_char=True, skip_last_char=True, letters_to_insert=" "),
+            Char("delete", lang, alphabet, skip_first_char=True, skip_last_char=True),
+            Char("swap", lang, alphabet, skip_first_char=True, skip_last_char=True),
+            Char("homoglyph", lang, alphabet),
+        ])
+        constraints = [RepeatModification(), stop]
+        search = GreedyWordSwapWIR(wir_method="delete")
+    else:  # xl_charbug: DeepWordBug's search with script-aware edits and the language's keyboard
+        latin = "".join(alphabet.get(("LATIN", False), [])) + "".join(alphabet.get(("LATIN", True), []))
+        transformation = CompositeTransformation(
+            ops(["swap", "substitute", "delete", "insert", "keyboard"], latin=latin))
+        constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
+        search = GreedyWordSwapWIR()
+    return ta.Attack(goal, constraints, transformation, search)
 
 
 def _row(result, ex: dict) -> dict:
@@ -105,10 +136,12 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
         raise XlrobustError(f"--lang has {len(langs)} value(s) but --out has {len(outs)}; give one output per language")
     if recipe not in RECIPES:
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
-    frames = [read_examples(data, lang).head(max_examples) for lang in langs]  # fail on bad input before loading
+    full = [read_examples(data, lang) for lang in langs]  # fail on bad input before loading the model
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
-    for lang, df, out in zip(langs, frames, outs):
-        atk = build(recipe, wrapper, lang, query_budget)
+    for lang, whole, out in zip(langs, full, outs):
+        texts = whole["text_a"].to_list() + [t for t in whole["text_b"].to_list() if t]  # the language's letters
+        atk = build(recipe, wrapper, lang, query_budget, alphabets(texts))
+        df = whole.head(max_examples)
         partial = Path(f"{out}.partial.jsonl")
         done = {}
         if partial.exists():

@@ -38,7 +38,35 @@ KEYBOARDS = {
 
 CHAR_OPS = ("char_swap", "char_delete", "char_insert", "char_substitute", "keyboard_typo")
 WORD_OPS = ("word_drop", "word_swap", "word_shuffle")
-PERTURBATIONS = CHAR_OPS + WORD_OPS
+SYNTAX_OPS = ("clause_reorder",)
+PERTURBATIONS = CHAR_OPS + WORD_OPS + SYNTAX_OPS
+
+# Coordinating and common subordinating conjunctions that open a clause, per
+# language (research question Q4). A clause also ends at , ; : and their
+# Arabic / CJK forms. Languages not listed split at punctuation only.
+CONJUNCTIONS = {
+    "en": "and but or because so although while whereas since though".split(),
+    "de": "und aber oder weil denn obwohl während sondern dass".split(),
+    "fr": "et mais ou car donc parce puisque quand tandis bien".split(),
+    "es": "y pero o porque aunque mientras sino pues cuando".split(),
+    "it": "e ma o perché mentre sebbene quando".split(),
+    "pt": "e mas ou porque embora enquanto quando".split(),
+    "ru": "и но или потому хотя когда пока а".split(),
+    "bg": "и но или защото въпреки когато докато а".split(),
+    "el": "και αλλά ή επειδή ενώ όταν".split(),
+    "tr": "ve ama fakat veya çünkü ancak".split(),
+    "sw": "na lakini au kwa kwamba ingawa".split(),
+    "vi": "và nhưng hoặc vì nên mặc".split(),
+    "ar": "لكن لأن أو بينما حيث ثم".split(),
+    "ur": "اور لیکن یا کیونکہ جبکہ".split(),
+    "hi": "और लेकिन या क्योंकि जबकि पर".split(),
+    "th": "และ แต่ หรือ เพราะ ถ้า ขณะที่".split(),
+    "zh": "但是 因为 所以 而且 然后 虽然 或者 可是".split(),
+    "ja": "しかし そして だから けれども または".split(),
+    "ko": "그리고 그러나 하지만 그래서 또는".split(),
+}
+CLAUSE_PUNCT = ",;:،؛，；：、"
+FINAL_PUNCT = ".!?。！？؟।॥"
 SHUFFLE_WINDOW = 3
 
 _GRAPHEME = regex.compile(r"\X")
@@ -113,6 +141,8 @@ class Perturber:
         rng = self.rng(key)
         if self.name in WORD_OPS:
             return self._word_op(text, rng)
+        if self.name in SYNTAX_OPS:
+            return self._clause_reorder(text, rng)
         return self._char_op(text, rng)
 
     # character level --------------------------------------------------------
@@ -167,6 +197,42 @@ class Perturber:
             else:  # declared fallback: a same-script letter (no layout for this language/character)
                 gs[pos] = self._draw(rng, gs[pos])
         return 1
+
+    # syntactic ---------------------------------------------------------------
+    def clauses(self, text: str) -> tuple[list[str], str]:
+        """Split a text into clauses (each keeps its trailing comma-like punctuation)
+        and its final punctuation."""
+        body = text.rstrip()
+        end = ""
+        while body and body[-1] in FINAL_PUNCT:
+            end, body = body[-1] + end, body[:-1]
+        parts = [p for p in regex.split(f"(?<=[{regex.escape(CLAUSE_PUNCT)}])", body) if p.strip()]
+        conj = CONJUNCTIONS.get(self.lang, [])
+        out = []
+        for part in parts:
+            if conj and self.unspaced:
+                pattern = "(?=" + "|".join(map(regex.escape, conj)) + ")"
+            elif conj:
+                pattern = r"(?<=\s)(?=(?:" + "|".join(map(regex.escape, conj)) + r")\b)"
+            else:
+                pattern = None
+            pieces = regex.split(pattern, part, flags=regex.IGNORECASE) if pattern else [part]
+            out += [p for p in pieces if p.strip()]
+        return out, end
+
+    def _clause_reorder(self, text: str, rng: random.Random) -> tuple[str, int]:
+        parts, end = self.clauses(text)
+        n = len(parts)
+        if n < 2:
+            return text, 0
+        # clause contents move; the punctuation stays at its position
+        contents = [p.strip().rstrip(CLAUSE_PUNCT).strip() for p in parts]
+        puncts = [p.strip()[len(p.strip().rstrip(CLAUSE_PUNCT)):] for p in parts]
+        k = max(1, _k(rng, self.rate, n - 1))  # a reordering perturbs at least one clause boundary
+        for i in sorted(rng.sample(range(n - 1), min(k, n - 1))):
+            contents[i], contents[i + 1] = contents[i + 1], contents[i]
+        sep = "" if self.unspaced else " "
+        return sep.join(c + p for c, p in zip(contents, puncts)) + end, k
 
     # word level --------------------------------------------------------------
     def _word_op(self, text: str, rng: random.Random) -> tuple[str, int]:

@@ -80,3 +80,13 @@ def used_datasets():
     names = {target_dataset(r.target) for r in RUNS}
     names |= {config["recipes"][r.recipe]["dataset"] for r in RUNS if r.recipe != "none"}
     return names
+
+
+def perturbation_sides(target, perturbation):
+    """Which side(s) of a pair a perturbation touches (from the first study that sets it)."""
+    for name in xcfg.selected_studies(config):
+        st = config["study"][name]
+        for p in st.get("perturbations", []):
+            if target in st["targets"] and p["name"] == perturbation and "sides" in p:
+                return p["sides"]
+    return "both"

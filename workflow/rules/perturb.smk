@@ -5,6 +5,8 @@ rule perturb:
         data=lambda w: dataset_dir(target_dataset(w.target)),
     output:
         "perturbed/{target}/{lang}/{perturbation}/r{rate}_s{pseed}.parquet",
+    params:
+        sides=lambda w: perturbation_sides(w.target, w.perturbation),
     log:
         "logs/perturb/{target}/{lang}/{perturbation}/r{rate}_s{pseed}.log",
     benchmark:
@@ -14,4 +16,5 @@ rule perturb:
     shell:
         "xlrobust perturb --data {input.data}/test.parquet --lang {wildcards.lang}"
         " --perturbation {wildcards.perturbation} --rate {wildcards.rate} --seed {wildcards.pseed}"
+        " --sides {params.sides}"
         " --out {output} > {log} 2>&1"

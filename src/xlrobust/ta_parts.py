@@ -1,0 +1,139 @@
+"""Multilingual building blocks for TextAttack recipes, and the fixes for TextAttack's
+multilingual defects, in one place.
+
+- `words_from_text`: TextAttack's splits words with `[\\w...]+`, which drops combining
+  marks (Devanagari vowel signs, Thai tone marks, Urdu harakat) and so cuts words
+  apart; ours also keeps \\p{M}. Installed by `install_word_splitter()`.
+- `GraphemeCharSwap`: the character operations of DeepWordBug / Pruthi / TextBugger
+  on grapheme clusters (a mark stays with its base), with letters drawn from the
+  script of the character they touch: TextAttack's ASCII letters for Latin (so
+  English outcomes equal stock TextAttack's, RNG call for RNG call), the
+  language's own letters for every other script, and per-language keyboard
+  layouts instead of English QWERTY only.
+- Stopwords are always passed as a list (TextAttack's French and Spanish recipes
+  pass the language positionally to StopwordModification, where it lands in the
+  `stopwords` argument).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+import numpy as np
+import regex
+
+from xlrobust.perturb import graphemes, keyboard_neighbours, script
+
+_HOMOS = "˗৭Ȣ𝟕бƼᏎƷᒿlO`ɑЬϲԁе𝚏ɡհіϳ𝒌ⅼｍոорԛⲅѕ𝚝սѵԝ×уᴢ"  # TextAttack's homoglyph set, kept
+_WORD = regex.compile(rf"[\w\p{{M}}{regex.escape(_HOMOS)}'\-_*@]+")
+_EXCEPTIONS = "'-_*@"
+
+
+def words_from_text(s: str, words_to_ignore=[]):  # noqa: B006 (TextAttack's signature)
+    """TextAttack's word splitter with combining marks kept inside words."""
+    try:
+        if regex.search("[\u4e00-\u9fff]", s):
+            import jieba
+
+            s = " ".join(jieba.cut(s, cut_all=False))
+        else:
+            s = " ".join(s.split())
+    except Exception:
+        s = " ".join(s.split())
+    words = []
+    for word in s.split():
+        word = word.strip(_EXCEPTIONS)
+        words.extend(w.strip(_EXCEPTIONS) for w in _WORD.findall(word))
+    return [w for w in words if w and w not in words_to_ignore]
+
+
+def install_word_splitter() -> None:
+    import textattack.shared.attacked_text as at
+    import textattack.shared.utils as tu
+
+    at.words_from_text = words_from_text
+    tu.words_from_text = words_from_text
+
+
+def make_char_swap():
+    """The GraphemeCharSwap class (built lazily: textattack is imported on demand)."""
+    from textattack.transformations import WordSwap
+
+    class GraphemeCharSwap(WordSwap):
+        """One character operation (swap, delete, insert, substitute, keyboard) on graphemes."""
+
+        OPS = ("swap", "delete", "insert", "substitute", "keyboard", "homoglyph")
+        # TextBugger's Sub-C: visually similar characters (Li et al. 2019). TextAttack's own
+        # WordSwapHomoglyphSwap needs a data file its 0.3.11 wheel does not ship.
+        HOMOGLYPHS = {"o": "0", "O": "0", "l": "1", "I": "1", "i": "1", "a": "@", "e": "3", "E": "3",
+                      "s": "$", "S": "5", "b": "6", "g": "9", "t": "7", "z": "2", "B": "8"}
+
+        def __init__(self, op: str, lang: str, alphabet: dict, random_one: bool = True,
+                     skip_first_char: bool = False, skip_last_char: bool = False, latin=string.ascii_letters,
+                     letters_to_insert: str | None = None):
+            super().__init__(letters_to_insert=letters_to_insert)
+            assert op in self.OPS, op
+            self.op, self.lang, self.alphabet, self.random_one = op, lang, alphabet, random_one
+            self.skip_first_char, self.skip_last_char = skip_first_char, skip_last_char
+            self.latin = latin
+            self.fixed_letters = letters_to_insert
+            self.keys = keyboard_neighbours(lang)
+
+        def _letter(self, like: str) -> str:
+            if self.fixed_letters:
+                return random.choice(self.fixed_letters)
+            sc = script(like)
+            if sc == "LATIN":
+                return random.choice(self.latin)
+            pool = self.alphabet.get((sc, like.isupper())) or self.alphabet.get((sc, not like.isupper())) or [like]
+            return random.choice(pool)
+
+        def _neighbours(self, g: str) -> list[str]:
+            near = self.keys.get(g.lower())
+            if near:
+                return [n.upper() if g.isupper() else n for n in near]
+            # declared fallback where the language has no layout: same-script letters
+            return [self._letter(g)] if script(g) != "LATIN" or not self.keys else []
+
+        def _get_replacement_words(self, word):
+            gs = graphemes(word)
+            n = len(gs)
+            if n <= 1:
+                return []
+            start = 1 if self.skip_first_char else 0
+            end = {"swap": n - 2 if self.skip_last_char else n - 1,
+                   "substitute": n}.get(self.op, n - 1 if self.skip_last_char else n)
+            if self.op == "substitute":
+                start = 0
+            if self.op == "homoglyph":
+                spots = [i for i, g in enumerate(gs) if g in self.HOMOGLYPHS]
+                if not spots:
+                    return []
+                spots = [spots[np.random.randint(len(spots))]] if self.random_one else spots
+                return ["".join(gs[:i] + [self.HOMOGLYPHS[gs[i]]] + gs[i + 1:]) for i in spots]
+            if start >= end:
+                return []
+            positions = [np.random.randint(start, end)] if self.random_one else range(start, end)
+            out = []
+            for i in positions:
+                if self.op == "swap":
+                    out.append(gs[:i] + [gs[i + 1], gs[i]] + gs[i + 2:])
+                elif self.op == "delete":
+                    out.append(gs[:i] + gs[i + 1:])
+                elif self.op == "insert":
+                    out.append(gs[:i] + [self._letter(gs[i])] + gs[i:])
+                elif self.op == "substitute":
+                    out.append(gs[:i] + [self._letter(gs[i])] + gs[i + 1:])
+                else:
+                    out += [gs[:i] + [k] + gs[i + 1:] for k in self._neighbours(gs[i])]
+            return ["".join(w) for w in out]
+
+        @property
+        def deterministic(self):
+            return not self.random_one  # as TextAttack's own character swaps
+
+        def extra_repr_keys(self):
+            return super().extra_repr_keys() + ["op", "lang", "random_one"]
+
+    return GraphemeCharSwap
