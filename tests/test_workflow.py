@@ -94,3 +94,8 @@ def test_dvc_yaml_is_current_and_matches_snakemake_outputs():
     dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", []) + s.get("plots", [])}
     smk_outs = {o for job in summary(cwd=REPO) if job["rule"] != "all" for o in job["output"]}
     assert dvc_outs == smk_outs
+
+
+def test_snakemake_lint_is_clean():
+    out = sh([str(BIN / "snakemake"), "--lint"], REPO, timeout=300)
+    assert "Congratulations, your workflow is in a good condition" in out

@@ -56,6 +56,23 @@ def accuracy(eval_pred) -> dict:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+def last_complete_checkpoint(ckpt_dir: str) -> str | None:
+    """The newest checkpoint a kill did not cut short; cut ones are deleted.
+
+    The Trainer writes trainer_state.json last, so a checkpoint without it (or
+    without weights) was interrupted while being saved.
+    """
+    if not os.path.isdir(ckpt_dir):
+        return None
+    found = sorted((p for p in Path(ckpt_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for ckpt in found:
+        if (ckpt / "trainer_state.json").exists() and list(ckpt.glob("*.safetensors")):
+            return str(ckpt)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return None
+
+
 def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: int,
           seed: int, hp: dict | None = None, keep: str = "classifier") -> dict:
     """Fine-tune `init` on `train_file`, select the best epoch on `dev_file`, save to `out_dir`.
@@ -66,7 +83,6 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
     """
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                               Trainer, TrainingArguments, set_seed)
-    from transformers.trainer_utils import get_last_checkpoint
 
     from xlrobust.models import check_model_dir, device, use_bf16
 
@@ -100,7 +116,7 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
         eval_dataset=encode(tok, dev_df, hp["max_length"]),
         data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy,
     )
-    last = get_last_checkpoint(ckpt_dir) if os.path.isdir(ckpt_dir) else None
+    last = last_complete_checkpoint(ckpt_dir)
     if last:
         print(f"resuming from {last}", flush=True)
     trainer.train(resume_from_checkpoint=last)
