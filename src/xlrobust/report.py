@@ -97,6 +97,11 @@ def _probe_label(probe: str, rate) -> str:
     return probe if rate is None else f"{probe}@{rate:g}"
 
 
+def probe_label_expr() -> pl.Expr:
+    """`_probe_label` as a polars expression over the probe and rate columns."""
+    return pl.struct("probe", "rate").map_elements(lambda r: _probe_label(r["probe"], r["rate"]), return_dtype=pl.String)
+
+
 METRIC_WORDS = {
     "accuracy": "clean accuracy",
     "accuracy_drop": "the accuracy lost to the perturbation",
@@ -189,7 +194,7 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
                f"{len(langs)} languages; Holm correction across the {c.height} comparisons of this study):<ul>"
                + "".join(f"<li>{x}</li>" for x in sentences) + "</ul></div>")
     d = (per_lang.filter(pl.col("metric") == "accuracy_drop")
-         .with_columns(row=pl.col("recipe") + " · " + pl.col("probe") + "@" + pl.col("rate").cast(pl.String))
+         .with_columns(row=pl.col("recipe") + " · " + probe_label_expr())
          .group_by("row", "language").agg(pl.col("value").mean()).sort("row"))
     if d.height:
         out.append("<h3>Figure: accuracy drop under perturbation by language (points, mean over seeds)</h3>")
@@ -197,8 +202,7 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
     if s.filter(pl.col("rate").is_not_null())["rate"].n_unique() >= 1:
         out.append("<h3>Figure: accuracy by perturbation rate</h3>" + rate_curves(s))
     if c.height:
-        ct = c.select("recipe", "baseline", pl.struct("probe", "rate").map_elements(
-            lambda r: _probe_label(r["probe"], r["rate"]), return_dtype=pl.String).alias("probe"),
+        ct = c.select("recipe", "baseline", probe_label_expr().alias("probe"),
             "metric", "recipe_value", "baseline_value", "diff", "ci_low", "ci_high", "p_value", "p_holm", "n")
         pts = {k: (lambda x: "–" if x is None else f"{100 * x:+.1f}") for k in ("diff", "ci_low", "ci_high")}
         out.append("<h3>Paired comparisons with <code>none</code> (points; p from a paired permutation test)</h3>")
@@ -210,8 +214,7 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
             continue
         t = t.with_columns(cell=pl.when(pl.col("sd").is_null()).then(pl.format("{}", (100 * pl.col("value")).round(1)))
                            .otherwise(pl.format("{} ± {}", (100 * pl.col("value")).round(1), (100 * pl.col("sd")).round(1))),
-                           input=pl.struct("probe", "rate").map_elements(lambda r: _probe_label(r["probe"], r["rate"]),
-                                                                         return_dtype=pl.String))
+                           input=probe_label_expr())
         wide = t.pivot(on="language", index=["model", "recipe", "input"], values="cell").sort("model", "recipe", "input")
         out.append(f"<h3>{title} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>")
         out.append(table(wide.select("model", "recipe", "input", *[x for x in cols if x in wide.columns]), left=3))

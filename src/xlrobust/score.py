@@ -14,7 +14,7 @@ import polars as pl
 from scipy import stats
 
 from xlrobust import layout
-from xlrobust.io import expand_paths, read_parquet, write_json, write_parquet
+from xlrobust.io import expand_paths, read_parquet, write_json, write_parquet, write_text
 
 SCORE_SCHEMA = {
     "model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64, "language": pl.String,
@@ -245,8 +245,6 @@ def plot_data(scores: pl.DataFrame) -> pl.DataFrame:
 def run(pred_paths: list[str], attack_paths: list[str], out_scores: str, out_metrics: str,
         out_comparisons: str | None = None, out_plots: str | None = None, studies: dict | None = None) -> pl.DataFrame:
     """Score prediction and attack files (or the run folders holding them)."""
-    from xlrobust.io import write_text
-
     scores, out = score(expand_paths(pred_paths), expand_paths(attack_paths))
     write_parquet(scores, out_scores)
     write_json(summary(scores), out_metrics)
