@@ -97,3 +97,115 @@ def test_registry_label_maps():
     assert TASKS["xnli"].labels == ("entailment", "neutral", "contradiction")
     assert len(TASKS["xnli"].configs) == 15
     assert sorted(TASKS["paws-x"].configs) == ["de", "en", "es", "fr", "ja", "ko", "zh"]
+
+
+# ---- every registry task through the real loader, from fixtures in its Hub schema ----
+import hub_fixtures  # noqa: E402
+from xlrobust.tasks import SCHEMAS  # noqa: E402
+
+EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, extra check)
+    "anli": (["train", "validation"], 9, [0, 1, 2]),
+    "snli": (["train", "validation"], 3, [0, 1, 2]),   # the label -1 row is dropped
+    "mnli": (["train", "validation"], 3, [0, 1, 2]),
+    "qqp": (["train", "validation"], 2, [0, 1]),
+    "imdb": (["train", "validation"], 2, [0, 1]),
+    "squad": (["train", "validation"], 2, None),
+    "squad_v2": (["train", "validation"], 2, None),
+    "hellaswag": (["train", "validation"], 2, [0, 2]),
+    "cosmos_qa": (["train", "validation"], 2, [1]),
+    "commonsense_qa": (["train", "validation"], 2, [0, 1]),
+    "ccg": (["train", "validation", "test"], 2, None),
+    "wikipedia": (["train"], 2, None),
+    "xnli": (["train", "validation", "test"], 3, [0, 1, 2]),
+    "paws-x": (["train", "validation", "test"], 2, [0, 1]),
+    "amazon_reviews": (["train", "validation", "test"], 2, [0, 4]),
+}
+
+
+def test_every_registry_task_has_a_fixture():
+    assert set(EXPECT) | {"tweet_sentiment_multilingual"} == set(TASKS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_registry_task_from_hub_schema_fixture(name, tmp_path):
+    task = TASKS[name]
+    splits, train_rows, labels = EXPECT[name]
+    test_langs = sorted(task.configs) if len(task.configs) > 1 and "test" in splits else ["en"]
+    spec = {"task": name, "splits": splits, "langs": test_langs,
+            "local": hub_fixtures.write(task, tmp_path / "raw", sorted(set(test_langs) | {"en"}))}
+    meta = data.prepare(name, spec, tmp_path / "out")
+    assert meta["format"] == task.format
+    train = pl.read_parquet(tmp_path / "out/train.parquet")
+    assert train.schema == pl.Schema(SCHEMAS[task.format])
+    assert meta["splits"]["train"]["rows"] == {"en": train_rows}
+    assert train["id"].n_unique() == train.height and all(i.startswith("en-") for i in train["id"])
+    if labels is not None:
+        assert sorted(train["label"].unique()) == labels
+    if "test" in splits:
+        assert sorted(meta["splits"]["test"]["rows"]) == test_langs
+    if task.format == "qa":
+        for start, texts, ctx in zip(train["answer_start"], train["answer_text"], train["text_b"]):
+            assert all(ctx[s:s + len(t)] == t for s, t in zip(start, texts))  # offsets survive normalisation
+        if name == "squad_v2":
+            assert train["answer_text"].list.len().to_list() == [1, 0]
+    if task.format == "mc":
+        assert train["choices"].list.len().n_unique() == 1
+        assert train["choices"].list.len()[0] == {"commonsense_qa": 5}.get(name, 4)
+    if task.format == "tag":
+        assert (train["tokens"].list.len() == train["tags"].list.len()).all()
+
+
+def test_commonsense_qa_answer_key_letters_map_to_choice_index(tmp_path):
+    task = TASKS["commonsense_qa"]
+    spec = {"task": task.name, "splits": ["validation"], "local": hub_fixtures.write(task, tmp_path, ["en"])}
+    df, _ = data.load("csqa", spec, "validation", "en")
+    assert [c[label] for c, label in zip(df["choices"], df["label"])] == ["ignore", "bus"]
+
+
+@pytest.mark.parametrize("task_name, row, message", [
+    ("commonsense_qa", {"id": "x", "question": "q?", "question_concept": "c",
+                        "choices": {"label": ["A", "B"], "text": ["a", "b"]}, "answerKey": "E"},
+     "row 0: answer outside the choices in column 'answerKey'"),
+    ("cosmos_qa", {"id": "x", "context": "c", "question": "q", "answer0": "a", "answer1": "", "answer2": "c",
+                   "answer3": "d", "label": 0}, "row 0: fewer than 2 choices or an empty choice"),
+    ("squad", {"id": "x", "title": "t", "context": "short", "question": "q?",
+               "answers": {"text": ["far"], "answer_start": [99]}}, "row 0: answer start outside the context"),
+    ("ccg", {"tokens": ["a", "b"], "tags": ["N"]}, "row 0: 'tokens' and 'tags' must be non-empty lists of equal length"),
+    ("hellaswag", {"ind": 1, "ctx_a": "", "ctx_b": "b", "endings": ["a", "b"], "label": "0"},
+     "row 0: empty text in column 'ctx_a'"),
+])
+def test_structured_formats_validate_rows(tmp_path, task_name, row, message):
+    pl.DataFrame([row]).write_parquet(tmp_path / "train.parquet")
+    with pytest.raises(XlrobustError, match=message.replace("(", r"\(")) as e:
+        data.load("x", {"task": task_name, "local": str(tmp_path / "{split}.parquet")}, "train", "en")
+    assert "train.parquet" in str(e.value)
+
+
+def test_ccg_from_the_hub_is_refused_with_the_local_fix():
+    with pytest.raises(XlrobustError, match="LDC-licensed.*datasets.<name>.local"):
+        data.load("ccg", {"task": "ccg"}, "train", "en")
+
+
+def test_hub_reads_choose_parquet_branch_stream_caps_and_rounds(monkeypatch, tmp_path):
+    """The Hub call itself (no network here): which repo, revision, data_dir, split and
+    streaming each task asks `datasets.load_dataset` for."""
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(*args, split=None, revision=None, streaming=False, **kw):
+        calls.append((args, split, revision, streaming, kw))
+        task = next(t for t in TASKS.values() if t.hub == args[0])
+        rows = (hub_fixtures.ROWS_BY_LANG.get(task.name) or hub_fixtures.ROWS[task.name])[split]
+        ds = datasets.Dataset.from_list(rows)
+        return ds.to_iterable_dataset() if streaming else ds
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data.load("hs", {"task": "hellaswag"}, "train", "en")
+    assert calls[-1] == (("Rowan/hellaswag",), "train", "refs/convert/parquet", False, {"data_dir": "default"})
+    data.load("wiki", {"task": "wikipedia", "max_examples": {"train": 1}}, "train", "en")
+    assert calls[-1][:4] == (("wikimedia/wikipedia", "20231101.en"), "train", None, True)
+    calls.clear()
+    df, source = data.load("anli", {"task": "anli", "revision": "abc123"}, "validation", "en")
+    assert [c[1] for c in calls] == ["dev_r1", "dev_r2", "dev_r3"] and {c[2] for c in calls} == {"abc123"}
+    assert df.height == 9 and "facebook/anli@abc123" in source

@@ -55,7 +55,7 @@ def _cross_check(cfg: dict, source: str) -> None:
 
     for name, ds in cfg["datasets"].items():
         task = get_task(ds["task"])
-        for lang in ds.get("langs", []) + [ds.get("train_lang", "en")]:
+        for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
             need("language", lang, task.configs, f"datasets.{name}.langs")
     for kind in ("recipes", "targets"):
         for name, spec in cfg[kind].items():

@@ -62,66 +62,114 @@ def read_local(template: str, labels_template: str | None, config: str | None, s
         raise XlrobustError(f"{path}: cannot read as {path.suffix[1:]} ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
-def read_hub(task: Task, config: str | None, split: str, revision: str | None, dataset: str) -> tuple[pl.DataFrame, str]:
-    """Read one (config, split) of a task from the Hugging Face Hub (parquet, no scripts)."""
+def read_hub(task: Task, config: str | None, split: str, revision: str | None, dataset: str,
+             cap: int | None = None) -> tuple[pl.DataFrame, str]:
+    """Read one (config, split) of a task from the Hugging Face Hub (parquet, no scripts).
+
+    Repos whose main still holds a loading script are read from their parquet
+    conversion (refs/convert/parquet, data_dir=<config>). A capped split is streamed,
+    so a 100k-line sample of Wikipedia does not download the whole dump.
+    """
     import datasets
     from huggingface_hub.errors import OfflineModeIsEnabled
 
     from xlrobust.hub import offline_unless_reachable
 
+    if task.local_only:
+        raise XlrobustError(f"dataset '{dataset}': {task.local_only}")
+    if task.parquet_branch:
+        revision = revision or "refs/convert/parquet"
+        args, kwargs = (task.hub,), {"data_dir": config or "default"}
+    else:
+        args, kwargs = (task.hub, config), {}
     where = f"{task.hub}@{revision or 'main'}"
     try:
         with offline_unless_reachable():
-            ds = datasets.load_dataset(task.hub, config, split=split, revision=revision)
+            if cap:
+                stream = datasets.load_dataset(*args, split=split, revision=revision, streaming=True, **kwargs)
+                raw = pl.DataFrame(list(stream.take(cap)))
+            else:
+                raw = datasets.load_dataset(*args, split=split, revision=revision, **kwargs).to_polars()
     except (ConnectionError, OfflineModeIsEnabled, OSError, ValueError) as e:
         raise XlrobustError(
             f"dataset '{dataset}' ({where}, config {config}, split {split}) cannot be loaded offline "
             f"({type(e).__name__}); set datasets.{dataset}.local in config.yaml to files in the Hub's schema"
         ) from None
-    return ds.to_polars(), f"{where}/{config}/{split}"
+    return raw, f"{where}/{config}/{split}"
 
 
 def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str) -> pl.DataFrame:
-    """Map a raw split of `task` to the example table and validate it.
+    """Map a raw split of `task` to its normalised table (tasks.SCHEMAS) and validate it.
 
     Errors name the source, the row and the column.
     """
-    needed = [c for c in (task.text_a, task.text_b, task.label) if c]
-    missing = [c for c in needed if c not in raw.columns]
+    missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
     if task.id and task.id in raw.columns:
         ids = raw[task.id].cast(pl.String)
     else:
         ids = pl.Series([f"{split}-{i}" for i in range(raw.height)], dtype=pl.String)
-    df = pl.DataFrame({
-        "id": (f"{lang}-" + ids) if raw.height else ids,
-        "lang": [lang] * raw.height,
-        "text_a": raw[task.text_a].cast(pl.String),
-        "text_b": raw[task.text_b].cast(pl.String) if task.text_b else pl.Series([None] * raw.height, dtype=pl.String),
-        "label": raw[task.label].cast(pl.Int64, strict=False),
-    }, schema=EXAMPLE_SCHEMA)
+    try:
+        body = raw.select(**task.fields)
+    except pl.exceptions.PolarsError as e:
+        raise XlrobustError(f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})") from None
+    df = pl.DataFrame({"id": (f"{lang}-" + ids) if raw.height else ids, "lang": [lang] * raw.height}).hstack(body)
+    df = df.select([pl.col(c).cast(t) for c, t in task.schema.items()])
     if task.drop_labels:
         df = df.filter(~pl.col("label").is_in(list(task.drop_labels)))
     validate(df, task, source)
     return df
 
 
+def _first_bad(df: pl.DataFrame, condition: pl.Expr) -> int | None:
+    bad = df.with_row_index().filter(condition)
+    return int(bad["index"][0]) if bad.height else None
+
+
 def validate(df: pl.DataFrame, task: Task, source: str) -> None:
-    cols = ["text_a", "text_b"] if task.format == "pair" else ["text_a"]
-    for col in cols:
-        bad = df.with_row_index().filter(pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
-        if bad.height:
-            raise XlrobustError(f"{source}: row {bad['index'][0]}: empty text in column '{getattr(task, col)}'")
-    bad = df.with_row_index().filter(pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= len(task.labels)))
-    if bad.height:
-        raise XlrobustError(
-            f"{source}: row {bad['index'][0]}: label outside the label map 0..{len(task.labels) - 1} "
-            f"({', '.join(task.labels)}) in column '{task.label}'"
-        )
-    dup = df.with_row_index().filter(~pl.col("id").is_first_distinct())
-    if dup.height:
-        raise XlrobustError(f"{source}: row {dup['index'][0]}: duplicate id '{dup['id'][0]}'")
+    """One clear error for the first bad row: empty text, label outside the map,
+    inconsistent lists, duplicate id."""
+    raw_name = {c: ", ".join(dict.fromkeys(e.meta.root_names())) or c for c, e in task.fields.items()}
+    texts = {"single": ["text_a"], "pair": ["text_a", "text_b"], "mc": ["text_a"], "qa": ["text_a", "text_b"],
+             "mlm": ["text_a"], "tag": []}[task.format]
+    for col in texts:
+        row = _first_bad(df, pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: empty text in column '{raw_name[col]}'")
+    if task.format in ("single", "pair"):
+        row = _first_bad(df, pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= len(task.labels)))
+        if row is not None:
+            raise XlrobustError(
+                f"{source}: row {row}: label outside the label map 0..{len(task.labels) - 1} "
+                f"({', '.join(task.labels)}) in column '{raw_name['label']}'")
+    elif task.format == "mc":
+        n = pl.col("choices").list.len()
+        row = _first_bad(df, pl.col("choices").is_null() | (n < 2) | pl.col("choices").list.eval(
+            pl.element().is_null() | (pl.element().str.strip_chars() == "")).list.any())
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: fewer than 2 choices or an empty choice in column '{raw_name['choices']}'")
+        row = _first_bad(df, n != n.first())
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: {df['choices'][row].len()} choices where row 0 has {df['choices'][0].len()}")
+        row = _first_bad(df, pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= n))
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: answer outside the choices in column '{raw_name['label']}'")
+    elif task.format == "qa":
+        row = _first_bad(df, pl.col("answer_start").list.len() != pl.col("answer_text").list.len())
+        if row is None:
+            row = _first_bad(df, pl.col("answer_start").list.eval(pl.element() < 0).list.any()
+                             | (pl.col("answer_start").list.max() > pl.col("text_b").str.len_chars()))
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: answer start outside the context in column 'answers'")
+    elif task.format == "tag":
+        row = _first_bad(df, pl.col("tokens").is_null() | (pl.col("tokens").list.len() == 0)
+                         | (pl.col("tokens").list.len() != pl.col("tags").list.len()))
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: 'tokens' and 'tags' must be non-empty lists of equal length")
+    row = _first_bad(df, ~pl.col("id").is_first_distinct())
+    if row is not None:
+        raise XlrobustError(f"{source}: row {row}: duplicate id '{df['id'][row]}'")
 
 
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
@@ -134,12 +182,23 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     if split not in task.splits:
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
     config = task.configs[lang]
-    if spec.get("local"):
-        local_split = (spec.get("local_splits") or {}).get(split, task.splits[split])
-        raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
-    else:
-        raw, source = read_hub(task, config, task.splits[split], spec.get("revision"), dataset)
-    return normalise(raw, task, lang, split, source), source
+    cap = (spec.get("max_examples") or {}).get(split)
+    hub_splits = task.splits[split]
+    several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
+    renames = spec.get("local_splits") or {}
+    parts, sources = [], []
+    for hub_split in hub_splits if several else [hub_splits]:
+        if spec.get("local"):
+            local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
+            raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
+        else:
+            raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
+        parts.append(normalise(raw, task, lang, hub_split if several else split, source))
+        sources.append(source)
+    df = pl.concat(parts)
+    if len(parts) > 1:
+        validate(df, task, " + ".join(sources))
+    return (df.head(cap) if cap else df), " + ".join(sources)
 
 
 def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
@@ -150,16 +209,15 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
     """
     out_dir = Path(out_dir)
     train_lang = spec.get("train_lang", "en")
-    meta = {"dataset": dataset, "task": spec["task"], "revision": spec.get("revision"),
-            "local": spec.get("local"), "splits": {}}
+    task = get_task(spec["task"])
+    meta = {"dataset": dataset, "task": task.name, "format": task.format, "labels": list(task.labels),
+            "hub": task.hub, "revision": spec.get("revision") or ("refs/convert/parquet" if task.parquet_branch else "main"),
+            "local": spec.get("local"), "licence": task.licence, "splits": {}}
     for split in spec.get("splits", ["train", "validation", "test"]):
-        langs = spec.get("langs", [train_lang]) if split == "test" else [train_lang]
+        langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])
         parts, sources = [], {}
         for lang in langs:
             df, sources[lang] = load(dataset, spec, split, lang)
-            cap = (spec.get("max_examples") or {}).get(split)
-            if cap:
-                df = df.head(cap)
             parts.append(df)
         table = pl.concat(parts)
         write_parquet(table, out_dir / f"{split}.parquet")
