@@ -21,8 +21,28 @@ def test_shipped_config_is_the_offline_demo():
     assert {r.recipe for r in runs} >= {"none"} and len({r.recipe for r in runs}) >= 2
     assert len({r.seed for r in runs}) >= 2
     assert len(config.target_langs(c, "demo_sentiment")) >= 4
-    for m in c["models"].values():
-        assert not m["source"].count("/") == 1 or m["source"].startswith("pkg:")  # no Hub id in the demo
+    for name in c["study"]["demo"]["models"]:  # no Hub id in the demo
+        assert c["models"][name]["source"].startswith("pkg:")
+    for name in {d for r in runs if r.recipe != "none" for d in c["recipes"][r.recipe]["datasets"]}:
+        assert c["datasets"][name].get("local")
+
+
+def test_shipped_config_holds_the_research_studies():
+    c = config.validate({**cfg(), "studies": "all"})
+    assert config.selected_studies(c) == ["demo", "q1", "q2", "q3", "q4", "q5"]
+    models = lambda q: {c["models"][m]["source"] for m in c["study"][q]["models"]}  # noqa: E731
+    assert models("q1") == {"google-bert/bert-base-multilingual-cased"}
+    assert models("q2") == models("q4") == models("q5") == {"FacebookAI/xlm-roberta-base"}
+    assert {"google-bert/bert-base-cased", "FacebookAI/roberta-base", "xlnet/xlnet-base-cased"} <= models("q3")
+    for q in ["q1", "q2", "q3", "q4", "q5"]:
+        assert len(c["study"][q]["seeds"]) == 3 and "none" in c["study"][q]["recipes"]
+    assert any("mlm" in c["recipes"][r] for r in c["study"]["q4"]["recipes"])
+    assert sorted(c["recipes"][r].get("train", {}).get("max_length", 128) for r in c["study"]["q5"]["recipes"]
+                  if r != "none") == [128, 256, 512]
+    assert set(c["recipes"]["anli_plus"]["datasets"]) == {"anli", "mnli", "snli"}
+    assert config.target_langs(c, "xnli") == "ar bg de el en es fr hi ru sw th tr ur vi zh".split()
+    one = config.validate({**cfg(), "studies": "q2"})
+    assert {r.study for r in config.runs(one)} == {"q2"}
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -30,7 +50,7 @@ def test_shipped_config_is_the_offline_demo():
     (lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"), "recipes.demo_nli.train.lr: 'fast' is not of type 'number'"),
     (lambda c: c.update(studies="nope"), "unknown study 'nope'"),
     (lambda c: c["study"]["demo"]["models"].append("gpt9"), "unknown model 'gpt9'"),
-    (lambda c: c["study"]["demo"]["recipes"].append("squad"), "unknown recipe 'squad'"),
+    (lambda c: c["study"]["demo"]["recipes"].append("squadd"), "unknown recipe 'squadd'"),
     (lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}), "unknown perturbation 'blur'"),
     (lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"), "unknown language 'ja'"),
     (lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[1.5]), "1.5 is greater than the maximum of 1"),

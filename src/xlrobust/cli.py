@@ -16,13 +16,13 @@ from xlrobust.errors import XlrobustError
 def _hp_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("hyperparameters (defaults: xlrobust.train.DEFAULTS)")
     for flag, typ in [("lr", float), ("epochs", float), ("batch-size", int), ("grad-accum", int),
-                      ("max-length", int), ("warmup-ratio", float), ("weight-decay", float),
+                      ("max-length", int), ("doc-stride", int), ("warmup-ratio", float), ("weight-decay", float),
                       ("max-grad-norm", float), ("eval-batch-size", int)]:
         g.add_argument(f"--{flag}", type=typ, default=None)
 
 
 def _hp(args) -> dict:
-    keys = ["lr", "epochs", "batch_size", "grad_accum", "max_length", "warmup_ratio", "weight_decay",
+    keys = ["lr", "epochs", "batch_size", "grad_accum", "max_length", "doc_stride", "warmup_ratio", "weight_decay",
             "max_grad_norm", "eval_batch_size"]
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
@@ -45,17 +45,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="the model's key in config.yaml (named in errors)")
     p.add_argument("--out", required=True)
 
-    for name, keep, text in [("intermediate", "encoder", "English intermediate-task training; saves the encoder, drops the head"),
-                             ("finetune", "classifier", "English target fine-tuning; saves the classifier selected on English dev")]:
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--init", required=True, help="encoder folder to start from")
-        p.add_argument("--train", required=True, help="training examples (parquet)")
-        p.add_argument("--dev", required=True, help="English dev examples for model selection (parquet)")
-        p.add_argument("--num-labels", type=int, required=True)
-        p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
-        p.add_argument("--out", required=True)
-        p.set_defaults(keep=keep)
-        _hp_args(p)
+    p = sub.add_parser("intermediate", help="English intermediate-task training; saves the encoder, drops the heads")
+    p.add_argument("--init", required=True, help="encoder folder to start from")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="prepared dataset folder(s) (xlrobust prepare), any format; several = multi-task, a head each")
+    p.add_argument("--sampling", choices=["proportional", "temperature", "uniform"], default="proportional",
+                   help="how multi-task steps pick their task (jiant's samplers)")
+    p.add_argument("--temperature", type=float, default=2.0, help="p(task) ~ size^(1/T) with --sampling temperature")
+    p.add_argument("--cap", type=int, default=None, help="at most this many training examples per task and epoch")
+    p.add_argument("--mlm-data", default=None, help="prepared MLM text folder mixed in as masked-LM batches")
+    p.add_argument("--mlm-ratio", type=float, default=0.0, help="fraction of steps that are MLM batches, in [0, 1)")
+    p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
+    p.add_argument("--out", required=True)
+    _hp_args(p)
+
+    p = sub.add_parser("finetune", help="English target fine-tuning; saves the classifier selected on English dev")
+    p.add_argument("--init", required=True, help="encoder folder to start from")
+    p.add_argument("--train", required=True, help="training examples (parquet)")
+    p.add_argument("--dev", required=True, help="English dev examples for model selection (parquet)")
+    p.add_argument("--num-labels", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
+    p.add_argument("--out", required=True)
+    _hp_args(p)
 
     p = sub.add_parser("predict", help="predict labels for example tables with one model load")
     p.add_argument("--model", required=True, help="a save_pretrained sequence-classification folder")
@@ -127,10 +138,23 @@ def run(args) -> None:
         from xlrobust.models import fetch
 
         fetch(args.source, args.out, args.revision, args.name)
-    elif args.cmd in ("intermediate", "finetune"):
+    elif args.cmd == "intermediate":
+        from xlrobust.train import load_task, train_tasks
+
+        if not 0 <= args.mlm_ratio < 1 or (args.mlm_ratio > 0) != bool(args.mlm_data):
+            raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
+        tasks = [load_task(d) for d in args.data]
+        mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
+        if mlm and mlm.format != "mlm":
+            raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
+        caps = {t.name: args.cap for t in tasks} if args.cap else None
+        info = train_tasks(args.init, tasks, args.out, args.seed, _hp(args), "encoder", args.sampling,
+                           args.temperature, caps, mlm, args.mlm_ratio)
+        print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
+    elif args.cmd == "finetune":
         from xlrobust.train import train
 
-        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, _hp(args), keep=args.keep)
+        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, _hp(args))
         print(f"dev accuracy {info['dev'].get('eval_accuracy'):.4f} -> {args.out}")
     elif args.cmd == "predict":
         from xlrobust.predict import predict

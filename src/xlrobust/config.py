@@ -57,10 +57,19 @@ def _cross_check(cfg: dict, source: str) -> None:
         task = get_task(ds["task"])
         for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
             need("language", lang, task.configs, f"datasets.{name}.langs")
-    for kind in ("recipes", "targets"):
-        for name, spec in cfg[kind].items():
-            if spec.get("dataset"):
-                need("dataset", spec["dataset"], cfg["datasets"], f"{kind}.{name}.dataset")
+    for name, spec in cfg["targets"].items():
+        need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
+        if get_task(cfg["datasets"][spec["dataset"]]["task"]).format not in ("single", "pair"):
+            raise XlrobustError(f"{source}: targets.{name}.dataset: '{spec['dataset']}' is not a classification task")
+    for name, spec in cfg["recipes"].items():
+        for ds in spec.get("datasets", []):
+            need("dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
+        if "mlm" in spec:
+            need("dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
+            if get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format != "mlm":
+                raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
+        if name != "none" and not spec.get("datasets"):
+            raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
     for name, st in cfg["study"].items():
         for m in st["models"]:
             need("model", m, cfg["models"], f"study.{name}.models")

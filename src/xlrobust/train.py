@@ -1,5 +1,6 @@
 """Intermediate-task training and English target fine-tuning (STILTs), with the
-transformers Trainer: dynamic padding, length-grouped batches, bf16 where supported,
+transformers Trainer: a head per task format (heads.py) on one shared encoder
+(multitask.py), dynamic padding, length-grouped batches, bf16 where supported,
 per-epoch checkpoints that a rerun resumes from, English-dev model selection.
 """
 
@@ -10,50 +11,16 @@ import os
 import shutil
 from pathlib import Path
 
-import polars as pl
-
 from xlrobust.errors import XlrobustError
+from xlrobust.heads import TaskData, collator, encode, head_class, head_kwargs, tag_vocabulary
 from xlrobust.io import atomic_path, read_examples
 
 # Defaults follow the XTREME scripts and jiant (lr 2e-5, effective batch 32,
 # warmup 10%, grad-norm 1.0); config.yaml overrides them per recipe and target.
 DEFAULTS = {
-    "lr": 2e-5, "epochs": 3, "batch_size": 32, "grad_accum": 1, "max_length": 128,
+    "lr": 2e-5, "epochs": 3, "batch_size": 32, "grad_accum": 1, "max_length": 128, "doc_stride": 128,
     "warmup_ratio": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0, "eval_batch_size": 64,
 }
-
-
-def is_pair(df: pl.DataFrame) -> bool:
-    return df["text_b"].null_count() < df.height
-
-
-def encode(tok, df: pl.DataFrame, max_length: int):
-    """Tokenise without padding (the collator pads each batch to its longest row).
-
-    For pairs, `longest_first` truncation trims the longer side first, so both
-    sentences keep tokens.
-    """
-    from datasets import Dataset
-
-    pair = is_pair(df)
-    ds = Dataset.from_dict({"text_a": df["text_a"].to_list(), "text_b": df["text_b"].to_list(), "label": df["label"].to_list()})
-
-    def tokenise(batch):
-        if pair:
-            enc = tok(batch["text_a"], batch["text_b"], truncation="longest_first", max_length=max_length)
-        else:
-            enc = tok(batch["text_a"], truncation=True, max_length=max_length)
-        enc["labels"] = batch["label"]
-        return enc
-
-    return ds.map(tokenise, batched=True, remove_columns=ds.column_names)
-
-
-def accuracy(eval_pred) -> dict:
-    import numpy as np
-
-    logits, labels = eval_pred
-    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
 def last_complete_checkpoint(ckpt_dir: str) -> str | None:
@@ -73,32 +40,81 @@ def last_complete_checkpoint(ckpt_dir: str) -> str | None:
     return None
 
 
+def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
+    """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
+    from xlrobust.io import read_parquet
+    from xlrobust.tasks import SCHEMAS
+
+    d = Path(data_dir)
+    meta_path = d / "meta.json"
+    if not meta_path.exists():
+        raise XlrobustError(f"{d}: not a prepared dataset folder (no meta.json); run xlrobust prepare")
+    meta = json.loads(meta_path.read_text())
+    fmt = meta["format"]
+    train_df = read_parquet(d / "train.parquet")
+    dev_df = read_parquet(d / "validation.parquet") if split_dev and (d / "validation.parquet").exists() else None
+    for name, df in (("train", train_df), ("validation", dev_df)):
+        if df is not None and set(SCHEMAS[fmt]) - set(df.columns):
+            raise XlrobustError(f"{d}/{name}.parquet: missing column(s) {', '.join(sorted(set(SCHEMAS[fmt]) - set(df.columns)))}")
+    labels = meta.get("labels") or (tag_vocabulary(train_df) if fmt == "tag" else [])
+    return TaskData(name=meta["dataset"], format=fmt, train=train_df, dev=dev_df, labels=labels)
+
+
 def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: int,
           seed: int, hp: dict | None = None, keep: str = "classifier") -> dict:
-    """Fine-tune `init` on `train_file`, select the best epoch on `dev_file`, save to `out_dir`.
+    """Fine-tune a sequence classifier on normalised example tables (target fine-tuning)."""
+    train_df, dev_df = read_examples(train_file), read_examples(dev_file)
+    fmt = "pair" if train_df["text_b"].null_count() < train_df.height else "single"
+    task = TaskData("target", fmt, train_df, dev_df, labels=[str(i) for i in range(num_labels)])
+    return train_tasks(init, [task], out_dir, seed, hp, keep)
 
-    keep="encoder" saves only the encoder (intermediate training: the head is dropped);
-    keep="classifier" saves the whole classification model (target fine-tuning).
+
+def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: dict | None = None,
+                keep: str = "classifier", sampling: str = "proportional", temperature: float = 1.0,
+                caps: dict[str, int] | None = None, mlm: TaskData | None = None, mlm_ratio: float = 0.0) -> dict:
+    """Train heads for `tasks` (and optional MLM batches) on one shared encoder, select
+    the best epoch on the tasks' English dev sets, save to `out_dir`.
+
+    keep="encoder" saves only the encoder (intermediate training: heads dropped);
+    keep="classifier" saves the single task's whole model (target fine-tuning).
     A rerun after a kill resumes from `<out_dir>.checkpoints`.
     """
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments, set_seed)
+    from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
 
-    from xlrobust.models import check_model_dir, device, use_bf16
+    from xlrobust.models import autocast, check_model_dir, device, use_bf16
+    from xlrobust.multitask import (Evaluator, MixedDataset, MultiHeadModel, StiltsTrainer, TaskBatchSampler,
+                                    TaskCollator, feature_lengths)
 
     if keep not in ("classifier", "encoder"):
         raise ValueError(keep)
+    if keep == "classifier" and (len(tasks) != 1 or tasks[0].format not in ("single", "pair") or mlm):
+        raise XlrobustError("target fine-tuning takes exactly one classification dataset")
     hp = {**DEFAULTS, **(hp or {})}
     check_model_dir(init)
-    train_df, dev_df = read_examples(train_file), read_examples(dev_file)
-    if train_df.height == 0:
-        raise XlrobustError(f"{train_file}: no training examples")
-    set_seed(seed)  # decides head initialisation; the Trainer's seed decides data order
+    for t in tasks:
+        if t.train.height == 0:
+            raise XlrobustError(f"task '{t.name}': no training examples")
+        if t.dev is None or t.dev.height == 0:
+            raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
+    everything = tasks + ([mlm] if mlm else [])
+    set_seed(seed)  # decides head initialisation; the sampler's seed decides data order
     tok = AutoTokenizer.from_pretrained(init, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        init, num_labels=num_labels, use_safetensors=True, trust_remote_code=False,
-        ignore_mismatched_sizes=True,
-    )
+    load = dict(use_safetensors=True, trust_remote_code=False)
+    models = {}
+    for t in everything:
+        models[t.name] = head_class(t.format).from_pretrained(init, ignore_mismatched_sizes=True, **head_kwargs(t), **load)
+    first = models[tasks[0].name]
+    # one head: its own encoder; several: a full encoder (with pooler, which some heads read)
+    encoder = getattr(first, first.base_model_prefix) if len(models) == 1 else AutoModel.from_pretrained(init, **load)
+    model = MultiHeadModel(encoder, models)
+
+    enc = dict(max_length=hp["max_length"], doc_stride=hp["doc_stride"])
+    train_feats = {t.name: encode(t, tok, t.train, train=True, **enc) for t in everything}
+    dev_feats = {t.name: encode(t, tok, t.dev, train=False, **enc) for t in tasks}
+    data = MixedDataset(train_feats)
+    sampler = TaskBatchSampler(data, {n: feature_lengths(f) for n, f in train_feats.items()}, hp["batch_size"], seed,
+                               sampling, temperature, caps, mlm.name if mlm else None, mlm_ratio)
+    dev = device()
     ckpt_dir = f"{out_dir}.checkpoints"
     args = TrainingArguments(
         output_dir=ckpt_dir, seed=seed, data_seed=seed,
@@ -107,14 +123,15 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
         per_device_eval_batch_size=hp["eval_batch_size"],
         warmup_ratio=hp["warmup_ratio"], weight_decay=hp["weight_decay"], max_grad_norm=hp["max_grad_norm"],
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2,
-        load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
-        group_by_length=True, bf16=use_bf16(device()), logging_steps=10, report_to=[],
-        dataloader_num_workers=0, dataloader_pin_memory=device().type == "cuda", save_safetensors=True,
+        load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
+        bf16=use_bf16(dev), logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)), report_to=[], remove_unused_columns=False,
+        dataloader_num_workers=0, dataloader_pin_memory=dev.type == "cuda", save_safetensors=True,
     )
-    trainer = Trainer(
-        model=model, args=args, train_dataset=encode(tok, train_df, hp["max_length"]),
-        eval_dataset=encode(tok, dev_df, hp["max_length"]),
-        data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy,
+    collate = TaskCollator({t.name: collator(t.format, tok) for t in everything})
+    trainer = StiltsTrainer(
+        model=model, args=args, train_dataset=data, eval_dataset=dev_feats, data_collator=collate,
+        batch_sampler=sampler, evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev,
+                                                   lambda: autocast(dev)),
     )
     last = last_complete_checkpoint(ckpt_dir)
     if last:
@@ -122,9 +139,15 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
     trainer.train(resume_from_checkpoint=last)
     metrics = trainer.evaluate()
     info = {"init": init, "seed": seed, "hp": hp, "keep": keep, "dev": metrics,
-            "train_examples": train_df.height, "dev_examples": dev_df.height}
+            "train_losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
+            "tasks": {t.name: {"format": t.format, "train_examples": t.train.height, "dev_examples": t.dev.height}
+                      for t in tasks},
+            "sampling": {"method": sampling, "temperature": temperature, "caps": caps or {},
+                         "task_probabilities": dict(zip(sampler.tasks, map(float, sampler.probs)))},
+            "mlm": {"dataset": mlm.name, "ratio": mlm_ratio, "examples": mlm.train.height} if mlm else None,
+            "train_examples": sum(t.train.height for t in tasks), "dev_examples": sum(t.dev.height for t in tasks)}
     with atomic_path(out_dir) as tmp:
-        to_save = trainer.model.base_model if keep == "encoder" else trainer.model
+        to_save = model.encoder if keep == "encoder" else model.heads[tasks[0].name]
         to_save.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (Path(tmp) / "xlrobust_train.json").write_text(json.dumps(info, indent=2, default=str) + "\n")

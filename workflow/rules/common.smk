@@ -35,6 +35,25 @@ def hp_flags(spec):
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(spec.get("train", {}).items()))
 
 
+def recipe_data(recipe):
+    """Dataset folders an intermediate recipe trains on (MLM text included)."""
+    spec = config["recipes"][recipe]
+    return [dataset_dir(d) for d in spec["datasets"]] + ([dataset_dir(spec["mlm"]["dataset"])] if "mlm" in spec else [])
+
+
+def recipe_flags(recipe):
+    """Multi-task and MLM flags for xlrobust intermediate (values schema-checked)."""
+    spec = config["recipes"][recipe]
+    flags = [f"--sampling {spec.get('sampling', 'proportional')}"]
+    if "temperature" in spec:
+        flags.append(f"--temperature {spec['temperature']}")
+    if "cap" in spec:
+        flags.append(f"--cap {spec['cap']}")
+    if "mlm" in spec:
+        flags.append(f"--mlm-data {dataset_dir(spec['mlm']['dataset'])} --mlm-ratio {spec['mlm']['ratio']}")
+    return " ".join(flags + [hp_flags(spec)])
+
+
 def dataset_dir(name):
     return f"data/{name}"
 
@@ -78,7 +97,8 @@ def all_attacks():
 
 def used_datasets():
     names = {target_dataset(r.target) for r in RUNS}
-    names |= {config["recipes"][r.recipe]["dataset"] for r in RUNS if r.recipe != "none"}
+    for r in {r.recipe for r in RUNS if r.recipe != "none"}:
+        names |= {d.split("/", 1)[1] for d in recipe_data(r)}
     return names
 
 

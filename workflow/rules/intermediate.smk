@@ -1,15 +1,16 @@
 rule intermediate:
-    """English intermediate-task training; the encoder is kept, the head dropped."""
+    """English intermediate-task training (one task or a multi-task mix, optionally with MLM
+    batches); the encoder is kept, the heads dropped."""
     input:
         encoder=lambda w: layout.pretrained(w.model),
-        data=lambda w: dataset_dir(config["recipes"][w.recipe]["dataset"]),
+        data=lambda w: recipe_data(w.recipe),
     output:
         directory("models/intermediate/{model}/{recipe}/seed{seed}"),
     wildcard_constraints:
         recipe=r"(?!none$)[A-Za-z0-9_.-]+",
     params:
-        hp=lambda w: hp_flags(config["recipes"][w.recipe]),
-        num_labels=lambda w: num_labels(config["recipes"][w.recipe]["dataset"]),
+        tasks=lambda w: " ".join(dataset_dir(d) for d in config["recipes"][w.recipe]["datasets"]),
+        flags=lambda w: recipe_flags(w.recipe),
     threads: 2
     resources:
         **rule_resources("train"),
@@ -20,6 +21,5 @@ rule intermediate:
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust intermediate --init {input.encoder} --train {input.data}/train.parquet"
-        " --dev {input.data}/validation.parquet --num-labels {params.num_labels} --seed {wildcards.seed}"
-        " {params.hp} --out {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust intermediate --init {input.encoder} --data {params.tasks}"
+        " --seed {wildcards.seed} {params.flags} --out {output} > {log} 2>&1"
