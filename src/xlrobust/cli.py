@@ -113,6 +113,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-meta", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[])
     p.add_argument("--out", required=True)
+    p = sub.add_parser("estimate", help="GPU-hours and disk of the selected studies, to plan a cluster allocation")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--studies", default=None, help="override the config's selection: a study name, names, or all")
+    p.add_argument("--gpu-tflops", type=float, default=100.0, help="peak dense bf16 TFLOP/s of one GPU (A100: 312)")
+    p.add_argument("--utilisation", type=float, default=0.35, help="fraction of peak sustained by training")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--out", default="dvc.yaml")
@@ -179,6 +186,14 @@ def run(args) -> None:
             studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
         score(args.predictions, args.attacks, args.out_scores, args.out_metrics,
               args.out_comparisons, args.out_plots, studies)
+    elif args.cmd == "estimate":
+        from xlrobust import config, estimate
+
+        cfg = config.load(args.config)
+        if args.studies:
+            cfg = config.validate({**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies},
+                                  source=args.config)
+        print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
     elif args.cmd == "dvc-yaml":
         from xlrobust import config
         from xlrobust.dvcgen import render
