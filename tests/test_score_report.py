@@ -145,3 +145,56 @@ def test_compare_pairs_recipe_with_none_on_same_examples(tmp_path):
     assert c.height == 1
     r = c.row(0, named=True)
     assert r["diff"] == pytest.approx(18 / 60) and r["p_holm"] < 0.001 and r["n"] == 60
+
+
+def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
+    """A study whose recipes differ only in intermediate max length gets the max-length
+    curve; one with a continued-MLM recipe gets the MLM comparison; both state a
+    one-sentence answer with effect and interval."""
+    import re
+
+    import yaml
+
+    from xlrobust.report import recipe_max_lengths
+
+    n, ids = 80, [str(i) for i in range(80)]
+    labels = [i % 2 for i in range(n)]
+    preds = []
+    # clean: all right; perturbed: wrong on the first k examples (k grows with the recipe's length)
+    for recipe, k in (("none", 30), ("len128", 24), ("len512", 4), ("mlm", 10)):
+        preds.append(_pred(tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, labels))
+        for rate in (0.1, 0.3):
+            wrong = int(k * rate / 0.3)
+            p = [1 - y if i < wrong else y for i, y in enumerate(labels)]
+            preds.append(_pred(tmp_path / layout.perturbed_prediction("m", recipe, "t", 1, "en", "char_swap", rate, 1),
+                               ids, labels, p))
+    s, out = score(preds, [])
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["recipes"].update(len128={"datasets": ["mnli"], "train": {"max_length": 128}},
+                          len512={"datasets": ["mnli"], "train": {"max_length": 512}},
+                          mlm={"datasets": ["mnli"], "mlm": {"dataset": "wiki", "ratio": 0.2}})
+    base = {"models": ["m"], "targets": ["t"], "seeds": [1], "perturbations": [{"name": "char_swap", "rates": [0.1, 0.3]}]}
+    cfg["study"] = {"q5": {**base, "question": "max length?", "recipes": ["none", "len128", "len512"]},
+                    "q4": {**base, "question": "mlm?", "recipes": ["none", "mlm"]}}
+    cfg["studies"] = "all"
+    assert recipe_max_lengths(cfg["recipes"], ["none", "len128", "len512"]) == {"len128": 128, "len512": 512}
+    assert recipe_max_lengths(cfg["recipes"], ["none", "mlm"]) == {}
+    s.write_parquet(tmp_path / "scores.parquet")
+    c = compare(out, {k: cfg["study"][k] for k in ("q5", "q4")})
+    c.write_parquet(tmp_path / "comparisons.parquet")
+    report = tmp_path / "report.html"
+    write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(report), str(tmp_path / "comparisons.parquet"))
+    html = report.read_text()
+    q5 = html[html.index("id='study-q5'"):html.index("id='study-q4'")]
+    q4 = html[html.index("id='study-q4'"):html.index("id='provenance'")]
+    assert "accuracy drop by intermediate max sequence length" in q5 and "MLM" not in q5
+    assert "<polyline" in q5[q5.index("accuracy by perturbation rate"):]  # rate curves from the one language
+    assert "continued MLM vs none" in q4 and "max sequence length" not in q4
+    # the headline: len512 loses 26 fewer of 80 at rate 0.3 than none: -32.5 points, the largest effect
+    head = re.search(r"<b>Answer\.</b>(.*?)<small>", q5).group(1)
+    assert "comparisons differ significantly" in head and "<b>len512</b>" in head and "-32.5 points" in head
+    assert "95% CI" in head
+    from browser import open_page
+
+    page = open_page(report)
+    assert page["console"] == [] and page["requests"] == []

@@ -19,7 +19,7 @@ import polars as pl
 
 from xlrobust import config as cfgmod
 from xlrobust import layout
-from xlrobust.io import expand_paths, read_parquet, write_text
+from xlrobust.io import expand_paths, read_table, write_text
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -29,6 +29,10 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}.answer{background:#f0f6ff;borde
 .ci{color:#777;font-size:.85em}ins{background:#fde68a;text-decoration:none}del{background:#fecaca}
 .ex td{text-align:left;max-width:420px}small{color:#666}
 """
+
+
+# What the adversarial-examples table reads from an attack file.
+ATTACK_EXAMPLE_COLUMNS = ["id", "lang", "status", "text_a", "perturbed_text_a", "pred", "perturbed_pred"]
 
 
 def pct(x) -> str:
@@ -132,26 +136,94 @@ def answer_sentences(c: pl.DataFrame) -> list[str]:
     return out
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str) -> str:
-    """An inline SVG line chart: one polyline per series of (x, y) points, y in [0, 1]."""
+def headline(c: pl.DataFrame) -> str:
+    """The study's one-sentence answer: how many recipe-vs-none comparisons differ after
+    Holm, in which direction, and the largest effect with its interval."""
+    sig = c.filter(pl.col("p_holm") < 0.05)
+    worse = sig.filter(((pl.col("metric") == "accuracy_drop") & (pl.col("diff") > 0))
+                       | ((pl.col("metric") == "accuracy_under_attack") & (pl.col("diff") < 0))).height
+    better = sig.filter(pl.col("metric").is_in(["accuracy_drop", "accuracy_under_attack"])).height - worse
+    top = c.with_columns(a=pl.col("diff").abs()).sort("a", descending=True).row(0, named=True)
+    return (f"{sig.height} of {c.height} recipe-vs-none comparisons differ significantly after Holm correction "
+            f"({worse} less robust, {better} more robust after intermediate training); the largest effect is "
+            f"<b>{escape(top['recipe'])}</b> on {escape(_probe_label(top['probe'], top['rate']))} "
+            f"({METRIC_WORDS.get(top['metric'], escape(top['metric']))}): {100 * top['diff']:+.1f} points "
+            f"(95% CI {100 * top['ci_low']:+.1f} to {100 * top['ci_high']:+.1f}; Holm p = {top['p_holm']:.3g}).")
+
+
+def recipe_max_lengths(recipes: dict, names: list[str]) -> dict[str, int]:
+    """Recipes of a study that differ only in the intermediate max length (Q5)."""
+    from xlrobust.train import DEFAULTS
+
+    trained = [r for r in names if r != "none" and recipes[r].get("datasets")]
+    lengths = {r: recipes[r].get("train", {}).get("max_length", DEFAULTS["max_length"]) for r in trained}
+    same_data = len({tuple(recipes[r]["datasets"]) for r in trained}) == 1
+    return lengths if same_data and len(set(lengths.values())) >= 2 else {}
+
+
+def max_length_curves(s: pl.DataFrame, lengths: dict[str, int]) -> str:
+    """Accuracy drop (all languages, mean over seeds) against the intermediate max length,
+    one line per probe; the `none` baseline is listed beside the figure."""
+    d = _mean_over_seeds(_overall(s).filter((pl.col("metric") == "accuracy_drop") & pl.col("recipe").is_in(list(lengths))),
+                         "recipe", "probe", "rate")
+    series: dict[str, list] = {}
+    for r in d.iter_rows(named=True):
+        series.setdefault(_probe_label(r["probe"], r["rate"]), []).append((lengths[r["recipe"]], r["value"]))
+    return line_chart(series, "accuracy drop by intermediate max sequence length", "intermediate max length (tokens)",
+                      "accuracy drop, all languages (points)", y_range=_y_range(series))
+
+
+def mlm_comparison(s: pl.DataFrame, recipes: dict, names: list[str]) -> str:
+    """Accuracy drop per probe for recipes with and without continued MLM (Q4)."""
+    with_mlm = [r for r in names if "mlm" in recipes.get(r, {})]
+    if not with_mlm:
+        return ""
+    d = (_overall(s).filter(pl.col("metric") == "accuracy_drop")
+         .with_columns(col=pl.when(pl.col("recipe").is_in(with_mlm)).then(pl.col("recipe") + " (MLM)")
+                       .otherwise(pl.col("recipe") + " (no MLM)"), row=probe_label_expr())
+         .group_by("row", "col").agg(pl.col("value").mean()).sort("row"))
+    if not d.height:
+        return ""
+    return ("<h3>Figure: continued MLM vs none — accuracy drop per probe (points, all languages)</h3>"
+            + heatmap(d, "row", "col", "value", "accuracy drop with and without continued multilingual MLM"))
+
+
+def _overall(s: pl.DataFrame) -> pl.DataFrame:
+    """The all-language rows; with a single language, that language's rows."""
+    langs = s["language"].unique().to_list()
+    return s.filter(pl.col("language") == ("all" if "all" in langs else langs[0]))
+
+
+def _y_range(series: dict) -> tuple[float, float]:
+    ys = [y for pts in series.values() for _, y in pts] or [0.0]
+    lo, hi = min(min(ys), 0.0), max(max(ys), 0.0)
+    pad = 0.1 * (hi - lo or 0.1)
+    return lo - pad, hi + pad
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str,
+               y_range: tuple[float, float] = (0.0, 1.0)) -> str:
+    """An inline SVG line chart: one polyline per series of (x, y) points, y shown in %."""
     w, h, left, bottom, top, right = 560, 300, 50, 40, 20, 170
     xs = sorted({x for pts in series.values() for x, _ in pts})
     if not xs:
         return ""
     x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
     px = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)
-    py = lambda y: top + (1 - y) * (h - top - bottom)
+    y0, y1 = y_range
+    py = lambda y: top + (1 - (y - y0) / (y1 - y0)) * (h - top - bottom)
     colours = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#db2777"]
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' aria-label='{escape(title)}'>",
              f"<title>{escape(title)}</title>",
-             f"<line x1='{left}' y1='{py(0)}' x2='{w - right}' y2='{py(0)}' stroke='#999'/>",
-             f"<line x1='{left}' y1='{py(0)}' x2='{left}' y2='{py(1)}' stroke='#999'/>",
+             f"<line x1='{left}' y1='{py(y0)}' x2='{w - right}' y2='{py(y0)}' stroke='#999'/>",
+             f"<line x1='{left}' y1='{py(y0)}' x2='{left}' y2='{py(y1)}' stroke='#999'/>",
              f"<text x='{(left + w - right) / 2}' y='{h - 5}' text-anchor='middle' font-size='12'>{escape(xlabel)}</text>",
              f"<text x='12' y='{top + (h - top - bottom) / 2}' font-size='12' transform='rotate(-90 12 {top + (h - top - bottom) / 2})' text-anchor='middle'>{escape(ylabel)}</text>"]
-    for y in (0, 0.25, 0.5, 0.75, 1):
-        parts.append(f"<text x='{left - 6}' y='{py(y) + 4}' text-anchor='end' font-size='10'>{100 * y:.0f}</text>")
+    for k in range(5):
+        y = y0 + (y1 - y0) * k / 4
+        parts.append(f"<text x='{left - 6}' y='{py(y) + 4}' text-anchor='end' font-size='10'>{100 * y:.{0 if y1 - y0 > 0.2 else 1}f}</text>")
     for x in xs:
-        parts.append(f"<text x='{px(x)}' y='{py(0) + 14}' text-anchor='middle' font-size='10'>{x:g}</text>")
+        parts.append(f"<text x='{px(x)}' y='{py(y0) + 14}' text-anchor='middle' font-size='10'>{x:g}</text>")
     for i, (name, pts) in enumerate(sorted(series.items())):
         c = colours[i % len(colours)]
         pts = sorted(pts)
@@ -164,7 +236,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel:
 
 def rate_curves(s: pl.DataFrame) -> str:
     """Accuracy (all-language average, mean over seeds) against perturbation rate, rate 0 = clean."""
-    acc = s.filter((pl.col("metric") == "accuracy") & (pl.col("language") == "all"))
+    acc = _overall(s).filter(pl.col("metric") == "accuracy")
     clean = _mean_over_seeds(acc.filter(pl.col("probe") == "clean"), "model", "recipe", "target")
     pert = _mean_over_seeds(acc.filter(pl.col("rate").is_not_null()), "model", "recipe", "target", "probe", "rate")
     series: dict[str, list] = {}
@@ -178,7 +250,9 @@ def rate_curves(s: pl.DataFrame) -> str:
     return line_chart(series, "accuracy by perturbation rate", "perturbation rate (0 = clean)", "accuracy, all languages (%)")
 
 
-def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.DataFrame, attacks: pl.DataFrame) -> str:
+def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.DataFrame, attacks: pl.DataFrame,
+                  recipes: dict | None = None) -> str:
+    recipes = recipes or {}
     s = scores.filter(pl.col("model").is_in(st["models"]) & pl.col("recipe").is_in(st["recipes"])
                       & pl.col("target").is_in(st["targets"]) & pl.col("seed").is_in(st["seeds"]))
     out = [f"<h2 id='study-{escape(name)}'>Study: {escape(name)}</h2>", f"<p><b>Question.</b> {escape(st['question'])}</p>"]
@@ -189,10 +263,13 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
     cols = langs + [c for c in ("all_xl", "all") if c in s["language"].unique()]
     c = comparisons.filter(pl.col("study") == name) if comparisons.height else comparisons
     seeds = s["seed"].n_unique()
-    sentences = answer_sentences(c) if c.height else ["No recipe-vs-none comparison: the study has no `none` recipe."]
-    out.append(f"<div class='answer'><b>Answer</b> (paired over the same examples and {seeds} seed(s), "
-               f"{len(langs)} languages; Holm correction across the {c.height} comparisons of this study):<ul>"
-               + "".join(f"<li>{x}</li>" for x in sentences) + "</ul></div>")
+    if c.height:
+        out.append(f"<div class='answer'><b>Answer.</b> {headline(c)} <small>(paired over the same examples and "
+                   f"{seeds} seed(s), {len(langs)} languages; Holm correction across the {c.height} comparisons of "
+                   f"this study.)</small><details{' open' if c.height <= 8 else ''}><summary>every comparison</summary><ul>"
+                   + "".join(f"<li>{x}</li>" for x in answer_sentences(c)) + "</ul></details></div>")
+    else:
+        out.append("<div class='answer'><b>Answer.</b> No recipe-vs-none comparison: the study has no `none` recipe.</div>")
     d = (per_lang.filter(pl.col("metric") == "accuracy_drop")
          .with_columns(row=pl.col("recipe") + " · " + probe_label_expr())
          .group_by("row", "language").agg(pl.col("value").mean()).sort("row"))
@@ -201,6 +278,11 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
         out.append(heatmap(d, "row", "language", "value", f"accuracy drop per recipe and language, study {name}"))
     if s.filter(pl.col("rate").is_not_null())["rate"].n_unique() >= 1:
         out.append("<h3>Figure: accuracy by perturbation rate</h3>" + rate_curves(s))
+    lengths = recipe_max_lengths(recipes, st["recipes"])
+    if lengths:
+        out.append("<h3>Figure: accuracy drop by the intermediate task's max sequence length</h3>"
+                   + max_length_curves(s, lengths))
+    out.append(mlm_comparison(s, recipes, st["recipes"]))
     if c.height:
         ct = c.select("recipe", "baseline", probe_label_expr().alias("probe"),
             "metric", "recipe_value", "baseline_value", "diff", "ci_low", "ci_high", "p_value", "p_holm", "n")
@@ -272,16 +354,18 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
 
 def write_report(cfg: dict, scores_path: str, attack_paths: list[str], data_meta: list[str], benchmarks: list[str],
                  out: str, comparisons_path: str | None = None) -> None:
-    scores = read_parquet(scores_path)
-    comparisons = read_parquet(comparisons_path) if comparisons_path else pl.DataFrame()
+    from xlrobust.score import COMPARISON_SCHEMA, SCORE_SCHEMA
+
+    scores = read_table(scores_path, list(SCORE_SCHEMA))
+    comparisons = read_table(comparisons_path, list(COMPARISON_SCHEMA)) if comparisons_path else pl.DataFrame()
     frames = []
     for p in expand_paths(attack_paths):
         key = layout.parse(layout.ATTACK_RE, p)
-        frames.append(read_parquet(p).with_columns(recipe=pl.lit(key["recipe"]), attack=pl.lit(key["attack"])))
+        frames.append(read_table(p, ATTACK_EXAMPLE_COLUMNS).with_columns(recipe=pl.lit(key["recipe"]), attack=pl.lit(key["attack"])))
     attacks = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     studies = cfgmod.selected_studies(cfg)
     nav = " · ".join(f"<a href='#study-{escape(n)}'>{escape(n)}</a>" for n in studies)
-    body = "".join(study_section(n, cfg["study"][n], scores, comparisons, attacks) for n in studies)
+    body = "".join(study_section(n, cfg["study"][n], scores, comparisons, attacks, cfg["recipes"]) for n in studies)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
