@@ -35,8 +35,10 @@ DEFAULT_SEED = 765  # TextAttack's own default
 
 def _textattack():
     from xlrobust.stopwords import ensure_nltk_stopwords
+    from xlrobust.ta_parts import defer_flair
 
     ensure_nltk_stopwords()
+    defer_flair()
     import textattack
 
     return textattack
@@ -128,16 +130,18 @@ def _row(result, ex: dict) -> dict:
 
 def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_examples: int, query_budget: int,
            outs: list[str], seed: int = DEFAULT_SEED, max_length: int = 128) -> None:
+    from xlrobust.models import check_model_dir
     from xlrobust.predict import Classifier
 
-    set_seed = _textattack().shared.utils.set_seed
-
+    # Every check a user's input can fail comes before importing textattack (~8 s).
     if len(langs) != len(outs):
         raise XlrobustError(f"--lang has {len(langs)} value(s) but --out has {len(outs)}; give one output per language")
     if recipe not in RECIPES:
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
     full = [read_examples(data, lang) for lang in langs]  # fail on bad input before loading the model
+    check_model_dir(model_dir)
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
+    set_seed = _textattack().shared.utils.set_seed
     for lang, whole, out in zip(langs, full, outs):
         texts = whole["text_a"].to_list() + [t for t in whole["text_b"].to_list() if t]  # the language's letters
         atk = build(recipe, wrapper, lang, query_budget, alphabets(texts))

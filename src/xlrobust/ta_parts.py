@@ -137,3 +137,60 @@ def make_char_swap():
             return super().extra_repr_keys() + ["op", "lang", "random_one"]
 
     return GraphemeCharSwap
+
+
+def defer_flair() -> None:
+    """Let `import textattack` skip importing flair's models.
+
+    TextAttack imports flair at module level for its part-of-speech constraint and
+    AttackedText's tokenizer base class, and `import flair` imports flair's models and
+    embeddings (and through them scikit-learn): seconds of every `xlrobust attack`
+    process, for parts our recipes never use (bench/attack_speed.py measures it).
+    This registers a light `flair` package object — the real package's path, so
+    `flair.data` and `flair.tokenization` still load for real, and the globals those
+    read — and a `flair.models` whose `SequenceTagger` imports the real models on
+    first use. Does nothing once flair is imported.
+    """
+    import importlib
+    import importlib.util
+    import logging
+    import os
+    import sys
+    import types
+    from pathlib import Path
+
+    if "flair" in sys.modules:
+        return
+    import torch
+
+    spec = importlib.util.find_spec("flair")
+    if spec is None:
+        return
+    flair = types.ModuleType("flair")
+    flair.__spec__, flair.__path__, flair.__file__ = spec, list(spec.submodule_search_locations), spec.origin
+    flair.cache_root = Path(os.getenv("FLAIR_CACHE_ROOT", Path(Path.home(), ".flair")))
+    flair.device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    flair._arrow = " → "
+    flair.logger = logging.getLogger("flair")
+    try:
+        from importlib import metadata
+
+        flair.__version__ = metadata.version("flair")
+    except Exception:  # noqa: BLE001 (metadata missing: only logged by flair)
+        flair.__version__ = "unknown"
+
+    def submodule(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return importlib.import_module(f"flair.{name}")
+
+    flair.__getattr__ = submodule
+
+    class _LazySequenceTagger:
+        def __getattr__(self, name):
+            sys.modules.pop("flair.models", None)
+            return getattr(importlib.import_module("flair.models").SequenceTagger, name)
+
+    models = types.ModuleType("flair.models")
+    models.SequenceTagger = _LazySequenceTagger()
+    sys.modules["flair"], sys.modules["flair.models"] = flair, models
