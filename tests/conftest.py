@@ -72,3 +72,20 @@ def tiny_encoder(tmp_path_factory) -> str:
     BertModel(cfg).save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return str(out)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests/test_reliability.py measured (README: Reliability)."""
+    import sys
+
+    faults = sys.modules.get("faults")
+    if faults is None or not (faults.FIGURES or faults.COUNTS):
+        return
+    c = faults.COUNTS
+    tr = terminalreporter
+    tr.section("reliability figures")
+    if c["bad inputs tried"]:
+        tr.write_line(f"bad inputs: {c['bad inputs tried']} tried, {c['bad inputs rejected cleanly']} rejected with a non-zero "
+                      f"exit, one stderr line naming the culprit, no traceback, nothing written")
+    for k, v in faults.FIGURES.items():
+        tr.write_line(f"{k}: {v}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,26 +19,67 @@ from xlrobust.errors import XlrobustError
 EXAMPLE_SCHEMA = {"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String, "label": pl.Int64}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temps(final: Path, host: str) -> None:
+    """Delete `.tmp-<name>-<host>-<pid>-*` siblings whose writer (on this host) is dead.
+
+    A SIGKILLed writer cannot clean up after itself; without this every kill during a
+    save leaves its temporary copy (for a model folder, hundreds of MB) forever.
+    Temporaries of other hosts (shared filesystems) and of live writers are kept.
+    """
+    prefix = f".tmp-{final.name}-{host}-"
+    for p in final.parent.glob(glob.escape(prefix) + "*"):
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 @contextmanager
-def atomic_path(final: str | os.PathLike):
+def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     """Yield a temporary sibling path; rename it onto `final` only if the block succeeds.
 
     A killed or failing writer leaves at most a `.tmp-*` sibling, never a file that
-    looks complete.
+    looks complete; the next writer of the same path removes it. `directory` says
+    whether the block writes a folder (True) or a file (False); either way an
+    existing folder is never replaced by a file, nor a file by a folder.
     """
     final = Path(final)
+    if final.parent.exists() and not final.parent.is_dir():
+        raise XlrobustError(f"cannot create output folder {final.parent}: it is a file")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise XlrobustError(f"cannot create output folder {final.parent}: {e.strerror}") from None
     if not os.access(final.parent, os.W_OK):
         raise XlrobustError(f"output folder {final.parent} is not writable")
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    if directory is False and final.is_dir() and not final.is_symlink():
+        raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
+    if directory is True and final.exists() and not final.is_dir():
+        raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
+    host = socket.gethostname().replace("/", "_")
+    _remove_stale_temps(final, host)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-{host}-{os.getpid()}-", dir=final.parent))
+    except OSError as e:
+        raise XlrobustError(f"output folder {final.parent} is not writable ({e.strerror})") from None
     target = tmp / final.name
     try:
         yield target
         if final.is_dir() and not final.is_symlink():
+            if not target.is_dir():
+                raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
             shutil.rmtree(final)
+        elif target.is_dir() and final.exists():
+            raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
         os.replace(target, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -44,7 +87,7 @@ def atomic_path(final: str | os.PathLike):
 
 def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
     """Write a parquet file atomically and read it back before accepting it."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, directory=False) as tmp:
         df.write_parquet(tmp, statistics=False)
         back = pl.read_parquet(tmp)
         if back.shape != df.shape:
@@ -52,12 +95,12 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_json(obj, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, directory=False) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, directory=False) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
@@ -71,13 +114,35 @@ def read_parquet(path: str | os.PathLike) -> pl.DataFrame:
         raise XlrobustError(f"{path}: not a readable parquet file ({type(e).__name__}); delete it and rerun the step that writes it") from None
 
 
+def read_table(path: str | os.PathLike, columns) -> pl.DataFrame:
+    """Read a parquet file that must hold `columns` (one line naming the file and what is missing)."""
+    df = read_parquet(path)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    return df
+
+
 def read_examples(path: str | os.PathLike, lang: str | None = None) -> pl.DataFrame:
     """Read a normalised example table, check its schema, optionally keep one language."""
     df = read_parquet(path)
     missing = [c for c in EXAMPLE_SCHEMA if c not in df.columns]
     if missing:
         raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(EXAMPLE_SCHEMA)}")
-    df = df.select([pl.col(c).cast(t) for c, t in EXAMPLE_SCHEMA.items()])
+    cast = df.select([pl.col(c).cast(t, strict=False) for c, t in EXAMPLE_SCHEMA.items()])
+    for c in EXAMPLE_SCHEMA:  # a value the cast turned into null was not of the column's type
+        bad = df.with_row_index().filter(cast[c].is_null() & df[c].is_not_null())
+        if bad.height:
+            raise XlrobustError(f"{path}: row {bad['index'][0]}: column '{c}' holds {bad[c][0]!r}, "
+                                f"not {EXAMPLE_SCHEMA[c]} (expected {', '.join(f'{k}: {v}' for k, v in EXAMPLE_SCHEMA.items())})")
+    df = cast
+    for c in ("id", "text_a"):
+        bad = df.with_row_index().filter(pl.col(c).is_null())
+        if bad.height:
+            raise XlrobustError(f"{path}: row {bad['index'][0]}: no {c} (null)")
+    dup = df.with_row_index().filter(~pl.col("id").is_first_distinct())
+    if dup.height:  # paired scoring joins on id: a duplicate would silently double rows
+        raise XlrobustError(f"{path}: row {dup['index'][0]}: duplicate id '{dup['id'][0]}'")
     if lang is not None:
         langs = sorted(df["lang"].unique().to_list())
         if lang not in langs:

@@ -14,7 +14,8 @@ import polars as pl
 from scipy import stats
 
 from xlrobust import layout
-from xlrobust.io import expand_paths, read_parquet, write_json, write_parquet, write_text
+from xlrobust.errors import XlrobustError
+from xlrobust.io import expand_paths, read_table, write_json, write_parquet, write_text
 
 SCORE_SCHEMA = {
     "model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64, "language": pl.String,
@@ -27,6 +28,8 @@ COMPARISON_SCHEMA = {
     "baseline_value": pl.Float64, "diff": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
     "p_value": pl.Float64, "p_holm": pl.Float64, "n": pl.Int64,
 }
+PREDICTION_COLUMNS = ["id", "lang", "label", "pred"]
+ATTACK_COLUMNS = ["id", "lang", "label", "status", "num_queries", "words_perturbed", "words_total"]
 RUN_KEYS = ["model", "recipe", "target", "seed"]
 CELL = [*RUN_KEYS, "lang", "probe", "rate", "metric"]
 BOOTSTRAP_RESAMPLES = 2000
@@ -123,7 +126,7 @@ def load_predictions(paths: list[str]) -> pl.DataFrame:
     frames = []
     for p in paths:
         k = layout.parse(layout.PREDICTION_RE, p)
-        df = read_parquet(p).select("id", "lang", "label", "pred")
+        df = read_table(p, PREDICTION_COLUMNS).select(PREDICTION_COLUMNS)
         frames.append(_with_key(df, k, k["probe"] or "clean", float(k["rate"]) if k["rate"] else None,
                                 int(k["pseed"]) if k["pseed"] else None))
     return pl.concat(frames, how="vertical_relaxed")
@@ -133,7 +136,7 @@ def load_attacks(paths: list[str]) -> pl.DataFrame:
     frames = []
     for p in paths:
         k = layout.parse(layout.ATTACK_RE, p)
-        frames.append(_with_key(read_parquet(p), k, f"attack:{k['attack']}", None, None))
+        frames.append(_with_key(read_table(p, ATTACK_COLUMNS), k, f"attack:{k['attack']}", None, None))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
@@ -245,7 +248,10 @@ def plot_data(scores: pl.DataFrame) -> pl.DataFrame:
 def run(pred_paths: list[str], attack_paths: list[str], out_scores: str, out_metrics: str,
         out_comparisons: str | None = None, out_plots: str | None = None, studies: dict | None = None) -> pl.DataFrame:
     """Score prediction and attack files (or the run folders holding them)."""
-    scores, out = score(expand_paths(pred_paths), expand_paths(attack_paths))
+    found = expand_paths(pred_paths)
+    if not found:
+        raise XlrobustError(f"no prediction files (*.parquet) in {', '.join(map(str, pred_paths))}")
+    scores, out = score(found, expand_paths(attack_paths))
     write_parquet(scores, out_scores)
     write_json(summary(scores), out_metrics)
     if out_comparisons:
