@@ -49,7 +49,9 @@ if [ -e "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
 fi
 
 # 2. Configuration: one node with this machine's real CPUs and memory, no GRES.
-rm -rf "$STATE" && mkdir -p "$STATE/ctld" "$STATE/d"
+rm -rf "$STATE" && mkdir -p "$STATE"
+# slurmd's spool holds unix sockets (<= 108 characters): a short path, not WORKDIR.
+SPOOL=$(mktemp -d /tmp/xlslurm.XXXXXX) && mkdir "$SPOOL/ctld" "$SPOOL/d"
 NODE=$(slurmd -C | head -1)              # NodeName=<host> CPUs=.. Boards=.. ... RealMemory=..
 NODE=${NODE/NodeName=* CPUs=/NodeName=localhost NodeHostname=$(hostname) NodeAddr=127.0.0.1 CPUs=}
 NCPUS=$(sed -E 's/.* CPUs=([0-9]+).*/\1/' <<<"$NODE")
@@ -64,8 +66,8 @@ CredType=cred/munge
 SlurmUser=root
 SlurmctldPort=6817
 SlurmdPort=6818
-StateSaveLocation=$STATE/ctld
-SlurmdSpoolDir=$STATE/d
+StateSaveLocation=$SPOOL/ctld
+SlurmdSpoolDir=$SPOOL/d
 SlurmctldPidFile=$STATE/slurmctld.pid
 SlurmdPidFile=$STATE/slurmd.pid
 SlurmctldLogFile=$STATE/slurmctld.log
@@ -96,6 +98,18 @@ PIDS=()
 cleanup() {
   local rc=$?
   set +e
+  if [ -n "${SMK:-}" ] && kill -0 "$SMK" 2>/dev/null; then
+    # Interrupted: Snakemake stops submitting on SIGTERM; cancelling the jobs
+    # (again, in case a retry was submitted) makes it exit without waiting for them.
+    kill -TERM "$SMK"
+    for _ in $(seq 120); do
+      kill -0 "$SMK" 2>/dev/null || break
+      squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
+      sleep 1
+    done
+    kill -KILL "$SMK" 2>/dev/null
+    wait "$SMK" 2>/dev/null
+  fi
   if [ ${#PIDS[@]} -gt 0 ]; then
     squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
     for _ in $(seq 30); do [ -z "$(squeue -h -t R,CG 2>/dev/null)" ] && break; sleep 1; done
@@ -108,6 +122,7 @@ cleanup() {
     wait "${PIDS[i]}" 2>/dev/null
   done
   grep -qF "$MARK" "$CONF" 2>/dev/null && rm -f "$CONF"
+  rm -rf "$SPOOL"
   echo "slurm_local: stopped ${PIDS[*]:-nothing} (exit $rc)"
   exit $rc
 }
@@ -151,12 +166,23 @@ done
 export PATH="$VENV/bin:$PATH"   # sbatch --export=ALL: the jobs run the project's venv
 cd "$WORKDIR"
 start=$(date +%s)
-set +e
 snakemake results/report.html --profile profiles/slurm \
   --slurm-status-command squeue --slurm-init-seconds-before-status-checks 5 \
-  "$@" --set-resources "${SETRES[@]}" 2>&1 | tee "$STATE/snakemake.log"
-smk_rc=${PIPESTATUS[0]}
-set -e
+  "$@" --set-resources "${SETRES[@]}" > >(tee "$STATE/snakemake.log") 2>&1 &
+SMK=$!
+# A job SLURM cannot start stays pending ("launch failed requeued held") and
+# Snakemake would wait for ever: stop it instead.
+while kill -0 "$SMK" 2>/dev/null; do
+  if squeue -h -t PD -o %r | grep -q "launch failed"; then
+    echo "slurm_local: a job failed to launch, see $STATE/slurmd.log" >&2
+    kill -TERM "$SMK"
+    break
+  fi
+  sleep 5
+done
+smk_rc=0
+wait "$SMK" || smk_rc=$?
+SMK=
 echo "slurm_local: snakemake exit $smk_rc after $(($(date +%s) - start)) s"
 squeue --states=all -h -o '%i|%T|%k|%j' >"$STATE/jobs.txt"
 scontrol show job >"$STATE/scontrol_jobs.txt" 2>&1 || true
