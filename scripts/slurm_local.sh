@@ -95,21 +95,22 @@ cp "$CONF" "$STATE/slurm.conf"
 
 # 3. Daemons, stopped on exit (whatever happens).
 PIDS=()
+SMK=
+stop_snakemake() {
+  # Snakemake stops submitting on SIGTERM but waits for its jobs: cancel them
+  # (again, in case a retry was submitted) so that it exits at its next status check.
+  kill -TERM "$SMK" 2>/dev/null || true
+  for _ in $(seq 60); do
+    kill -0 "$SMK" 2>/dev/null || break
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+    sleep 1
+  done
+  kill -KILL "$SMK" 2>/dev/null || true
+}
 cleanup() {
   local rc=$?
   set +e
-  if [ -n "${SMK:-}" ] && kill -0 "$SMK" 2>/dev/null; then
-    # Interrupted: Snakemake stops submitting on SIGTERM; cancelling the jobs
-    # (again, in case a retry was submitted) makes it exit without waiting for them.
-    kill -TERM "$SMK"
-    for _ in $(seq 120); do
-      kill -0 "$SMK" 2>/dev/null || break
-      squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
-      sleep 1
-    done
-    kill -KILL "$SMK" 2>/dev/null
-    wait "$SMK" 2>/dev/null
-  fi
+  if [ -n "$SMK" ] && kill -0 "$SMK" 2>/dev/null; then stop_snakemake; wait "$SMK" 2>/dev/null; fi
   if [ ${#PIDS[@]} -gt 0 ]; then
     squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
     for _ in $(seq 30); do [ -z "$(squeue -h -t R,CG 2>/dev/null)" ] && break; sleep 1; done
@@ -170,12 +171,13 @@ snakemake results/report.html --profile profiles/slurm \
   --slurm-status-command squeue --slurm-init-seconds-before-status-checks 5 \
   "$@" --set-resources "${SETRES[@]}" > >(tee "$STATE/snakemake.log") 2>&1 &
 SMK=$!
-# A job SLURM cannot start stays pending ("launch failed requeued held") and
-# Snakemake would wait for ever: stop it instead.
+# A job SLURM cannot start stays pending for ever ("launch failed requeued held",
+# or more CPUs/memory than this node has: "PartitionConfig") and Snakemake would
+# wait for it: stop instead.
 while kill -0 "$SMK" 2>/dev/null; do
-  if squeue -h -t PD -o %r | grep -q "launch failed"; then
-    echo "slurm_local: a job failed to launch, see $STATE/slurmd.log" >&2
-    kill -TERM "$SMK"
+  if stuck=$(squeue -h -t PD -o '%i %r' | grep -E "launch failed|Partition|BadConstraints"); then
+    echo "slurm_local: job(s) that cannot run: $stuck (see $STATE/slurmd.log, scontrol show job)" >&2
+    stop_snakemake
     break
   fi
   sleep 5
