@@ -13,7 +13,7 @@ rule attack:
         max_examples=lambda w: run_attack_spec(w).get("max_examples", 100),
         budget=lambda w: run_attack_spec(w).get("query_budget", 2000),
         seed=lambda w: run_attack_spec(w).get("seed", 765),
-    threads: 2
+    threads: rule_threads("attack")
     resources:
         **rule_resources("attack"),
     log:

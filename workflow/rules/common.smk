@@ -20,6 +20,11 @@ wildcard_constraints:
     rate=r"[0-9.]+",
 
 
+def rule_threads(name):
+    """A job's threads = the CPUs it asks SLURM for (Snakemake lowers it to --cores locally)."""
+    return config.get("resources", {}).get(name, {}).get("cpus_per_task", 2)
+
+
 def rule_resources(name):
     r = config.get("resources", {}).get(name, {})
     return dict(

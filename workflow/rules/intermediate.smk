@@ -11,7 +11,7 @@ rule intermediate:
     params:
         tasks=lambda w: " ".join(dataset_dir(d) for d in config["recipes"][w.recipe]["datasets"]),
         flags=lambda w: recipe_flags(w.recipe),
-    threads: 2
+    threads: rule_threads("train")
     resources:
         **rule_resources("train"),
     log:

@@ -10,7 +10,7 @@ rule predict:
     params:
         outs=lambda w: " ".join(o for _, o in probe_files(w)),
         clean=lambda w: layout.clean_prediction(w.model, w.recipe, w.target, w.seed),
-    threads: 2
+    threads: rule_threads("predict")
     resources:
         **rule_resources("predict"),
     log:

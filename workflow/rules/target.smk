@@ -8,7 +8,7 @@ rule finetune:
     params:
         hp=lambda w: hp_flags(config["targets"][w.target]),
         num_labels=lambda w: num_labels(target_dataset(w.target)),
-    threads: 2
+    threads: rule_threads("train")
     resources:
         **rule_resources("train"),
     log:
