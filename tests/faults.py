@@ -134,6 +134,13 @@ def _age(paths: list[Path]) -> float:
         return -1.0
 
 
+def _listdir(p: Path) -> list[str]:
+    try:
+        return os.listdir(p)
+    except FileNotFoundError:
+        return []
+
+
 def _lines(p: Path) -> int:
     try:
         return p.read_bytes().count(b"\n")
@@ -147,7 +154,7 @@ def _lines(p: Path) -> int:
 STAGES = {
     "fetch_model": (
         "while the model folder is being written (or 4 s into the job)",
-        lambda r, t0: bool(list(r.glob("models/pretrained/.tmp-*")))
+        lambda r, t0: any(n.startswith(".tmp-") for n in _listdir(r / "models/pretrained"))
         or (_age(_new(r, "logs/fetch_model/*.log", t0)) > 4 and not any(r.glob("models/pretrained/*/config.json")))),
     "perturb": (
         "as soon as a perturb job starts",
@@ -180,7 +187,7 @@ def run_with_kills(root: Path) -> dict:
     STAGES (whichever comes next), each time unlock and rerun with --rerun-incomplete,
     finally let it finish. After every kill, everything at a final path must be whole."""
     smk = Snakemake(root, "killed")
-    killed, checked, t_start = [], 0, time.time()
+    killed, checked, mid_write, t_start = [], 0, 0, time.time()
     while True:
         if smk.attempt:
             smk.unlock()  # a SIGKILLed Snakemake leaves its lock, as after a power loss
@@ -188,17 +195,20 @@ def run_with_kills(root: Path) -> dict:
         hit = None
         while hit is None and smk.running():
             hit = next((s for s in STAGES if s not in killed and STAGES[s][1](root, smk.started)), None)
-            time.sleep(0.02)
+            time.sleep(0.005)  # a model folder's temporary copy exists for ~0.2 s
         if hit is None or not smk.running():
             break
+        in_flight = [p for d in OUTPUT_DIRS if (root / d).exists() for p in (root / d).rglob(".tmp-*")]
         members = smk.kill()
         assert len(members) >= 2, f"{hit}: only snakemake itself was in the group, the job was not: {members}"
         killed.append(hit)
+        mid_write += bool(in_flight)
         checked += check_accepted(root)  # nothing truncated sits at a final path
         assert smk.attempt <= len(STAGES) + 1
     rc = smk.wait()
     assert rc == 0, f"the last rerun failed after kills in {killed}:\n{smk.tail()}"
-    return {"root": root, "killed": killed, "attempts": smk.attempt, "checked": checked, "seconds": time.time() - t_start}
+    return {"root": root, "killed": killed, "attempts": smk.attempt, "checked": checked, "mid_write": mid_write,
+            "seconds": time.time() - t_start}
 
 
 def is_temporary(p: Path, root: Path) -> bool:

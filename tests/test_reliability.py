@@ -68,11 +68,14 @@ def test_killed_at_every_stage_resumes_to_the_uninterrupted_result(reference_run
                        pl.read_parquet(reference_run / "results/scores.parquet"))
     assert check_accepted(root) > 20
     assert leftovers(root) == [], "temporary files, checkpoints or attack partials left behind"
+    inter = "".join(f.read_text() for f in root.glob("logs/intermediate/**/*.log"))
+    assert "resuming from" in inter, "intermediate training restarted instead of resuming from its checkpoint"
     r = subprocess.run([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], cwd=root, env=ENV,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
     FIGURES["kills survived"] = (f"{len(killed)} of {len(STAGES)} stages ({', '.join(killed)}); "
                                  f"{killed_run['attempts']} Snakemake starts, {killed_run['seconds']:.0f} s; "
+                                 f"{killed_run['mid_write']} kills landed while an output was being written; "
                                  f"{killed_run['checked']} outputs read back whole after the kills; "
                                  f"final scores.parquet equal to the uninterrupted run's")
 
