@@ -83,3 +83,25 @@ def test_hub_model_offline_fails_fast_naming_fix(monkeypatch, tmp_path):
     assert time.time() - t < 10
     assert "FacebookAI/xlm-roberta-base" in str(e.value) and "models.xlmr.source" in str(e.value)
     assert not (tmp_path / "m").exists()
+
+
+def test_finetune_rejects_labels_beyond_num_labels_before_training(tiny_encoder, tmp_path):
+    from conftest import make_examples
+
+    bad = tmp_path / "t.parquet"
+    make_examples([("good", None, 0), ("bad", None, 5)]).write_parquet(bad)
+    with pytest.raises(XlrobustError, match=r"t.parquet: row 1: label 5 outside 0..2"):
+        train(tiny_encoder, str(bad), str(bad), str(tmp_path / "out"), num_labels=3, seed=1)
+    assert not list(tmp_path.glob("out*"))  # no checkpoints, no model
+
+
+def test_truncated_weights_are_one_clear_error(trained, sentiment_file, tmp_path):
+    import shutil
+
+    model, _ = trained
+    cut = tmp_path / "cut"
+    shutil.copytree(model, cut)
+    w = cut / "model.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    with pytest.raises(XlrobustError, match="cannot be loaded"):
+        predict(str(cut), [sentiment_file], [str(tmp_path / "p.parquet")])

@@ -75,13 +75,14 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
 
 def load_classifier(path: str | os.PathLike, **kw):
     """Load a sequence-classification model + tokenizer from a save_pretrained folder."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     check_model_dir(path)
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False, **kw)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, SafetensorError) as e:  # SafetensorError: a truncated weights file
         raise XlrobustError(f"model folder {path} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
     return model, tok
 

@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+import polars as pl
+
 from xlrobust.errors import XlrobustError
 from xlrobust.heads import TaskData, collator, encode, head_class, head_kwargs, tag_vocabulary
 from xlrobust.io import atomic_path, read_examples
@@ -64,6 +66,13 @@ def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: i
           seed: int, hp: dict | None = None, keep: str = "classifier") -> dict:
     """Fine-tune a sequence classifier on normalised example tables (target fine-tuning)."""
     train_df, dev_df = read_examples(train_file), read_examples(dev_file)
+    for path, df in ((train_file, train_df), (dev_file, dev_df)):
+        bad = df.with_row_index().filter((pl.col("label") < 0) | (pl.col("label") >= num_labels))
+        if bad.height:
+            raise XlrobustError(f"{path}: row {bad['index'][0]}: label {bad['label'][0]} outside 0..{num_labels - 1} "
+                                f"(--num-labels {num_labels})")
+        if df.height == 0:
+            raise XlrobustError(f"{path}: no examples")
     fmt = "pair" if train_df["text_b"].null_count() < train_df.height else "single"
     task = TaskData("target", fmt, train_df, dev_df, labels=[str(i) for i in range(num_labels)])
     return train_tasks(init, [task], out_dir, seed, hp, keep)
