@@ -13,7 +13,8 @@ loading, the end-of-epoch evaluation or checkpoint saving that `train` also
 does. A forward pre-hook counts the tokens each training step really processes.
 
 Also measures the machine's fp32 matmul peak (torch.matmul of two n x n
-matrices, median of several) and reports achieved training FLOP/s, estimated
+matrices: median of several, before the runs and again before each run; the
+best of these medians is the peak, since other processes only lower it) and reports achieved training FLOP/s, estimated
 as 6 x (non-embedding parameters) x tokens: for ours with real (non-pad)
 tokens, for the reference with real tokens ("useful") and with all tokens
 including padding ("padded", what it really computes).
@@ -222,8 +223,10 @@ def main() -> None:
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
           f"MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS', 'unset')}; training code {xlrobust.train.__file__}", flush=True)
     wait_idle(a.wait_idle)
-    peak = matmul_peak(a.matmul_size, a.matmul_runs)
-    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s (median of {a.matmul_runs}, {a.matmul_size}x{a.matmul_size})", flush=True)
+    s0 = cpu_snapshot()
+    peaks = [matmul_peak(a.matmul_size, a.matmul_runs)]
+    print(f"fp32 matmul: {peaks[0]:.1f} GFLOP/s (median of {a.matmul_runs}, {a.matmul_size}x{a.matmul_size}; "
+          f"others used {others_share(s0, cpu_snapshot()):.0%} CPU)", flush=True)
 
     init = resolve_source(MODEL)
     n = a.steps * a.batch_size
@@ -244,6 +247,7 @@ def main() -> None:
     with meter.patched():
         for run in range(a.runs):
             wait_idle(a.wait_idle)
+            peaks.append(matmul_peak(a.matmul_size, 3))
             r = run_reference(init, train_file, work / "ref.out", a.batch_size, meter)
             wait_idle(a.wait_idle)
             o = run_ours(init, train_file, dev_file, work / "ours.out", a.batch_size, meter)
@@ -251,7 +255,7 @@ def main() -> None:
             assert r["real"] == o["real"], (r, o)  # same tweets, same tokens
             ref.append(r)
             ours.append(o)
-            print(f"run {run + 1}: reference {r['seconds']:.1f} s ({n / r['seconds']:.1f} ex/s, "
+            print(f"run {run + 1}: matmul {peaks[-1]:.0f} GFLOP/s; reference {r['seconds']:.1f} s ({n / r['seconds']:.1f} ex/s, "
                   f"{r['padded']} tokens of which {r['real']} real, others used {r['others']:.0%} CPU); ours {o['seconds']:.1f} s "
                   f"({n / o['seconds']:.1f} ex/s, {o['padded']} tokens of which {o['real']} real; "
                   f"others used {o['others']:.0%} CPU; whole train() call {o['wall']:.1f} s)", flush=True)
@@ -260,12 +264,14 @@ def main() -> None:
         return statistics.median(x[key] for x in rows)
 
     t_ref, t_ours = med(ref, "seconds"), med(ours, "seconds")
+    peak = max(peaks)
     real, pad_ref, pad_ours = ref[0]["real"], ref[0]["padded"], med(ours, "padded")
 
     def gflops(tokens, secs):
         return 6 * params * tokens / secs / 1e9
 
-    print(f"\nmedians of {a.runs} runs, {a.steps} steps x {a.batch_size} examples, fp32 on CPU:")
+    print(f"\nfp32 matmul peak {peak:.1f} GFLOP/s (best of {len(peaks)} medians); "
+          f"medians of {a.runs} runs, {a.steps} steps x {a.batch_size} examples, fp32 on CPU:")
     print(f"  reference (XTREME: pad to 128, random batches): {n / t_ref:6.1f} examples/s; "
           f"{gflops(real, t_ref):5.1f} GFLOP/s useful (real tokens) = {gflops(real, t_ref) / peak:4.0%} of peak, "
           f"{gflops(pad_ref, t_ref):5.1f} GFLOP/s padded (all tokens) = {gflops(pad_ref, t_ref) / peak:4.0%} of peak")
