@@ -33,9 +33,12 @@ def prepared(name, root: Path) -> str:
 @pytest.mark.parametrize("name", ["anli", "commonsense_qa", "squad_v2", "ccg"])
 def test_each_head_type_trains_and_loss_falls(tiny_encoder, tmp_path, name):
     task = load_task(prepared(name, tmp_path))
-    info = train_tasks(tiny_encoder, [task], str(tmp_path / "out"), seed=1, hp=HP, keep="encoder")
+    # Multiple choice sits on a plateau at ln(5) for ~6 steps on this random tiny encoder (the
+    # choices differ in one word), then falls: give it the steps to leave the plateau.
+    hp = {**HP, "lr": 1e-2, "epochs": 20} if task.format == "mc" else HP
+    info = train_tasks(tiny_encoder, [task], str(tmp_path / "out"), seed=1, hp=hp, keep="encoder")
     losses = info["train_losses"]
-    assert len(losses) >= 2 and losses[-1] < losses[0], losses
+    assert len(losses) >= 6 and sum(losses[-3:]) < sum(losses[:3]), losses  # means of 3: robust to one noisy step
     metric = {"qa": "f1", "tag": "accuracy"}.get(task.format, "accuracy")
     assert 0 <= info["dev"][f"eval_{name}_{metric}"] <= (100 if metric == "f1" else 1)
     saved = load_file(tmp_path / "out" / "model.safetensors")
