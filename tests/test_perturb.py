@@ -1,8 +1,10 @@
 import hashlib
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from xlrobust.errors import XlrobustError
 from xlrobust.perturb import (PERTURBATIONS, graphemes, is_letter, keyboard_neighbours, perturb, perturb_frame,
                               script)
 
@@ -98,9 +100,42 @@ def test_same_seed_byte_identical_other_seed_differs(tmp_path):
     digest = []
     for i, seed in enumerate([5, 5, 6]):
         out = tmp_path / f"o{i}.parquet"
-        perturb(str(data), "th", "char_insert", 0.3, seed, str(out))
+        perturb(str(data), "th", ["char_insert"], [0.3], [seed], [str(out)])
         digest.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digest[0] == digest[1] != digest[2]
+
+
+def test_one_job_per_language_writes_the_files_single_probe_runs_write(tmp_path):
+    """The workflow runs every probe of a language in one process; each file must be
+    byte-identical to what a one-probe call writes (same alphabet, same seeds)."""
+    data = tmp_path / "test.parquet"
+    pl.concat([frame(lang, 20) for lang in ("en", "de")]).write_parquet(data)
+    probes = [("char_swap", 0.1, 1, "both"), ("word_drop", 0.3, 2, "a"), ("char_swap", 0.3, 1, "b")]
+    outs = [str(tmp_path / "all" / f"{i}.parquet") for i in range(len(probes))]
+    names, rates, seeds, sides = (list(x) for x in zip(*probes))
+    perturb(str(data), "de", names, rates, seeds, outs, sides)
+    for (name, rate, seed, side), out in zip(probes, outs):
+        one = tmp_path / "one.parquet"
+        perturb(str(data), "de", [name], [rate], [seed], [str(one)], [side])
+        assert Path(out).read_bytes() == one.read_bytes(), (name, rate, side)
+    # a value given once applies to every output
+    perturb(str(data), "de", ["char_swap"], [0.1, 0.3], [1], [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])
+    assert (tmp_path / "a.parquet").read_bytes() == Path(outs[0]).read_bytes()
+
+
+@pytest.mark.parametrize("args, words", [
+    ((["char_swap", "blur"], [0.1], [1]), ["blur"]),
+    ((["char_swap"], [0.1, 0.2, 0.3], [1]), ["--rate has 3 values", "--out has 2"]),
+    ((["char_swap"], [0.1, 1.5], [1]), ["--rate 1.5"]),
+])
+def test_bad_probe_anywhere_writes_nothing(tmp_path, args, words):
+    data = tmp_path / "test.parquet"
+    frame("en", 5).write_parquet(data)
+    outs = [str(tmp_path / "p1.parquet"), str(tmp_path / "p2.parquet")]
+    with pytest.raises(XlrobustError) as e:
+        perturb(str(data), "en", *args, outs)
+    assert all(w in str(e.value) for w in words), str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.parquet"]
 
 
 def test_row_order_does_not_change_noise():

@@ -76,14 +76,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=128)
 
-    p = sub.add_parser("perturb", help="seeded static perturbation of one language's examples")
+    p = sub.add_parser("perturb", help="seeded static perturbations of one language's examples, one file per probe",
+                       description="The i-th --perturbation/--rate/--seed/--sides goes with the i-th --out; a flag "
+                                   "given once applies to every --out.")
     p.add_argument("--data", required=True)
     p.add_argument("--lang", required=True)
-    p.add_argument("--perturbation", required=True)
-    p.add_argument("--rate", type=float, required=True, help="expected fraction of units touched, in (0, 1]")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--sides", default="both", choices=["a", "b", "both"], help="which side(s) of a pair to perturb")
-    p.add_argument("--out", required=True)
+    p.add_argument("--perturbation", required=True, nargs="+")
+    p.add_argument("--rate", type=float, required=True, nargs="+", help="expected fraction of units touched, in (0, 1]")
+    p.add_argument("--seed", type=int, required=True, nargs="+")
+    p.add_argument("--sides", default=["both"], nargs="+", choices=["a", "b", "both"],
+                   help="which side(s) of a pair to perturb")
+    p.add_argument("--out", required=True, nargs="+")
 
     p = sub.add_parser("attack", help="adaptive TextAttack attack on a model")
     p.add_argument("--model", required=True)

@@ -27,8 +27,13 @@ def target(model: str, recipe: str, task: str, seed) -> str:
     return f"models/target/{model}/{recipe}/{task}/seed{seed}"
 
 
+def perturbed_dir(task: str, lang: str) -> str:
+    """Every probe file of one language: one job writes them all."""
+    return f"perturbed/{task}/{lang}"
+
+
 def perturbed(task: str, lang: str, perturbation: str, rate, pseed) -> str:
-    return f"perturbed/{task}/{lang}/{perturbation}/r{rate}_s{pseed}.parquet"
+    return f"{perturbed_dir(task, lang)}/{perturbation}/r{rate}_s{pseed}.parquet"
 
 
 def _run(model, recipe, task, seed) -> str:

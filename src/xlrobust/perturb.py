@@ -262,10 +262,16 @@ class Perturber:
         return sep.join(tokens), k
 
 
-def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int, sides: str = "both") -> pl.DataFrame:
+def _check_sides(sides: str) -> None:
     if sides not in ("a", "b", "both"):
         raise XlrobustError(f"--sides {sides}: use a, b or both")
-    alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+
+
+def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int, sides: str = "both",
+                  alphabet: dict | None = None) -> pl.DataFrame:
+    _check_sides(sides)
+    if alphabet is None:
+        alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
     p = Perturber(name, lang, rate, seed, alphabet)
     cols = {"text_a": sides in ("a", "both"), "text_b": sides in ("b", "both")}
     out = {c: [] for c in cols}
@@ -285,6 +291,33 @@ def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int
     )
 
 
-def perturb(data: str, lang: str, name: str, rate: float, seed: int, out: str, sides: str = "both") -> None:
+def probe_list(names: list[str], rates: list[float], seeds: list[int], sides: list[str],
+               outs: list[str]) -> list[tuple[str, float, int, str, str]]:
+    """(perturbation, rate, seed, sides, out) per output file: the i-th value of each flag
+    goes with the i-th --out, and a flag given once applies to every output. Checked whole
+    before anything is read or written."""
+    n = len(outs)
+    given = {"--perturbation": names, "--rate": rates, "--seed": seeds, "--sides": sides}
+    for flag, values in given.items():
+        if len(values) not in (1, n):
+            raise XlrobustError(f"{flag} has {len(values)} values but --out has {n}: give one value, or one per --out")
+    if len(set(outs)) != n:
+        dup = next(o for o in outs if outs.count(o) > 1)
+        raise XlrobustError(f"--out {dup} is given more than once")
+    probes = list(zip(*(v * n if len(v) == 1 else v for v in given.values()), outs))
+    for name, rate, seed, side, _ in probes:
+        _check_sides(side)
+        Perturber(name, "en", rate, seed, {})  # validates name and rate
+    return probes
+
+
+def perturb(data: str, lang: str, names: list[str], rates: list[float], seeds: list[int], outs: list[str],
+            sides: list[str] = ("both",)) -> None:
+    """Every probe of one language in one process: the examples are read and the
+    replacement alphabet built once, then one file per probe."""
+    probes = probe_list(list(names), list(rates), list(seeds), list(sides), list(outs))
     df = read_examples(data, lang)
-    write_parquet(perturb_frame(df, name, lang, rate, seed, sides), out)
+    alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+    for name, rate, seed, side, out in probes:
+        write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet), out)
+        print(f"{name} rate {rate:g} seed {seed} sides {side}: {df.height} rows -> {out}", flush=True)

@@ -83,6 +83,26 @@ def probe_files(w):
     return pairs
 
 
+def perturbed_dirs(target):
+    """The per-language probe folders a target's predictions read (none without probes)."""
+    if not xcfg.probes(config, target):
+        return []
+    return [layout.perturbed_dir(target, lang) for lang in xcfg.target_langs(config, target)]
+
+
+def perturb_args(target, lang):
+    """--perturbation/--rate/--seed/--sides/--out lists of one language's perturb job."""
+    probes = xcfg.probes(config, target)
+    cols = {
+        "--perturbation": [p for p, _, _ in probes],
+        "--rate": [str(r) for _, r, _ in probes],
+        "--seed": [str(s) for _, _, s in probes],
+        "--sides": [perturbation_sides(target, p) for p, _, _ in probes],
+        "--out": [layout.perturbed(target, lang, p, r, s) for p, r, s in probes],
+    }
+    return " ".join(f"{flag} {' '.join(values)}" for flag, values in cols.items())
+
+
 def run_dir(kind, run):
     return f"{kind}/{run.model}/{run.recipe}/{run.target}/seed{run.seed}"
 

@@ -1,20 +1,19 @@
 rule perturb:
-    """Static, model-independent, seeded perturbation of one language's test set,
-    shared by every model so that comparisons are paired example by example."""
+    """Every static, model-independent, seeded perturbation of one language's test set
+    (all probes of the selected studies, one process: seconds of work each), shared by
+    every model so that comparisons are paired example by example."""
     input:
         data=lambda w: dataset_dir(target_dataset(w.target)),
     output:
-        "perturbed/{target}/{lang}/{perturbation}/r{rate}_s{pseed}.parquet",
+        directory("perturbed/{target}/{lang}"),
     params:
-        sides=lambda w: perturbation_sides(w.target, w.perturbation),
+        probes=lambda w: perturb_args(w.target, w.lang),
     log:
-        "logs/perturb/{target}/{lang}/{perturbation}/r{rate}_s{pseed}.log",
+        "logs/perturb/{target}/{lang}.log",
     benchmark:
-        "benchmarks/perturb/{target}.{lang}.{perturbation}.r{rate}_s{pseed}.tsv"
+        "benchmarks/perturb/{target}.{lang}.tsv"
     conda:
         "../../envs/data.yaml"
     shell:
-        "xlrobust perturb --data {input.data}/test.parquet --lang {wildcards.lang}"
-        " --perturbation {wildcards.perturbation} --rate {wildcards.rate} --seed {wildcards.pseed}"
-        " --sides {params.sides}"
-        " --out {output} > {log} 2>&1"
+        "xlrobust perturb --data {input.data}/test.parquet --lang {wildcards.lang} {params.probes}"
+        " > {log} 2>&1"

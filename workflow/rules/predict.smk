@@ -4,10 +4,11 @@ rule predict:
     input:
         model=lambda w: layout.target(w.model, w.recipe, w.target, w.seed),
         data=lambda w: dataset_dir(target_dataset(w.target)),
-        perturbed=lambda w: [p for p, _ in probe_files(w)],
+        perturbed=lambda w: perturbed_dirs(w.target),
     output:
         directory("predictions/{model}/{recipe}/{target}/seed{seed}"),
     params:
+        ins=lambda w: " ".join(i for i, _ in probe_files(w)),
         outs=lambda w: " ".join(o for _, o in probe_files(w)),
         clean=lambda w: layout.clean_prediction(w.model, w.recipe, w.target, w.seed),
     threads: rule_threads("predict")
@@ -20,5 +21,5 @@ rule predict:
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model} --data {input.data}/test.parquet {input.perturbed}"
+        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model} --data {input.data}/test.parquet {params.ins}"
         " --out {params.clean} {params.outs} > {log} 2>&1"
