@@ -172,7 +172,7 @@ STAGES = {
         lambda r, t0: bool(_new(r, "predictions/*/*/*/seed*/**/*.parquet", t0))),
     "attack": (
         "mid-attack, after at least one attacked example",
-        lambda r, t0: any(_lines(p) >= 1 for p in _new(r, "attacks/**/*.partial.jsonl", t0))),
+        lambda r, t0: any(_lines(p) >= 1 for p in _new(r, "attacks/**/*.partial/*.jsonl", t0))),
     "score": (
         "1 s into the scoring job",
         lambda r, t0: _age(_new(r, "logs/score.log", t0)) > 1.0),
@@ -220,7 +220,7 @@ def leftovers(root: Path) -> list[str]:
     out = []
     for d in OUTPUT_DIRS:
         for p in (root / d).rglob("*") if (root / d).exists() else []:
-            if p.name.startswith(".tmp-") or p.name.endswith((".checkpoints", ".partial.jsonl")):
+            if p.name.startswith(".tmp-") or p.name.endswith((".checkpoints", ".partial")):
                 out.append(str(p.relative_to(root)))
     return sorted(out)
 

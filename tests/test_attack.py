@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -29,7 +31,6 @@ def test_statuses_agree_with_predictions(model_and_data, tmp_path, recipe):
     for out in outs:
         df = pl.read_parquet(out)
         assert df.height == 8
-        assert not (tmp_path / (out + ".partial.jsonl")).exists()
         for r in df.iter_rows(named=True):
             if r["status"] == "skipped":  # already wrong before the attack
                 assert r["pred"] != r["label"]
@@ -39,24 +40,63 @@ def test_statuses_agree_with_predictions(model_and_data, tmp_path, recipe):
             else:
                 assert r["status"] == "failed" and r["perturbed_pred"] == r["label"]
             assert r["num_queries"] <= 200
+    assert not (tmp_path / ".attack-progress").exists()  # the default progress folder, removed at the end
 
 
-def test_attack_resumes_from_partial(model_and_data, tmp_path):
-    model, data = model_and_data
-    out = str(tmp_path / "en.parquet")
-    attack(model, data, ["en"], "deepwordbug", 4, 100, [out])
-    full = pl.read_parquet(out)
-    # simulate a kill after two examples: a partial file with two rows and a cut line
+def test_killed_attack_resumes_only_the_same_job(model_and_data, tmp_path, monkeypatch):
     import json
 
-    first = {**full.row(0, named=True), "num_queries": 99999}  # marked: reused rows are not recomputed
-    (tmp_path / "en.parquet").unlink()
-    (tmp_path / "en.parquet.partial.jsonl").write_text(json.dumps(first) + "\n" + '{"id": "cut')
-    attack(model, data, ["en"], "deepwordbug", 4, 100, [out])
-    again = pl.read_parquet(out)
-    assert again["id"].to_list() == full["id"].to_list()
-    assert again["num_queries"][0] == 99999
-    assert again.slice(1).to_dicts() == full.slice(1).to_dicts()  # per-example seeds: same draws
+    import xlrobust.attack as xa
+
+    model, data = model_and_data
+    outs = [str(tmp_path / "en.parquet"), str(tmp_path / "de.parquet")]
+    progress = tmp_path / "progress"
+    xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
+    full = [pl.read_parquet(o) for o in outs]
+    assert not progress.exists()  # removed once every language is written
+    for o in outs:
+        Path(o).unlink()
+
+    real_row, calls = xa._row, []
+
+    def dies_on_the_sixth(result, ex):  # a kill after en and one example of de
+        calls.append(ex["id"])
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_row(result, ex)
+
+    monkeypatch.setattr(xa, "_row", dies_on_the_sixth)
+    with pytest.raises(KeyboardInterrupt):
+        xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
+    monkeypatch.setattr(xa, "_row", real_row)
+    assert Path(outs[0]).exists() and not Path(outs[1]).exists()
+    # mark a kept row, and cut the last line as a kill mid-write would
+    lines = (progress / "de.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    marked = {**json.loads(lines[0]), "num_queries": 99999}
+    (progress / "de.jsonl").write_text(json.dumps(marked) + "\n" + '{"id": "cut')
+    xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
+    again = pl.read_parquet(outs[1])
+    assert again["num_queries"][0] == 99999  # kept, not recomputed
+    assert again.slice(1).to_dicts() == full[1].slice(1).to_dicts()  # per-example seeds: same draws
+    assert pl.read_parquet(outs[0]).to_dicts() == full[0].to_dicts()
+
+    # the same progress under another query budget (a config edit) is discarded
+    progress.mkdir()
+    (progress / "xlrobust_resume.json").write_text(json.dumps({"fingerprint": "from another job"}))
+    (progress / "de.jsonl").write_text(json.dumps(marked) + "\n")
+    xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
+    assert pl.read_parquet(outs[1]).to_dicts() == full[1].to_dicts()
+
+
+def test_resume_dir_with_foreign_files_is_refused_not_emptied(model_and_data, tmp_path):
+    model, data = model_and_data
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    with pytest.raises(XlrobustError, match="did not write"):
+        attack(model, data, ["en"], "deepwordbug", 4, 100, [str(tmp_path / "en.parquet")], resume_dir=str(keep))
+    assert (keep / "notes.txt").read_text() == "precious"
 
 
 def test_unknown_recipe(model_and_data, tmp_path):

@@ -70,6 +70,8 @@ def test_killed_at_every_stage_resumes_to_the_uninterrupted_result(reference_run
     assert leftovers(root) == [], "temporary files, checkpoints or attack partials left behind"
     inter = "".join(f.read_text() for f in root.glob("logs/intermediate/**/*.log"))
     assert "resuming from" in inter, "intermediate training restarted instead of resuming from its checkpoint"
+    attacks = "".join(f.read_text() for f in root.glob("logs/attack/**/*.log"))
+    assert "resuming from" in attacks, "the killed attack restarted instead of resuming from its attacked examples"
     r = subprocess.run([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], cwd=root, env=ENV,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]

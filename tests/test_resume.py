@@ -2,6 +2,7 @@
 with the same weights as an uninterrupted run."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +19,9 @@ from conftest import SENTIMENT, make_examples
 ARGS = ["--num-labels", "3", "--seed", "5", "--lr", "2e-3", "--epochs", "4", "--batch-size", "4", "--max-length", "32"]
 
 
-def finetune(init, data, out, **kw):
-    cmd = [sys.executable, "-m", "xlrobust", "finetune", "--init", init, "--train", data, "--dev", data, "--out", out, *ARGS]
+def finetune(init, data, out, *extra, **kw):
+    cmd = [sys.executable, "-m", "xlrobust", "finetune", "--init", init, "--train", data, "--dev", data, "--out", out,
+           *ARGS, *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw)
 
@@ -42,6 +44,12 @@ def test_killed_training_resumes_to_identical_weights(tiny_encoder, tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not cut.exists()  # nothing that looks complete
+    # The same checkpoints under a job with another learning rate (a config edit after
+    # the kill): they are discarded, not resumed with the old settings.
+    shutil.copytree(ckpts, f"{tmp_path / 'other'}.checkpoints")
+    p = finetune(tiny_encoder, str(data), str(tmp_path / "other"), "--lr", "1e-3")
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0 and "discarding progress" in out and "resuming from" not in out, out[-2000:]
     p = finetune(tiny_encoder, str(data), str(cut))
     out, _ = p.communicate(timeout=600)
     assert p.returncode == 0 and "resuming from" in out  # it did resume, not restart

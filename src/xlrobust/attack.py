@@ -3,14 +3,14 @@ constraints, search, goal), with per-language stopwords.
 
 The model wrapper pads each query batch to its own longest row instead of TextAttack's
 fixed tokenizer maximum, which is where stock attacks spend their time.
-A killed attack resumes: finished examples are appended to `<out>.partial.jsonl`
-and skipped on the next run.
+A killed attack resumes: finished examples are appended to `<resume dir>/<lang>.jsonl`
+and skipped when the same job (model, data, settings) runs again.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -20,6 +20,7 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
 from xlrobust.perturb import alphabets
+from xlrobust.resume import claim
 
 RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
 RECIPE_NOTES = {
@@ -129,7 +130,9 @@ def _row(result, ex: dict) -> dict:
 
 
 def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_examples: int, query_budget: int,
-           outs: list[str], seed: int = DEFAULT_SEED, max_length: int = 128) -> None:
+           outs: list[str], seed: int = DEFAULT_SEED, max_length: int = 128, resume_dir: str | None = None) -> None:
+    """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
+    Progress goes to `resume_dir` (default: `.attack-progress` next to the first output)."""
     from xlrobust.models import check_model_dir
     from xlrobust.predict import Classifier
 
@@ -142,11 +145,16 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
     check_model_dir(model_dir)
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
     set_seed = _textattack().shared.utils.set_seed
+    progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
+    if claim(progress, inputs=[model_dir, data], settings={
+            "recipe": recipe, "langs": langs, "max_examples": max_examples, "query_budget": query_budget,
+            "seed": seed, "max_length": max_length}):
+        print(f"resuming from {progress}", flush=True)
     for lang, whole, out in zip(langs, full, outs):
         texts = whole["text_a"].to_list() + [t for t in whole["text_b"].to_list() if t]  # the language's letters
         atk = build(recipe, wrapper, lang, query_budget, alphabets(texts))
         df = whole.head(max_examples)
-        partial = Path(f"{out}.partial.jsonl")
+        partial = progress / f"{lang}.jsonl"
         done = {}
         if partial.exists():
             for line in partial.read_text(encoding="utf-8").splitlines():
@@ -155,7 +163,6 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
                     done[row["id"]] = row
                 except json.JSONDecodeError:
                     break  # a line cut by a kill: redo from there
-        partial.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", encoding="utf-8") as fh:  # rewrite the intact prefix
             for row in done.values():
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -175,5 +182,5 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
             "perturbed_text_a": pl.String, "perturbed_text_b": pl.String, "pred": pl.Int64, "perturbed_pred": pl.Int64,
         })
         write_parquet(table, out)
-        os.remove(partial)
         print(f"{lang}: {table['status'].value_counts().sort('status').rows()} -> {out}", flush=True)
+    shutil.rmtree(progress)

@@ -98,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=765)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--out", required=True, nargs="+")
+    p.add_argument("--resume-dir", default=None,
+                   help="where attacked examples are kept until every language is done, for a rerun after a kill "
+                        "(default: .attack-progress next to the first --out)")
 
     p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
     p.add_argument("--predictions", nargs="+", required=True)
@@ -178,7 +181,7 @@ def run(args) -> None:
         from xlrobust.attack import attack
 
         attack(args.model, args.data, args.lang, args.recipe, args.max_examples, args.query_budget, args.out,
-               seed=args.seed, max_length=args.max_length)
+               seed=args.seed, max_length=args.max_length, resume_dir=args.resume_dir)
     elif args.cmd == "score":
         from xlrobust import config
         from xlrobust.score import run as score

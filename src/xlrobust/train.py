@@ -16,6 +16,7 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.heads import TaskData, collator, encode, head_class, head_kwargs, tag_vocabulary
 from xlrobust.io import atomic_path, read_examples
+from xlrobust.resume import claim
 
 # Defaults follow the XTREME scripts and jiant (lr 2e-5, effective batch 32,
 # warmup 10%, grad-norm 1.0); config.yaml overrides them per recipe and target.
@@ -23,6 +24,11 @@ DEFAULTS = {
     "lr": 2e-5, "epochs": 3, "batch_size": 32, "grad_accum": 1, "max_length": 128, "doc_stride": 128,
     "warmup_ratio": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0, "eval_batch_size": 64,
 }
+
+
+def _digest(df: pl.DataFrame | None) -> str | None:
+    """The rows of a training table, for the resume fingerprint."""
+    return None if df is None else f"{df.height}:{int(df.hash_rows(seed=0).sum())}"
 
 
 def last_complete_checkpoint(ckpt_dir: str) -> str | None:
@@ -142,6 +148,9 @@ def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: d
         batch_sampler=sampler, evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev,
                                                    lambda: autocast(dev)),
     )
+    claim(ckpt_dir, inputs=[init], settings={
+        "seed": seed, "hp": hp, "keep": keep, "sampling": sampling, "temperature": temperature, "caps": caps,
+        "mlm_ratio": mlm_ratio, "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything]})
     last = last_complete_checkpoint(ckpt_dir)
     if last:
         print(f"resuming from {last}", flush=True)

@@ -1,6 +1,7 @@
 rule attack:
     """One adaptive attack recipe (TextAttack) on one target model, every language of
-    the target, with one model load."""
+    the target, with one model load. Progress of a killed job is kept next to the
+    output ({output}.partial, which Snakemake does not delete) for the rerun."""
     input:
         model=lambda w: layout.target(w.model, w.recipe, w.target, w.seed),
         data=lambda w: dataset_dir(target_dataset(w.target)),
@@ -25,4 +26,4 @@ rule attack:
     shell:
         "OMP_NUM_THREADS={threads} xlrobust attack --model {input.model} --data {input.data}/test.parquet --lang {params.langs}"
         " --recipe {wildcards.attack} --max-examples {params.max_examples} --query-budget {params.budget}"
-        " --seed {params.seed} --out {params.outs} > {log} 2>&1"
+        " --seed {params.seed} --out {params.outs} --resume-dir {output}.partial > {log} 2>&1"
