@@ -82,6 +82,20 @@ def test_unknown_language_and_missing_split(tmp_path):
         data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "test", "en")
 
 
+def test_prepare_with_a_bad_later_split_writes_nothing_and_keeps_the_old_folder(tmp_path):
+    template = _write(tmp_path, [{"text": "ok", "label": 1}])  # train only: the test split is missing
+    out = tmp_path / "prepared"
+    out.mkdir()
+    (out / "meta.json").write_text("{}")  # an earlier good preparation
+    spec = {"task": "tweet_sentiment_multilingual", "local": template, "splits": ["train", "test"]}
+    with pytest.raises(XlrobustError, match="test.jsonl: file not found"):
+        data.prepare("x", spec, out)
+    assert sorted(p.name for p in out.iterdir()) == ["meta.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")) == []
+    data.prepare("x", {**spec, "splits": ["train"]}, out)
+    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "train.parquet"]
+
+
 def test_hub_offline_fails_fast_naming_override(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.io import EXAMPLE_SCHEMA, write_json, write_parquet
+from xlrobust.io import EXAMPLE_SCHEMA, atomic_path, write_json, write_parquet
 from xlrobust.tasks import Task, get_task
 
 LOCAL_READERS = {
@@ -207,23 +207,23 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
     train and validation are in `train_lang` (English: the STILTs protocol), test in
     every language of `langs`. Returns the metadata written.
     """
-    out_dir = Path(out_dir)
     train_lang = spec.get("train_lang", "en")
     task = get_task(spec["task"])
     meta = {"dataset": dataset, "task": task.name, "format": task.format, "labels": list(task.labels),
             "hub": task.hub, "revision": spec.get("revision") or ("refs/convert/parquet" if task.parquet_branch else "main"),
             "local": spec.get("local"), "licence": task.licence, "splits": {}}
-    for split in spec.get("splits", ["train", "validation", "test"]):
-        langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])
-        parts, sources = [], {}
-        for lang in langs:
-            df, sources[lang] = load(dataset, spec, split, lang)
-            parts.append(df)
-        table = pl.concat(parts)
-        write_parquet(table, out_dir / f"{split}.parquet")
-        meta["splits"][split] = {
-            "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
-            "sources": sources,
-        }
-    write_json(meta, out_dir / "meta.json")
+    with atomic_path(out_dir, directory=True) as tmp:  # every split or none: a bad later split keeps nothing
+        for split in spec.get("splits", ["train", "validation", "test"]):
+            langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])
+            parts, sources = [], {}
+            for lang in langs:
+                df, sources[lang] = load(dataset, spec, split, lang)
+                parts.append(df)
+            table = pl.concat(parts)
+            write_parquet(table, tmp / f"{split}.parquet")
+            meta["splits"][split] = {
+                "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
+                "sources": sources,
+            }
+        write_json(meta, tmp / "meta.json")
     return meta
