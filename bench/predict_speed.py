@@ -187,6 +187,17 @@ def main() -> None:
             parts.append(f"{name} {len(texts) / times[name][-1]:.1f} ex/s (others used {others_share(s0, cpu_snapshot()):.0%} CPU)")
         print(f"run {run + 1}: " + "; ".join(parts), flush=True)
 
+    # Where ours spends its time: torch.profiler over one call, grouped by operator.
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run_ours()
+    ops = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in ops)
+    linear = sum(e.self_cpu_time_total for e in ops if e.key in ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul"))
+    print(f"\nprofile of ours (torch.profiler, one call): matrix multiplies (aten::addmm/mm) {linear / total:.0%} of "
+          f"operator time, {2 * params * computed['ours'] / (linear / 1e6) / 1e9:.0f} GFLOP/s while they run "
+          f"(peak {max(peaks):.0f})")
     logits = results["ours"]
     probs = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
     pred = logits.argmax(1)
