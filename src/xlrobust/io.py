@@ -55,6 +55,8 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     final = Path(final)
     if final.parent.exists() and not final.parent.is_dir():
         raise XlrobustError(f"cannot create output folder {final.parent}: it is a file")
+    # the topmost folder this call creates: removed again if the block fails and it holds no file
+    created = next((p for p in reversed([final.parent, *final.parent.parents]) if not p.exists()), None)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -81,6 +83,11 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
         elif target.is_dir() and final.exists():
             raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
         os.replace(target, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created is not None and created.is_dir() and not any(p.is_file() for p in created.rglob("*")):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
