@@ -19,7 +19,7 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
-from xlrobust.perturb import alphabets
+from xlrobust.perturb import frame_alphabet
 from xlrobust.resume import claim
 
 RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
@@ -151,8 +151,7 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
             "seed": seed, "max_length": max_length}):
         print(f"resuming from {progress}", flush=True)
     for lang, whole, out in zip(langs, full, outs):
-        texts = whole["text_a"].to_list() + [t for t in whole["text_b"].to_list() if t]  # the language's letters
-        atk = build(recipe, wrapper, lang, query_budget, alphabets(texts))
+        atk = build(recipe, wrapper, lang, query_budget, frame_alphabet(whole))  # the language's letters
         df = whole.head(max_examples)
         partial = progress / f"{lang}.jsonl"
         done = {}

@@ -74,6 +74,7 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     except OSError as e:
         raise XlrobustError(f"output folder {final.parent} is not writable ({e.strerror})") from None
     target = tmp / final.name
+    done = False
     try:
         yield target
         if final.is_dir() and not final.is_symlink():
@@ -83,13 +84,11 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
         elif target.is_dir() and final.exists():
             raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
         os.replace(target, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created is not None and created.is_dir() and not any(p.is_file() for p in created.rglob("*")):
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done and created is not None and created.is_dir() and not any(p.is_file() for p in created.rglob("*")):
+            shutil.rmtree(created, ignore_errors=True)
 
 
 def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:

@@ -262,6 +262,11 @@ class Perturber:
         return sep.join(tokens), k
 
 
+def frame_alphabet(df: pl.DataFrame) -> dict[tuple[str, bool], list[str]]:
+    """The letters of an example table (both sides), which insertions and substitutions draw from."""
+    return alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+
+
 def _check_sides(sides: str) -> None:
     if sides not in ("a", "b", "both"):
         raise XlrobustError(f"--sides {sides}: use a, b or both")
@@ -270,9 +275,7 @@ def _check_sides(sides: str) -> None:
 def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int, sides: str = "both",
                   alphabet: dict | None = None) -> pl.DataFrame:
     _check_sides(sides)
-    if alphabet is None:
-        alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
-    p = Perturber(name, lang, rate, seed, alphabet)
+    p = Perturber(name, lang, rate, seed, frame_alphabet(df) if alphabet is None else alphabet)
     cols = {"text_a": sides in ("a", "both"), "text_b": sides in ("b", "both")}
     out = {c: [] for c in cols}
     edits = [0] * df.height
@@ -317,7 +320,7 @@ def perturb(data: str, lang: str, names: list[str], rates: list[float], seeds: l
     replacement alphabet built once, then one file per probe."""
     probes = probe_list(list(names), list(rates), list(seeds), list(sides), list(outs))
     df = read_examples(data, lang)
-    alphabet = alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+    alphabet = frame_alphabet(df)
     for name, rate, seed, side, out in probes:
         write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet), out)
         print(f"{name} rate {rate:g} seed {seed} sides {side}: {df.height} rows -> {out}", flush=True)

@@ -33,7 +33,7 @@ def fingerprint(inputs: list[str | os.PathLike], settings: dict) -> str:
     return h.hexdigest()
 
 
-def claim(state_dir: str | os.PathLike, print_=print, **job) -> bool:
+def claim(state_dir: str | os.PathLike, **job) -> bool:
     """Make `state_dir` hold progress of this job only: keep what is there if it was
     made by the same job (`job` = fingerprint arguments), otherwise empty it. Returns
     whether earlier progress was kept."""
@@ -41,17 +41,15 @@ def claim(state_dir: str | os.PathLike, print_=print, **job) -> bool:
     fp = fingerprint(**job)
     stamp = state_dir / STAMP
     kept = False
-    if state_dir.exists():
-        if not stamp.exists():
-            if any(state_dir.iterdir()):  # never empty a folder this module did not make
-                raise XlrobustError(f"{state_dir} holds files xlrobust did not write there; move it away and rerun")
-            stamp.write_text("{}")
+    if state_dir.is_dir() and any(state_dir.iterdir()):
+        if not stamp.exists():  # never empty a folder this module did not make
+            raise XlrobustError(f"{state_dir} holds files xlrobust did not write there; move it away and rerun")
         try:
             kept = json.loads(stamp.read_text())["fingerprint"] == fp
         except (OSError, ValueError, KeyError, TypeError):
             kept = False
         if not kept:
-            print_(f"{state_dir}: discarding progress of a different configuration or input", flush=True)
+            print(f"{state_dir}: discarding progress of a different configuration or input", flush=True)
             shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"fingerprint": fp}) + "\n")
