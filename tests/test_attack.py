@@ -155,3 +155,38 @@ def test_multilingual_fixes():
                 assert {script(c) for c in w} == {"ARABIC"}, w  # never ASCII letters into Arabic
     de = Char("keyboard", "de", {}, random_one=False)._get_replacement_words("zu")
     assert "tu" in de and "uu" in de  # QWERTZ neighbours of z, not QWERTY's
+
+
+def test_character_edits_next_to_non_letters_draw_like_textattack_on_english_and_own_script_elsewhere():
+    """An insertion or substitution at an apostrophe, digit or @ draws a letter of the
+    word's script: on English, TextAttack's ASCII letter, RNG call for RNG call (the
+    candidates equal stock DeepWordBug's); in an Arabic word, Arabic letters; in a word
+    without letters, the language's own script."""
+    import random
+
+    import numpy as np
+    from textattack.transformations import (WordSwapNeighboringCharacterSwap, WordSwapRandomCharacterDeletion,
+                                            WordSwapRandomCharacterInsertion, WordSwapRandomCharacterSubstitution)
+
+    from xlrobust.perturb import alphabets, script
+    from xlrobust.ta_parts import make_char_swap
+
+    Char = make_char_swap()
+    stock = {"swap": WordSwapNeighboringCharacterSwap(), "substitute": WordSwapRandomCharacterSubstitution(),
+             "delete": WordSwapRandomCharacterDeletion(), "insert": WordSwapRandomCharacterInsertion()}
+    en = alphabets(["isn't it 2020 @home"])
+    for word in ("isn't", "she's", "2020", "@home", "x-ray", "B2B"):
+        for op, theirs in stock.items():
+            for seed in range(40):
+                got = []
+                for t in (Char(op, "en", en), theirs):
+                    np.random.seed(seed), random.seed(seed)
+                    got.append((t._get_replacement_words(word), random.random(), np.random.random()))
+                assert got[0] == got[1], (word, op, seed, got)  # same words, same RNG state after
+    ar = alphabets(["الطقس جميل جدا اليوم"])
+    for word, allowed in (("الطقس2", {"ARABIC", "DIGIT"}), ("2020", {"ARABIC", "DIGIT"})):
+        for op in ("insert", "substitute"):
+            for seed in range(40):
+                np.random.seed(seed), random.seed(seed)
+                for w in Char(op, "ar", ar)._get_replacement_words(word):
+                    assert {script(c) for c in w} <= allowed, (word, op, w)

@@ -35,14 +35,9 @@ DEFAULT_SEED = 765  # TextAttack's own default
 
 
 def _textattack():
-    from xlrobust.stopwords import ensure_nltk_stopwords
-    from xlrobust.ta_parts import defer_flair
+    from xlrobust.ta_parts import import_textattack
 
-    ensure_nltk_stopwords()
-    defer_flair()
-    import textattack
-
-    return textattack
+    return import_textattack()
 
 
 def make_wrapper(clf):

@@ -28,6 +28,15 @@ from xlrobust.io import read_examples, write_parquet
 
 UNSPACED = {"zh", "ja", "th", "lo", "km", "my"}
 
+# The script of each language's letters (as `script` names it), for an attack edit in
+# a word without letters ("2020"); languages not listed write in Latin.
+LANG_SCRIPTS = {
+    "ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "hi": "DEVANAGARI", "mr": "DEVANAGARI", "ne": "DEVANAGARI",
+    "bn": "BENGALI", "ta": "TAMIL", "te": "TELUGU", "th": "THAI", "zh": "CJK", "ja": "HIRAGANA", "ko": "HANGUL",
+    "ru": "CYRILLIC", "bg": "CYRILLIC", "uk": "CYRILLIC", "el": "GREEK", "he": "HEBREW", "ka": "GEORGIAN",
+    "hy": "ARMENIAN", "am": "ETHIOPIC", "my": "MYANMAR", "km": "KHMER", "lo": "LAO",
+}
+
 # Keyboard rows (unshifted letters) per layout, for keyboard_typo neighbours.
 KEYBOARDS = {
     "en": ["qwertyuiop", "asdfghjkl", "zxcvbnm"],

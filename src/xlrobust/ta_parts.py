@@ -23,7 +23,7 @@ import string
 import numpy as np
 import regex
 
-from xlrobust.perturb import graphemes, keyboard_neighbours, script
+from xlrobust.perturb import LANG_SCRIPTS, graphemes, is_letter, keyboard_neighbours, script
 
 _HOMOS = "˗৭Ȣ𝟕бƼᏎƷᒿlO`ɑЬϲԁе𝚏ɡհіϳ𝒌ⅼｍոорԛⲅѕ𝚝սѵԝ×уᴢ"  # TextAttack's homoglyph set, kept
 _WORD = regex.compile(rf"[\w\p{{M}}{regex.escape(_HOMOS)}'\-_*@]+")
@@ -48,7 +48,20 @@ def words_from_text(s: str, words_to_ignore=[]):  # noqa: B006 (TextAttack's sig
     return [w for w in words if w and w not in words_to_ignore]
 
 
+def import_textattack():
+    """`import textattack`, which needs NLTK's stopwords corpus (written offline first)
+    and otherwise imports flair's models (deferred: see defer_flair)."""
+    from xlrobust.stopwords import ensure_nltk_stopwords
+
+    ensure_nltk_stopwords()
+    defer_flair()
+    import textattack
+
+    return textattack
+
+
 def install_word_splitter() -> None:
+    import_textattack()
     import textattack.shared.attacked_text as at
     import textattack.shared.utils as tu
 
@@ -58,7 +71,7 @@ def install_word_splitter() -> None:
 
 def make_char_swap():
     """The GraphemeCharSwap class (built lazily: textattack is imported on demand)."""
-    from textattack.transformations import WordSwap
+    WordSwap = import_textattack().transformations.WordSwap
 
     class GraphemeCharSwap(WordSwap):
         """One character operation (swap, delete, insert, substitute, keyboard) on graphemes."""
@@ -79,28 +92,39 @@ def make_char_swap():
             self.latin = latin
             self.fixed_letters = letters_to_insert
             self.keys = keyboard_neighbours(lang)
+            self.home = LANG_SCRIPTS.get(lang, "LATIN")
 
-        def _letter(self, like: str) -> str:
+        def _letter(self, like: str | None) -> str:
+            """A letter to insert or substitute next to `like`, a letter of the word
+            (None: the word has none, as "2020"); one RNG call, as TextAttack's."""
             if self.fixed_letters:
                 return random.choice(self.fixed_letters)
-            sc = script(like)
+            sc = script(like) if like else self.home
             if sc == "LATIN":
                 return random.choice(self.latin)
-            pool = self.alphabet.get((sc, like.isupper())) or self.alphabet.get((sc, not like.isupper())) or [like]
+            upper = bool(like and like.isupper())
+            pool = self.alphabet.get((sc, upper)) or self.alphabet.get((sc, not upper)) or ([like] if like else self.latin)
             return random.choice(pool)
 
-        def _neighbours(self, g: str) -> list[str]:
+        def _neighbours(self, g: str, like: str | None) -> list[str]:
             near = self.keys.get(g.lower())
             if near:
                 return [n.upper() if g.isupper() else n for n in near]
+            if not is_letter(g):  # digits, apostrophes, @: what is not on the layout has no neighbours
+                return []
             # declared fallback where the language has no layout: same-script letters
-            return [self._letter(g)] if script(g) != "LATIN" or not self.keys else []
+            return [self._letter(like)] if script(g) != "LATIN" or not self.keys else []
 
         def _get_replacement_words(self, word):
             gs = graphemes(word)
             n = len(gs)
             if n <= 1:
                 return []
+            letters = [i for i, g in enumerate(gs) if is_letter(g)]
+
+            def like(i: int) -> str | None:  # the script an edit at i draws from: its nearest letter's
+                return gs[min(letters, key=lambda j: abs(j - i))] if letters else None
+
             start = 1 if self.skip_first_char else 0
             end = {"swap": n - 2 if self.skip_last_char else n - 1,
                    "substitute": n}.get(self.op, n - 1 if self.skip_last_char else n)
@@ -122,11 +146,11 @@ def make_char_swap():
                 elif self.op == "delete":
                     out.append(gs[:i] + gs[i + 1:])
                 elif self.op == "insert":
-                    out.append(gs[:i] + [self._letter(gs[i])] + gs[i:])
+                    out.append(gs[:i] + [self._letter(like(i))] + gs[i:])
                 elif self.op == "substitute":
-                    out.append(gs[:i] + [self._letter(gs[i])] + gs[i + 1:])
+                    out.append(gs[:i] + [self._letter(like(i))] + gs[i + 1:])
                 else:
-                    out += [gs[:i] + [k] + gs[i + 1:] for k in self._neighbours(gs[i])]
+                    out += [gs[:i] + [k] + gs[i + 1:] for k in self._neighbours(gs[i], like(i))]
             return ["".join(w) for w in out]
 
         @property
