@@ -74,6 +74,31 @@ def tiny_encoder(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope="session")
+def reduced_demo_by_dvc(tmp_path_factory) -> Path:
+    """The reduced demo of tests/faults.py, run once by `dvc repro` (its dvc.yaml
+    regenerated for the reduced config). Shared: test_workflow checks DVC on it, and
+    test_reliability takes it as the uninterrupted reference of the killed Snakemake
+    run (so the determinism check also compares DVC's outputs with Snakemake's).
+    Users must not modify it."""
+    import time
+
+    from faults import BIN, FIGURES, reduce_demo
+    from test_workflow import project_copy, sh
+
+    root = tmp_path_factory.mktemp("reduced-dvc") / "project"
+    root.mkdir()
+    project_copy(root)
+    reduce_demo(root)
+    sh(["git", "init", "-q"], root)
+    sh([str(BIN / "dvc"), "init", "-q"], root)
+    sh([str(BIN / "xlrobust"), "dvc-yaml", "--out", "dvc.yaml"], root)
+    start = time.time()
+    sh([str(BIN / "dvc"), "repro", "-q"], root, timeout=1200)
+    FIGURES["uninterrupted reduced demo (dvc repro)"] = f"{time.time() - start:.0f} s"
+    return root
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print what tests/test_reliability.py measured (README: Reliability)."""
     import sys

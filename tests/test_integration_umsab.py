@@ -11,11 +11,15 @@ from xlrobust.tasks import UMSAB_LANGS
 from xlrobust.train import load_task, train, train_tasks
 
 
+TEST_PER_LANG = 300  # of 870: the first 300 test tweets of each language hold 100 of each label
+
+
 def umsab_spec(shared_data) -> dict:
     return {"task": "tweet_sentiment_multilingual",
             "local": str(shared_data / "umsab/{config}/{split}_text.txt"),
             "local_labels": str(shared_data / "umsab/{config}/{split}_labels.txt"),
-            "local_splits": {"validation": "val"}, "langs": sorted(UMSAB_LANGS)}
+            "local_splits": {"validation": "val"}, "langs": sorted(UMSAB_LANGS),
+            "max_examples": {"test": TEST_PER_LANG}}
 
 
 @pytest.mark.slow
@@ -55,7 +59,7 @@ def test_commonsenseqa_intermediate_then_umsab_target_all_languages(shared_data,
     acc_mc = info["dev"]["eval_commonsense_qa_accuracy"]
     print(f"CommonsenseQA dev accuracy after 1 epoch on 400 questions: {acc_mc:.3f} (chance 0.2)")
     assert 0.0 <= acc_mc <= 1.0 and info["tasks"]["commonsense_qa"]["dev_examples"] == 221
-    data.prepare("umsab", {**umsab_spec(shared_data), "max_examples": {"train": 800}}, tmp_path / "data/umsab")
+    data.prepare("umsab", {**umsab_spec(shared_data), "max_examples": {"train": 800, "test": TEST_PER_LANG}}, tmp_path / "data/umsab")
     target = tmp_path / "target"
     info = train(str(inter), str(tmp_path / "data/umsab/train.parquet"),
                  str(tmp_path / "data/umsab/validation.parquet"), str(target), num_labels=3, seed=1,
@@ -65,5 +69,5 @@ def test_commonsenseqa_intermediate_then_umsab_target_all_languages(shared_data,
     pred = pl.read_parquet(out)
     acc = dict(pred.group_by("lang").agg((pl.col("pred") == pl.col("label")).mean()).iter_rows())
     print("UMSAB after CommonsenseQA, test accuracy:", {k: round(v, 3) for k, v in sorted(acc.items())})
-    assert sorted(acc) == sorted(UMSAB_LANGS) and pred.height == 8 * 870
+    assert sorted(acc) == sorted(UMSAB_LANGS) and pred.height == 8 * TEST_PER_LANG
     assert acc["en"] > 0.4  # chance 1/3

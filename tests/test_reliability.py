@@ -23,7 +23,7 @@ import yaml
 from polars.testing import assert_frame_equal
 
 from conftest import REPO, SENTIMENT, make_examples
-from faults import (BIN, COUNTS, ENV, FIGURES, STAGES, Snakemake, check_accepted, digests, error_lines, leftovers,
+from faults import (BIN, COUNTS, ENV, FIGURES, STAGES, check_accepted, digests, error_lines, leftovers,
                     reduce_demo, run_with_kills)
 from test_workflow import project_copy
 
@@ -40,16 +40,10 @@ def _project(tmp_path_factory, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference_run(tmp_path_factory):
-    """The reduced demo, uninterrupted: the reference of the killed run and the first of
-    the two runs compared for determinism."""
-    root = _project(tmp_path_factory, "reference")
-    smk = Snakemake(root, "reference")
-    smk.start()
-    rc = smk.wait()
-    assert rc == 0, smk.tail()
-    FIGURES["uninterrupted reduced demo"] = f"{time.time() - smk.started:.0f} s"
-    return root
+def reference_run(reduced_demo_by_dvc):
+    """The reduced demo, uninterrupted (run by `dvc repro`, tests/conftest.py): the
+    reference of the killed run and the first of the two runs compared for determinism."""
+    return reduced_demo_by_dvc
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import REPO
+from faults import reduce_demo
 
 RULES = {"prepare_data", "fetch_model", "perturb", "intermediate", "finetune", "predict", "attack", "score", "report"}
 
@@ -48,19 +48,15 @@ def test_demo_runs_through_a_real_slurm_and_the_daemons_stop(tmp_path):
         "test_slurm needs Debian's slurm-wlm and munge, or apt-get to install them"
     )
     root = tracked_copy(tmp_path / "repo")
-    # One seed instead of two: the same rules and DAG shape (every rule runs, paired
-    # comparison included) at about half the training and attack jobs, so the run
-    # stays within a few minutes on 2 cores despite SLURM's per-job overhead. A
-    # complete config file (not --config), because the prepare and report rules
-    # read the first config file given to Snakemake.
-    cfg = yaml.safe_load((root / "config.yaml").read_text())
-    cfg["study"]["demo"]["seeds"] = [1]
-    (root / "config.slurm-test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    # The reduced demo (tests/faults.py): the same rules and DAG shape (every rule
+    # runs, paired comparison included) at fewer jobs, so the run stays within a few
+    # minutes on 2 cores despite SLURM's per-job overhead.
+    reduce_demo(root)
 
     # Jobs import this copy's package (consistent with its config and rules).
     env = {**os.environ, "XLROBUST_VENV": sys.prefix, "PYTHONPATH": str(root / "src"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        ["bash", str(root / "scripts/slurm_local.sh"), str(root), "--configfile", "config.slurm-test.yaml"],
+        ["bash", str(root / "scripts/slurm_local.sh"), str(root)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
