@@ -93,7 +93,8 @@ def test_two_runs_with_the_same_seeds_are_identical(reference_run, killed_run):
     for rel in attacks:
         assert_frame_equal(pl.read_parquet(root / rel), pl.read_parquet(reference_run / rel))
     same_bytes = (root / "results/scores.parquet").read_bytes() == (reference_run / "results/scores.parquet").read_bytes()
-    FIGURES["reruns identical"] = (f"2 runs of the reduced demo (one of them killed {len(killed_run['killed'])} times): "
+    FIGURES["reruns identical"] = (f"2 runs of the reduced demo (one by dvc repro, one by Snakemake killed "
+                                   f"{len(killed_run['killed'])} times): "
                                    f"{len(a)}/{len(a)} perturbation files byte-identical; scores, comparisons, metrics, "
                                    f"{len(preds)} prediction and {len(attacks)} attack files equal"
                                    f"{'; scores.parquet byte-identical' if same_bytes else ''}")
