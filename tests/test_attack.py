@@ -10,6 +10,14 @@ from xlrobust.train import train
 from conftest import SENTIMENT, make_examples
 
 
+@pytest.fixture(autouse=True, scope="module")
+def textattack_importable():
+    """Tests here import textattack, which needs NLTK's stopwords corpus (written offline first)."""
+    from xlrobust.ta_parts import import_textattack
+
+    import_textattack()
+
+
 @pytest.fixture(scope="module")
 def model_and_data(tiny_encoder, sentiment_file, tmp_path_factory):
     d = tmp_path_factory.mktemp("atk")
@@ -165,15 +173,14 @@ def test_character_edits_next_to_non_letters_draw_like_textattack_on_english_and
     import random
 
     import numpy as np
-    from textattack.transformations import (WordSwapNeighboringCharacterSwap, WordSwapRandomCharacterDeletion,
-                                            WordSwapRandomCharacterInsertion, WordSwapRandomCharacterSubstitution)
 
     from xlrobust.perturb import alphabets, script
-    from xlrobust.ta_parts import make_char_swap
+    from xlrobust.ta_parts import import_textattack, make_char_swap
 
+    T = import_textattack().transformations  # the stopwords corpus first
     Char = make_char_swap()
-    stock = {"swap": WordSwapNeighboringCharacterSwap(), "substitute": WordSwapRandomCharacterSubstitution(),
-             "delete": WordSwapRandomCharacterDeletion(), "insert": WordSwapRandomCharacterInsertion()}
+    stock = {"swap": T.WordSwapNeighboringCharacterSwap(), "substitute": T.WordSwapRandomCharacterSubstitution(),
+             "delete": T.WordSwapRandomCharacterDeletion(), "insert": T.WordSwapRandomCharacterInsertion()}
     en = alphabets(["isn't it 2020 @home"])
     for word in ("isn't", "she's", "2020", "@home", "x-ray", "B2B"):
         for op, theirs in stock.items():
