@@ -32,10 +32,14 @@ def model_and_data(tiny_encoder, sentiment_file, tmp_path_factory):
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_statuses_agree_with_predictions(model_and_data, tmp_path, recipe):
+def test_statuses_agree_with_predictions(model_and_data, tmp_path, recipe, capsys):
     model, data = model_and_data
     outs = [str(tmp_path / "en.parquet"), str(tmp_path / "de.parquet")]
     attack(model, data, ["en", "de"], recipe, max_examples=8, query_budget=200, outs=outs)
+    said = capsys.readouterr().out
+    assert f"recipe {recipe}: " in said  # what the recipe is, in the job's log
+    if recipe == "textbugger":
+        assert "character bugs of TextBugger only" in said and "Universal Sentence Encoder" in said
     for out in outs:
         df = pl.read_parquet(out)
         assert df.height == 8

@@ -82,6 +82,9 @@ def test_report_escapes_text_and_shows_languages(files, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in plain  # shown, as text
     assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in plain
     assert "<th>en</th>" in html  # the language column of the tables
+    from xlrobust.attack import RECIPE_NOTES
+
+    assert f"<b>deepwordbug</b>: {RECIPE_NOTES['deepwordbug']}".replace("'", "&#x27;") in html  # what the recipe is
     assert "Content-Security-Policy" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     from browser import open_page
 

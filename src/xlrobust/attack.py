@@ -138,6 +138,7 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
     full = [read_examples(data, lang) for lang in langs]  # fail on bad input before loading the model
     check_model_dir(model_dir)
+    print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
     set_seed = _textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"

@@ -306,6 +306,10 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
         wide = a.pivot(on="language", index=["model", "recipe", "probe", "metric"], values="value").sort("model", "recipe", "metric")
         fmt = lambda x: "–" if x is None else f"{x:.3g}"
         out.append("<h3>Adaptive attacks (rates as fractions; mean over seeds)</h3>")
+        from xlrobust.attack import RECIPE_NOTES
+
+        used = sorted({p.removeprefix("attack:") for p in wide["probe"]})
+        out.append("<ul>" + "".join(f"<li><b>{escape(r)}</b>: {escape(RECIPE_NOTES.get(r, ''))}</li>" for r in used) + "</ul>")
         out.append(table(wide.select("model", "recipe", "probe", "metric", *[x for x in cols if x in wide.columns]),
                          {x: fmt for x in cols}, left=4))
     if attacks.height:
