@@ -93,25 +93,27 @@ def ours_process(model: Path, data: Path, n: int, budget: int, out: Path) -> tup
     return wall, df
 
 
-def cli_rows(df, data: Path, n: int) -> list:
-    """`xlrobust attack` output rows in the stock loop's order and form."""
+def same_as_cli(stock_rows: list, df, data: Path, n: int) -> int:
+    """How many `xlrobust attack` output rows equal the stock loop's (status, text, queries)."""
     import polars as pl
 
+    from xlrobust.attack import STATUS
+
     ids = pl.read_parquet(data).filter(pl.col("lang") == "en").head(n).select("id")
-    kind = {"succeeded": "SuccessfulAttackResult", "failed": "FailedAttackResult", "skipped": "SkippedAttackResult"}
-    return [[kind[s], t, q] for s, t, q in ids.join(df, on="id", how="left", maintain_order="left")
-            .select("status", "perturbed_text_a", "num_queries").iter_rows()]
+    cli = ids.join(df, on="id", how="left", maintain_order="left").select("status", "perturbed_text_a", "num_queries")
+    return sum([STATUS[k], t, q] == list(row) for (k, t, q), row in zip(stock_rows, cli.iter_rows()))
 
 
 def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list]:
     """Our attack loop in this process (timed like the stock loop)."""
     import polars as pl
 
-    from xlrobust.attack import _textattack, build, make_wrapper
+    from xlrobust.attack import build, make_wrapper
     from xlrobust.perturb import alphabets
     from xlrobust.predict import Classifier
+    from xlrobust.ta_parts import import_textattack
 
-    set_seed = _textattack().shared.utils.set_seed  # stopwords corpus first, then textattack
+    set_seed = import_textattack().shared.utils.set_seed  # stopwords corpus first, then textattack
 
     df = pl.read_parquet(data).filter(pl.col("lang") == "en")
     atk = build("deepwordbug", make_wrapper(Classifier(str(model))), "en", budget, alphabets(df["text_a"].to_list()))
@@ -152,7 +154,7 @@ def main() -> None:
         ours_wall, ours_df = ours_process(model, test, a.examples, a.budget, work / "ours.parquet")
         same = sum(x == y for x, y in zip(stock["rows"], ours_rows))
         same_text = sum(x[:2] == y[:2] for x, y in zip(stock["rows"], ours_rows))
-        same_cli = sum(x == y for x, y in zip(stock["rows"], cli_rows(ours_df, test, a.examples)))
+        same_cli = same_as_cli(stock["rows"], ours_df, test, a.examples)
         agree = (same_text, same, len(ours_rows), same_cli)
         loops.append(stock["loop_s"] / ours_t)
         procs.append(stock_wall / ours_wall)

@@ -83,13 +83,10 @@ def reduced_demo_by_dvc(tmp_path_factory) -> Path:
     Users must not modify it."""
     import time
 
-    from faults import BIN, FIGURES, reduce_demo
-    from test_workflow import project_copy, sh
+    from faults import BIN, FIGURES, reduced_project
+    from test_workflow import sh
 
-    root = tmp_path_factory.mktemp("reduced-dvc") / "project"
-    root.mkdir()
-    project_copy(root)
-    reduce_demo(root)
+    root = reduced_project(tmp_path_factory, "reduced-dvc")
     sh(["git", "init", "-q"], root)
     sh([str(BIN / "dvc"), "init", "-q"], root)
     sh([str(BIN / "xlrobust"), "dvc-yaml", "--out", "dvc.yaml"], root)

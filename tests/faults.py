@@ -50,6 +50,17 @@ def reduce_demo(root: Path) -> dict:
     return cfg
 
 
+def reduced_project(tmp_path_factory, name: str) -> Path:
+    """A fresh copy of the project holding the reduced demo config."""
+    from test_workflow import project_copy
+
+    root = tmp_path_factory.mktemp(name) / "project"
+    root.mkdir()
+    project_copy(root)
+    reduce_demo(root)
+    return root
+
+
 # ------------------------------------------------------------------ a killable Snakemake
 def _pgid_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group."""

@@ -24,21 +24,13 @@ from polars.testing import assert_frame_equal
 
 from conftest import REPO, SENTIMENT, make_examples
 from faults import (BIN, COUNTS, ENV, FIGURES, STAGES, check_accepted, digests, error_lines, leftovers,
-                    reduce_demo, run_with_kills)
+                    reduced_project, run_with_kills)
 from test_workflow import project_copy
 
 SRC = REPO / "src" / "xlrobust"
 
 
 # =================================================================== 1 + 2: kills, determinism
-def _project(tmp_path_factory, name: str) -> Path:
-    root = tmp_path_factory.mktemp(name) / "project"
-    root.mkdir()
-    project_copy(root)
-    reduce_demo(root)
-    return root
-
-
 @pytest.fixture(scope="module")
 def reference_run(reduced_demo_by_dvc):
     """The reduced demo, uninterrupted (run by `dvc repro`, tests/conftest.py): the
@@ -50,7 +42,7 @@ def reference_run(reduced_demo_by_dvc):
 def killed_run(reference_run, tmp_path_factory):
     """The same reduced demo, SIGKILLed (whole process group) once in every stage of
     STAGES, each time rerun with --rerun-incomplete, finally left to finish."""
-    return run_with_kills(_project(tmp_path_factory, "killed"))
+    return run_with_kills(reduced_project(tmp_path_factory, "killed"))
 
 
 @pytest.mark.slow

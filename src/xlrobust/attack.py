@@ -21,6 +21,7 @@ from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
 from xlrobust.perturb import frame_alphabet
 from xlrobust.resume import claim
+from xlrobust.ta_parts import import_textattack
 
 RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
 RECIPE_NOTES = {
@@ -34,14 +35,8 @@ RECIPE_NOTES = {
 DEFAULT_SEED = 765  # TextAttack's own default
 
 
-def _textattack():
-    from xlrobust.ta_parts import import_textattack
-
-    return import_textattack()
-
-
 def make_wrapper(clf):
-    ta = _textattack()
+    ta = import_textattack()
 
     class Wrapper(ta.models.wrappers.ModelWrapper):
         """TextAttack model wrapper over our length-sorted, dynamically padded Classifier."""
@@ -60,7 +55,7 @@ def make_wrapper(clf):
 
 def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | None = None):
     """Compose a recipe from TextAttack's building blocks (see RECIPE_NOTES)."""
-    ta = _textattack()
+    ta = import_textattack()
     from textattack.constraints.overlap import LevenshteinEditDistance, MaxWordsPerturbed
     from textattack.constraints.pre_transformation import (MinWordLength, RepeatModification,
                                                            StopwordModification)
@@ -106,11 +101,13 @@ def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | N
     return ta.Attack(goal, constraints, transformation, search)
 
 
+# TextAttack's result class -> the `status` column
+STATUS = {"SuccessfulAttackResult": "succeeded", "FailedAttackResult": "failed",
+          "SkippedAttackResult": "skipped", "MaximizedAttackResult": "failed"}
+
+
 def _row(result, ex: dict) -> dict:
-    ta = _textattack()
-    kind = type(result).__name__
-    status = {"SuccessfulAttackResult": "succeeded", "FailedAttackResult": "failed",
-              "SkippedAttackResult": "skipped", "MaximizedAttackResult": "failed"}[kind]
+    status = STATUS[type(result).__name__]
     orig, pert = result.original_result.attacked_text, result.perturbed_result.attacked_text
     cols = list(pert._text_input.values())
     return {
@@ -140,7 +137,7 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
     check_model_dir(model_dir)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
-    set_seed = _textattack().shared.utils.set_seed
+    set_seed = import_textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
     if claim(progress, inputs=[model_dir, data], settings={
             "recipe": recipe, "langs": langs, "max_examples": max_examples, "query_budget": query_budget,
