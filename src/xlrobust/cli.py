@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from xlrobust.errors import XlrobustError
 
@@ -35,9 +36,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config.yaml")
 
     p = sub.add_parser("prepare", help="download (or read local files), normalise and validate one dataset")
-    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--config", default="config.yaml", help="the config whose `datasets` names the dataset")
+    p.add_argument("--spec", default=None,
+                   help="the dataset's config entry as JSON, instead of reading it from --config (the workflow passes "
+                        "what Snakemake resolved)")
     p.add_argument("--dataset", required=True, help="a key of `datasets` in the config")
     p.add_argument("--out-dir", required=True, help="writes <split>.parquet and meta.json here")
+
+    p = sub.add_parser("snapshot-config", help="validate a resolved config (JSON) and write it as YAML")
+    p.add_argument("--json", required=True, help="the config as JSON (what Snakemake resolved)")
+    p.add_argument("--out", required=True)
 
     p = sub.add_parser("fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:) into a model folder")
     p.add_argument("--source", required=True)
@@ -73,8 +81,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, nargs="+", help="example table(s) (parquet)")
     p.add_argument("--out", required=True, nargs="+", help="prediction file(s), one per --data")
     p.add_argument("--lang", default=None, help="keep only this language")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the model's training eval batch size, else 64")
+    p.add_argument("--max-length", type=int, default=None, help="default: the model's training max length, else 128")
 
     p = sub.add_parser("perturb", help="seeded static perturbations of one language's examples, one file per probe",
                        description="The i-th --perturbation/--rate/--seed/--sides goes with the i-th --out; a flag "
@@ -96,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-examples", type=int, required=True)
     p.add_argument("--query-budget", type=int, required=True)
     p.add_argument("--seed", type=int, default=765)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, default=None, help="default: the model's training max length, else 128")
     p.add_argument("--out", required=True, nargs="+")
     p.add_argument("--resume-dir", default=None,
                    help="where attacked examples are kept until every language is done, for a rerun after a kill "
@@ -142,11 +150,20 @@ def run(args) -> None:
     elif args.cmd == "prepare":
         from xlrobust import config, data
 
-        cfg = config.load(args.config)
-        if args.dataset not in cfg["datasets"]:
-            raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
-        meta = data.prepare(args.dataset, cfg["datasets"][args.dataset], args.out_dir)
+        if args.spec is not None:
+            spec = config.dataset_spec(args.dataset, args.spec)
+        else:
+            cfg = config.load(args.config)
+            if args.dataset not in cfg["datasets"]:
+                raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
+            spec = cfg["datasets"][args.dataset]
+        meta = data.prepare(args.dataset, spec, args.out_dir)
         print({s: v["rows"] for s, v in meta["splits"].items()})
+    elif args.cmd == "snapshot-config":
+        from xlrobust import config
+        from xlrobust.io import write_text
+
+        write_text(config.dump(config.from_json(args.json)), args.out)
     elif args.cmd == "fetch-model":
         from xlrobust.models import fetch
 
@@ -214,10 +231,62 @@ def run(args) -> None:
                      args.comparisons)
 
 
+# command -> (input arguments, output arguments, outputs that are folders): checked by
+# io.check_paths before a command reads or writes anything.
+PATHS = {
+    "prepare": (["config"], ["out_dir"], ["out_dir"]),
+    "snapshot-config": ([], ["out"], []),
+    "fetch-model": (["source"], ["out"], ["out"]),
+    "intermediate": (["init", "data", "mlm_data"], ["out"], ["out"]),
+    "finetune": (["init", "train", "dev"], ["out"], ["out"]),
+    "predict": (["model", "data"], ["out"], []),
+    "perturb": (["data"], ["out"], []),
+    "attack": (["model", "data"], ["out", "resume_dir"], ["resume_dir"]),
+    "score": (["predictions", "attacks", "config"], ["out_scores", "out_metrics", "out_comparisons", "out_plots"], []),
+    "report": (["config", "scores", "comparisons", "attacks", "data_meta"], ["out"], []),
+    "dvc-yaml": (["config"], ["out"], []),
+}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_paths(args) -> None:
+    from xlrobust.io import check_paths as check
+    from xlrobust.io import refuse_foreign_folder
+
+    if args.cmd not in PATHS:
+        return
+    ins, outs, folders = PATHS[args.cmd]
+
+    def values(dest):
+        v = getattr(args, dest, None)
+        return [] if v is None else [x for x in (v if isinstance(v, list) else [v]) if x is not None]
+
+    inputs = {_flag(d): values(d) for d in ins}
+    if args.cmd == "fetch-model":  # a Hub id or pkg: source is no path
+        inputs["--source"] = [x for x in inputs["--source"] if os.path.exists(x)]
+    check(inputs, {_flag(d): values(d) for d in outs}, tuple(_flag(d) for d in folders))
+    for d in folders:  # before minutes of work: refuse a folder that is not ours now, not at the end
+        for v in values(d):
+            refuse_foreign_folder(Path(v))
+
+
+def check_seeds(args) -> None:
+    """Seeds go to numpy and torch, which take 0 .. 2^32 - 1."""
+    seeds = getattr(args, "seed", None)
+    for s in seeds if isinstance(seeds, list) else [seeds]:
+        if s is not None and not 0 <= s < 2**32:
+            raise XlrobustError(f"--seed {s}: a seed must be in 0 .. {2**32 - 1}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        check_seeds(args)
+        check_paths(args)
         run(args)
     except XlrobustError as e:
         print(f"xlrobust {args.cmd}: error: {e}", file=sys.stderr)

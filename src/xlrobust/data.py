@@ -8,13 +8,14 @@ local fixtures exercise the code that real Hub data goes through.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.io import EXAMPLE_SCHEMA, atomic_path, write_json, write_parquet
-from xlrobust.tasks import Task, get_task
+from xlrobust.tasks import CLASSIFICATION, Task, get_task
 
 LOCAL_READERS = {
     ".parquet": pl.read_parquet,
@@ -23,6 +24,38 @@ LOCAL_READERS = {
     ".csv": pl.read_csv,
     ".tsv": lambda p: pl.read_csv(p, separator="\t", quote_char=None),
 }
+
+
+INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() alone would also take '١' and '0_1'
+
+
+def read_lines(path: Path) -> list[str]:
+    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n")
+        raise XlrobustError(f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def check_integer_labels(raw: pl.DataFrame, column: str, source: str) -> None:
+    """Labels must be whole numbers: 1.7 is not truncated to 1, nor '١' or '0_1' read as 1."""
+    col = raw[column]
+    if col.dtype.is_integer() or col.dtype == pl.Null:
+        return
+    if col.dtype.is_float():
+        bad = raw.with_row_index().filter(pl.col(column).is_not_null() & (pl.col(column) != pl.col(column).round(0)))
+    elif col.dtype == pl.String:
+        bad = raw.with_row_index().filter(pl.col(column).is_not_null() & ~pl.col(column).str.strip_chars().str.contains(r"^-?[0-9]+$"))
+    else:
+        bad = raw.with_row_index().filter(pl.col(column).is_not_null())
+    if bad.height:
+        raise XlrobustError(f"{source}: row {bad['index'][0]}: label {bad[column][0]!r} in column '{column}' is not an integer")
 
 
 def read_local(template: str, labels_template: str | None, config: str | None, split: str) -> tuple[pl.DataFrame, str]:
@@ -40,19 +73,13 @@ def read_local(template: str, labels_template: str | None, config: str | None, s
         lpath = Path(labels_template.format(config=config or "", split=split))
         if not lpath.exists():
             raise XlrobustError(f"{lpath}: label file not found")
-        texts = path.read_text(encoding="utf-8").split("\n")
-        labels = lpath.read_text(encoding="utf-8").split("\n")
-        if texts and texts[-1] == "":
-            texts.pop()
-        if labels and labels[-1] == "":
-            labels.pop()
+        texts, labels = read_lines(path), read_lines(lpath)
         if len(texts) != len(labels):
             raise XlrobustError(f"{path}: {len(texts)} texts but {lpath.name} has {len(labels)} labels")
-        try:
-            return pl.DataFrame({"text": texts, "label": [int(x) for x in labels]}), str(path)
-        except ValueError:
-            bad = next(i for i, x in enumerate(labels) if not x.strip().lstrip("-").isdigit())
-            raise XlrobustError(f"{lpath}: row {bad}: label '{labels[bad]}' is not an integer") from None
+        bad = next((i for i, x in enumerate(labels) if not INTEGER.fullmatch(x.strip())), None)
+        if bad is not None:
+            raise XlrobustError(f"{lpath}: row {bad}: label '{labels[bad]}' is not an integer")
+        return pl.DataFrame({"text": texts, "label": [int(x) for x in labels]}), str(path)
     reader = LOCAL_READERS.get(path.suffix)
     if reader is None:
         raise XlrobustError(f"{path}: unsupported file type '{path.suffix}' (use {', '.join(LOCAL_READERS)} or .txt)")
@@ -106,8 +133,12 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
+    if task.format in CLASSIFICATION:
+        check_integer_labels(raw, task.fields["label"].meta.root_names()[0], source)
     if task.id and task.id in raw.columns:
         ids = raw[task.id].cast(pl.String)
+        if ids.null_count():
+            raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{task.id}'")
     else:
         ids = pl.Series([f"{split}-{i}" for i in range(raw.height)], dtype=pl.String)
     try:
@@ -218,6 +249,8 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
             parts, sources = [], {}
             for lang in langs:
                 df, sources[lang] = load(dataset, spec, split, lang)
+                if df.height == 0:
+                    raise XlrobustError(f"{sources[lang]}: no examples for language '{lang}' in split '{split}'")
                 parts.append(df)
             table = pl.concat(parts)
             write_parquet(table, tmp / f"{split}.parquet")

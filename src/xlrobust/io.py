@@ -43,6 +43,38 @@ def _remove_stale_temps(final: Path, host: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+# Every folder xlrobust writes as one output (a prepared dataset, a model) holds this
+# file; only such a folder (or an empty one) is ever replaced by a rerun.
+STAMP = ".xlrobust-output"
+STAMP_TEXT = "written by xlrobust; the next run of the command that wrote this folder replaces it\n"
+
+
+def refuse_foreign_folder(folder: Path) -> None:
+    """An existing output folder may be replaced only if xlrobust wrote it (or it is empty)."""
+    if folder.is_dir() and not folder.is_symlink() and any(folder.iterdir()) and not (folder / STAMP).is_file():
+        raise XlrobustError(f"output folder {folder} holds files xlrobust did not write; nothing was changed "
+                            "(choose another output folder, or move those files away)")
+
+
+def check_paths(inputs: dict[str, list], outputs: dict[str, list], folders: tuple[str, ...] = ()) -> None:
+    """No output may be an input, nor the same file as another output (`x.parquet` and
+    `./x.parquet` are one file), nor an output folder (flags in `folders`) hold an input:
+    compared as resolved paths, before anything is read or written."""
+    ins = {Path(p).expanduser().resolve(): flag for flag, paths in inputs.items() for p in paths if p is not None}
+    outs: dict[Path, str] = {}
+    for flag, paths in outputs.items():
+        for p in paths:
+            r = Path(p).expanduser().resolve()
+            if r in ins:
+                raise XlrobustError(f"{flag} {p} is also given as {ins[r]}: the output would overwrite an input")
+            if r in outs:
+                raise XlrobustError(f"{flag} {p} is given twice (as {outs[r]} too): each output needs its own path")
+            inside = next((i for i in ins if r in i.parents), None) if flag in folders else None
+            if inside is not None:
+                raise XlrobustError(f"{flag} {p} holds the input {inside} ({ins[inside]}): the output folder would replace it")
+            outs[r] = f"{flag} {p}"
+
+
 @contextmanager
 def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     """Yield a temporary sibling path; rename it onto `final` only if the block succeeds.
@@ -67,6 +99,8 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
         raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
     if directory is True and final.exists() and not final.is_dir():
         raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
+    if directory is True:
+        refuse_foreign_folder(final)
     host = socket.gethostname().replace("/", "_")
     _remove_stale_temps(final, host)
     try:
@@ -77,9 +111,13 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     done = False
     try:
         yield target
+        if directory is True:
+            target.mkdir(exist_ok=True)
+            (target / STAMP).write_text(STAMP_TEXT, encoding="utf-8")
         if final.is_dir() and not final.is_symlink():
             if not target.is_dir():
                 raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
+            refuse_foreign_folder(final)  # checked again: the folder may have been filled meanwhile
             shutil.rmtree(final)
         elif target.is_dir() and final.exists():
             raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")

@@ -28,8 +28,13 @@ def resolve_source(source: str) -> str:
     return source
 
 
-def check_model_dir(path: str | os.PathLike, need_weights: bool = True) -> str:
-    """A model folder must hold config.json and safetensors weights."""
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model",
+                   "spiece.model")
+
+
+def check_model_dir(path: str | os.PathLike, need_weights: bool = True, need_tokenizer: bool = False) -> str:
+    """A model folder must hold config.json and safetensors weights (and, to run it on
+    text, tokenizer files)."""
     p = Path(path)
     if not p.is_dir():
         raise XlrobustError(f"model folder {p} not found")
@@ -39,6 +44,9 @@ def check_model_dir(path: str | os.PathLike, need_weights: bool = True) -> str:
         other = [f.name for f in p.iterdir() if f.suffix in (".bin", ".pt", ".pth", ".ckpt")]
         hint = f" (found {other[0]}: convert it to safetensors; pickled weights are not loaded)" if other else ""
         raise XlrobustError(f"model folder {p} has no *.safetensors weights{hint}")
+    if need_tokenizer and not any((p / f).exists() for f in TOKENIZER_FILES):
+        raise XlrobustError(f"model folder {p} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...): "
+                            "save the tokenizer into it with save_pretrained")
     return str(p)
 
 
@@ -68,7 +76,7 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
         if os.path.isdir(where):
             raise XlrobustError(f"model folder {where} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
         raise _offline_error(source, name, e) from None
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
 
@@ -78,13 +86,50 @@ def load_classifier(path: str | os.PathLike, **kw):
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    check_model_dir(path)
+    check_model_dir(path, need_tokenizer=True)
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False, **kw)
-    except (OSError, ValueError, SafetensorError) as e:  # SafetensorError: a truncated weights file
-        raise XlrobustError(f"model folder {path} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
+    except (OSError, ValueError, TypeError, KeyError, SafetensorError) as e:  # SafetensorError: truncated weights
+        raise XlrobustError(f"model folder {path} cannot be loaded: {(str(e).splitlines() or [type(e).__name__])[0][:160]}") from None
     return model, tok
+
+
+def inference_settings(path: str | os.PathLike, max_length: int | None = None, batch_size: int | None = None) -> tuple[int, int]:
+    """Max length and batch size to run a model with: given ones win; otherwise the ones
+    it was trained with (xlrobust_train.json, written by `finetune`); otherwise 128 / 64."""
+    import json
+
+    hp = {}
+    info = Path(path) / "xlrobust_train.json"
+    if info.exists():
+        hp = json.loads(info.read_text(encoding="utf-8")).get("hp", {})
+    return (max_length or hp.get("max_length") or 128, batch_size or hp.get("eval_batch_size") or 64)
+
+
+def num_labels(model_dir: str | os.PathLike) -> int:
+    """The classes of a classifier folder, from its config.json (transformers' default: 2)."""
+    import json
+
+    cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    return len(cfg.get("id2label") or {}) or 2
+
+
+def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: str) -> None:
+    """The data's labels must be the model's classes: ids below `num_labels`, and as many
+    classes as the prepared dataset declares (meta.json beside the data, when there is one)."""
+    import json
+
+    labels = [x for x in labels if x is not None]
+    if labels and (max(labels) >= num_labels or min(labels) < 0):
+        bad = max(labels) if max(labels) >= num_labels else min(labels)
+        raise XlrobustError(f"{data}: label {bad} is outside the {num_labels} classes of the model {model_dir}")
+    meta = Path(data).parent / "meta.json"
+    if meta.exists():
+        declared = json.loads(meta.read_text(encoding="utf-8")).get("labels") or []
+        if declared and len(declared) != num_labels:
+            raise XlrobustError(f"{data}: the dataset has {len(declared)} classes ({', '.join(declared)}) but the model "
+                                f"{model_dir} has {num_labels}: it was trained on another task")
 
 
 def device():

@@ -164,7 +164,7 @@ def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: d
                          "task_probabilities": dict(zip(sampler.tasks, map(float, sampler.probs)))},
             "mlm": {"dataset": mlm.name, "ratio": mlm_ratio, "examples": mlm.train.height} if mlm else None,
             "train_examples": sum(t.train.height for t in tasks), "dev_examples": sum(t.dev.height for t in tasks)}
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out_dir, directory=True) as tmp:
         to_save = model.encoder if keep == "encoder" else model.heads[tasks[0].name]
         to_save.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
