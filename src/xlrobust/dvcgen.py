@@ -25,7 +25,8 @@ PARAMS = {
     "intermediate": (r"^models/intermediate/[^/]+/(?P<recipe>[^/]+)/", ["recipes.{recipe}"]),
     "finetune": (r"^models/target/[^/]+/[^/]+/(?P<target>[^/]+)/", ["targets.{target}"]),
     "attack": (r"^attacks/", ["study"]),
-    "report": (r"^results/", ["study", "studies"]),
+    "config_snapshot": (r"^results/config.yaml$", ["studies", "models", "datasets", "recipes", "targets", "study"]),
+    "report": (r"^results/report", ["study", "studies"]),
 }
 METRICS = {"results/metrics.json"}
 PLOTS = {"results/plots/accuracy_by_rate.csv": {"x": "rate", "y": "accuracy", "cache": False}}
@@ -91,7 +92,7 @@ def stages(rows: list[dict], cfg: dict) -> dict:
     out = OrderedDict()
     for job in sorted(jobs.values(), key=lambda j: (list(PARAMS).index(j["rule"]) if j["rule"] in PARAMS else 99, j["outs"][0])):
         outs = sorted(job["outs"])
-        name = f"{job['rule']}__{_slug(outs[0].split('/', 1)[-1])}" if job["rule"] not in ("score", "report") else job["rule"]
+        name = f"{job['rule']}__{_slug(outs[0].split('/', 1)[-1])}" if job["rule"] not in ("score", "report", "config_snapshot") else job["rule"]
         cmd = job["cmd"]
         if job["log"]:
             cmd = f"mkdir -p {Path(job['log']).parent} && {cmd}"

@@ -13,11 +13,13 @@ from xlrobust.io import read_examples, write_parquet
 class Classifier:
     """A sequence classifier that scores lists of texts or text pairs."""
 
-    def __init__(self, model_dir: str, max_length: int = 128, batch_size: int = 64):
+    def __init__(self, model_dir: str, max_length: int | None = None, batch_size: int | None = None):
+        """max_length / batch_size: None = what the model was trained with (models.inference_settings)."""
         import torch
 
-        from xlrobust.models import device, load_classifier
+        from xlrobust.models import device, inference_settings, load_classifier
 
+        max_length, batch_size = inference_settings(model_dir, max_length, batch_size)
         self.model, self.tok = load_classifier(model_dir)
         self.device = device()
         self.model.to(self.device).eval()
@@ -62,9 +64,14 @@ def predict_frame(clf: Classifier, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def predict(model_dir: str, data: list[str], out: list[str], lang: str | None = None,
-            max_length: int = 128, batch_size: int = 64) -> None:
+            max_length: int | None = None, batch_size: int | None = None) -> None:
+    from xlrobust.models import check_labels, check_model_dir, num_labels
+
     if len(data) != len(out):
         raise XlrobustError(f"--data has {len(data)} file(s) but --out has {len(out)}; give one output per input")
+    check_model_dir(model_dir, need_tokenizer=True)
+    for src in data:  # every input checked before the model loads (read again below: memory stays one file)
+        check_labels(model_dir, num_labels(model_dir), read_examples(src, lang)["label"].unique().to_list(), src)
     clf = Classifier(model_dir, max_length=max_length, batch_size=batch_size)
     for src, dst in zip(data, out):
         df = read_examples(src, lang)

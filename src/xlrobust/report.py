@@ -32,7 +32,8 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}.answer{background:#f0f6ff;borde
 
 
 # What the adversarial-examples table reads from an attack file.
-ATTACK_EXAMPLE_COLUMNS = ["id", "lang", "status", "text_a", "perturbed_text_a", "pred", "perturbed_pred"]
+ATTACK_EXAMPLE_COLUMNS = ["id", "lang", "status", "text_a", "perturbed_text_a", "text_b", "perturbed_text_b", "pred",
+                          "perturbed_pred"]
 
 
 def pct(x) -> str:
@@ -319,6 +320,9 @@ def study_section(name: str, st: dict, scores: pl.DataFrame, comparisons: pl.Dat
             rows = []
             for r in ex.iter_rows(named=True):
                 o, p = mark_changes(r["text_a"], r["perturbed_text_a"])
+                if r["text_b"] is not None:  # a sentence pair: both sides, each with its changes marked
+                    o2, p2 = mark_changes(r["text_b"], r["perturbed_text_b"] or "")
+                    o, p = (f"{x}<br><small>second sentence:</small> {y}" for x, y in ((o, o2), (p, p2)))
                 rows.append(f"<tr><td>{escape(r['lang'])}</td><td>{escape(r['recipe'])}</td><td dir='auto'>{o}</td>"
                             f"<td dir='auto'>{p}</td><td>{r['pred']} → {r['perturbed_pred']}</td></tr>")
             out.append("<h3>Adversarial examples per language (changed characters marked)</h3><table class='ex'><tr><th>lang</th>"
@@ -342,7 +346,8 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
     for m in data_meta:
         meta = json.loads(Path(m).read_text(encoding="utf-8"))
         counts = "; ".join(f"{s}: " + ", ".join(f"{lang} {n}" for lang, n in v["rows"].items()) for s, v in meta["splits"].items())
-        rows.append((f"dataset {meta['dataset']}", f"{meta['task']} @ {meta.get('revision') or ('local ' + str(meta.get('local')))} ({counts})"))
+        where = f"local files {meta['local']}" if meta.get("local") else f"{meta.get('hub')} @ {meta.get('revision')}"
+        rows.append((f"dataset {meta['dataset']}", f"{meta['task']} from {where} ({counts})"))
     html = "<h2 id='provenance'>Provenance</h2>" + table(pl.DataFrame(rows, schema=["what", "value"], orient="row"), left=2)
     benchmarks = expand_paths([b for b in benchmarks if Path(b).exists()], "*.tsv")
     if benchmarks:

@@ -14,6 +14,8 @@ rule attack:
         max_examples=lambda w: run_attack_spec(w).get("max_examples", 100),
         budget=lambda w: run_attack_spec(w).get("query_budget", 2000),
         seed=lambda w: run_attack_spec(w).get("seed", 765),
+        test=lambda w: layout.data(target_dataset(w.target), "test"),
+        partial=lambda w, output: f"{output}.partial",
     threads: rule_threads("attack")
     resources:
         **rule_resources("attack"),
@@ -24,6 +26,6 @@ rule attack:
     conda:
         "../../envs/attack.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust attack --model {input.model} --data {input.data}/test.parquet --lang {params.langs}"
-        " --recipe {wildcards.attack} --max-examples {params.max_examples} --query-budget {params.budget}"
-        " --seed {params.seed} --out {params.outs} --resume-dir {output}.partial > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust attack --model {input.model:q} --data {params.test:q} --lang {params.langs:q}"
+        " --recipe {wildcards.attack:q} --max-examples {params.max_examples} --query-budget {params.budget}"
+        " --seed {params.seed} --out {params.outs:q} --resume-dir {params.partial:q} > {log:q} 2>&1"

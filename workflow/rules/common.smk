@@ -1,4 +1,5 @@
 # Path building and config lookups only; all logic lives in the xlrobust package.
+import json
 import sys
 
 from xlrobust import config as xcfg
@@ -14,7 +15,11 @@ except XlrobustError as e:
 
 
 wildcard_constraints:
-    recipe=r"[A-Za-z0-9_.-]+",
+    recipe=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    target=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    attack=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     seed=r"\d+",
     pseed=r"\d+",
     rate=r"[0-9.]+",
@@ -118,13 +123,6 @@ def all_predictions():
 
 def all_attacks():
     return [f"{run_dir('attacks', r)}/{a}" for r in RUNS for a in xcfg.attacks(config, r).get("recipes", [])]
-
-
-def used_datasets():
-    names = {target_dataset(r.target) for r in RUNS}
-    for r in {r.recipe for r in RUNS if r.recipe != "none"}:
-        names |= {d.split("/", 1)[1] for d in recipe_data(r)}
-    return names
 
 
 def perturbation_sides(target, perturbation):

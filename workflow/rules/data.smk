@@ -5,7 +5,7 @@ rule prepare_data:
     output:
         directory("data/{dataset}"),
     params:
-        config=workflow.configfiles[0] if workflow.configfiles else "config.yaml",
+        spec=lambda w: json.dumps(config["datasets"][w.dataset], sort_keys=True),
     log:
         "logs/prepare_data/{dataset}.log",
     benchmark:
@@ -13,7 +13,7 @@ rule prepare_data:
     conda:
         "../../envs/data.yaml"
     shell:
-        "xlrobust prepare --config {params.config:q} --dataset {wildcards.dataset} --out-dir {output} > {log} 2>&1"
+        "xlrobust prepare --dataset {wildcards.dataset:q} --spec {params.spec:q} --out-dir {output:q} > {log:q} 2>&1"
 
 
 rule fetch_model:
@@ -30,5 +30,5 @@ rule fetch_model:
     conda:
         "../../envs/train.yaml"
     shell:
-        "xlrobust fetch-model --source {params.source:q} --revision {params.revision:q} --name {wildcards.model}"
-        " --out {output} > {log} 2>&1"
+        "xlrobust fetch-model --source {params.source:q} --revision {params.revision:q} --name {wildcards.model:q}"
+        " --out {output:q} > {log:q} 2>&1"

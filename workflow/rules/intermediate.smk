@@ -7,9 +7,9 @@ rule intermediate:
     output:
         directory("models/intermediate/{model}/{recipe}/seed{seed}"),
     wildcard_constraints:
-        recipe=r"(?!none$)[A-Za-z0-9_.-]+",
+        recipe=r"(?!none$)[A-Za-z0-9][A-Za-z0-9_-]*",
     params:
-        tasks=lambda w: " ".join(dataset_dir(d) for d in config["recipes"][w.recipe]["datasets"]),
+        tasks=lambda w: [dataset_dir(d) for d in config["recipes"][w.recipe]["datasets"]],
         flags=lambda w: recipe_flags(w.recipe),
     threads: rule_threads("train")
     resources:
@@ -21,5 +21,5 @@ rule intermediate:
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust intermediate --init {input.encoder} --data {params.tasks}"
-        " --seed {wildcards.seed} {params.flags} --out {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust intermediate --init {input.encoder:q} --data {params.tasks:q}"
+        " --seed {wildcards.seed:q} {params.flags} --out {output:q} > {log:q} 2>&1"

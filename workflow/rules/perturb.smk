@@ -8,6 +8,7 @@ rule perturb:
         directory("perturbed/{target}/{lang}"),
     params:
         probes=lambda w: perturb_args(w.target, w.lang),
+        test=lambda w: layout.data(target_dataset(w.target), "test"),
     log:
         "logs/perturb/{target}/{lang}.log",
     benchmark:
@@ -15,5 +16,5 @@ rule perturb:
     conda:
         "../../envs/data.yaml"
     shell:
-        "xlrobust perturb --data {input.data}/test.parquet --lang {wildcards.lang} {params.probes}"
-        " > {log} 2>&1"
+        "xlrobust perturb --data {params.test:q} --lang {wildcards.lang:q} {params.probes}"
+        " > {log:q} 2>&1"

@@ -8,8 +8,9 @@ rule predict:
     output:
         directory("predictions/{model}/{recipe}/{target}/seed{seed}"),
     params:
-        ins=lambda w: " ".join(i for i, _ in probe_files(w)),
-        outs=lambda w: " ".join(o for _, o in probe_files(w)),
+        ins=lambda w: [i for i, _ in probe_files(w)],
+        outs=lambda w: [o for _, o in probe_files(w)],
+        test=lambda w: layout.data(target_dataset(w.target), "test"),
         clean=lambda w: layout.clean_prediction(w.model, w.recipe, w.target, w.seed),
     threads: rule_threads("predict")
     resources:
@@ -21,5 +22,5 @@ rule predict:
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model} --data {input.data}/test.parquet {params.ins}"
-        " --out {params.clean} {params.outs} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model:q} --data {params.test:q} {params.ins:q}"
+        " --out {params.clean:q} {params.outs:q} > {log:q} 2>&1"

@@ -4,16 +4,16 @@ rule report:
         scores="results/scores.parquet",
         comparisons="results/comparisons.parquet",
         attacks=all_attacks(),
-        meta=lambda w: sorted({f"{dataset_dir(d)}" for d in used_datasets()}),
+        meta=lambda w: [dataset_dir(d) for d in xcfg.used_datasets(config)],
+        config="results/config.yaml",
     output:
         report("results/report.html", category="Report"),
     params:
-        config=workflow.configfiles[0] if workflow.configfiles else "config.yaml",
-        meta=lambda w: [f"{dataset_dir(d)}/meta.json" for d in sorted(used_datasets())],
+        meta=lambda w: [f"{dataset_dir(d)}/meta.json" for d in xcfg.used_datasets(config)],
     log:
         "logs/report.log",
     conda:
         "../../envs/report.yaml"
     shell:
-        "xlrobust report --config {params.config:q} --scores {input.scores} --comparisons {input.comparisons} --attacks {input.attacks}"
-        " --data-meta {params.meta} --benchmarks benchmarks --out {output} > {log} 2>&1"
+        "xlrobust report --config {input.config:q} --scores {input.scores:q} --comparisons {input.comparisons:q}"
+        " --attacks {input.attacks:q} --data-meta {params.meta:q} --benchmarks benchmarks --out {output:q} > {log:q} 2>&1"

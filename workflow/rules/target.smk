@@ -8,6 +8,8 @@ rule finetune:
     params:
         hp=lambda w: hp_flags(config["targets"][w.target]),
         num_labels=lambda w: num_labels(target_dataset(w.target)),
+        train=lambda w: layout.data(target_dataset(w.target), "train"),
+        dev=lambda w: layout.data(target_dataset(w.target), "validation"),
     threads: rule_threads("train")
     resources:
         **rule_resources("train"),
@@ -18,6 +20,6 @@ rule finetune:
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust finetune --init {input.encoder} --train {input.data}/train.parquet"
-        " --dev {input.data}/validation.parquet --num-labels {params.num_labels} --seed {wildcards.seed}"
-        " {params.hp} --out {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust finetune --init {input.encoder:q} --train {params.train:q}"
+        " --dev {params.dev:q} --num-labels {params.num_labels} --seed {wildcards.seed:q}"
+        " {params.hp} --out {output:q} > {log:q} 2>&1"
