@@ -18,6 +18,4 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     echo "note: install Debian's chromium and chromium-driver for the report's browser test" >&2
   fi
 fi
-# textattack imports NLTK's stopwords corpus: write it from stopwordsiso (no download).
-.venv/bin/python -c "from xlrobust.stopwords import ensure_nltk_stopwords; ensure_nltk_stopwords()"
 echo "xlrobust installed in .venv ($(.venv/bin/xlrobust --help >/dev/null && echo ok))"

@@ -217,7 +217,3 @@ def provide_nltk_stopwords() -> Path | None:
         nltk.data.path.append(str(root))
     return root
 
-
-def ensure_nltk_stopwords() -> Path:
-    """Deprecated (scripts/install.sh called it): only writes xlrobust's private folder."""
-    return private_nltk_data()
