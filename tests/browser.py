@@ -15,12 +15,22 @@ def open_page(path: Path) -> dict:
 
     chromium = shutil.which("chromium")
     driver_bin = shutil.which("chromedriver")
-    assert chromium and driver_bin, "browser tests need Debian's chromium and chromium-driver (scripts/install.sh installs them)"
+    assert chromium and driver_bin, (
+        "browser tests need Debian's chromium and chromium-driver (scripts/install.sh installs them)"
+    )
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]:
+    for flag in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]:
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_bin), options=opts)

@@ -30,19 +30,37 @@ def minilm_dir() -> str:
 
 def make_examples(rows, lang="en") -> pl.DataFrame:
     """rows: (text_a, text_b or None, label) -> normalised example table."""
-    return pl.DataFrame({
-        "id": [f"{lang}-{i}" for i in range(len(rows))], "lang": [lang] * len(rows),
-        "text_a": [r[0] for r in rows], "text_b": [r[1] for r in rows], "label": [r[2] for r in rows],
-    }, schema={"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String, "label": pl.Int64})
+    return pl.DataFrame(
+        {
+            "id": [f"{lang}-{i}" for i in range(len(rows))],
+            "lang": [lang] * len(rows),
+            "text_a": [r[0] for r in rows],
+            "text_b": [r[1] for r in rows],
+            "label": [r[2] for r in rows],
+        },
+        schema={"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String, "label": pl.Int64},
+    )
 
 
 SENTIMENT = [
-    ("the food was great", 2), ("what a wonderful movie", 2), ("excellent service, really", 2),
-    ("i loved this amazing hotel", 2), ("fantastic trip and lovely people", 2), ("great book, great ending", 2),
-    ("the food was terrible", 0), ("what an awful movie", 0), ("horrible service, really", 0),
-    ("i hated this boring hotel", 0), ("bad trip and rude people", 0), ("disappointing book, bad ending", 0),
-    ("the food arrives on monday", 1), ("the movie starts at nine", 1), ("the service is on tuesday", 1),
-    ("the hotel is in the city", 1), ("the trip is next week", 1), ("the book has ten chapters", 1),
+    ("the food was great", 2),
+    ("what a wonderful movie", 2),
+    ("excellent service, really", 2),
+    ("i loved this amazing hotel", 2),
+    ("fantastic trip and lovely people", 2),
+    ("great book, great ending", 2),
+    ("the food was terrible", 0),
+    ("what an awful movie", 0),
+    ("horrible service, really", 0),
+    ("i hated this boring hotel", 0),
+    ("bad trip and rude people", 0),
+    ("disappointing book, bad ending", 0),
+    ("the food arrives on monday", 1),
+    ("the movie starts at nine", 1),
+    ("the service is on tuesday", 1),
+    ("the hotel is in the city", 1),
+    ("the trip is next week", 1),
+    ("the book has ten chapters", 1),
 ]
 
 
@@ -64,8 +82,14 @@ def tiny_encoder(tmp_path_factory) -> str:
     wp.train_from_iterator([t for t, _ in SENTIMENT] * 3, vocab_size=300, min_frequency=1)
     wp.save_model(str(out))
     tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     import torch
 
     torch.manual_seed(0)
@@ -107,7 +131,9 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("reliability figures")
     if c["bad inputs tried"]:
-        tr.write_line(f"bad inputs: {c['bad inputs tried']} tried, {c['bad inputs rejected cleanly']} rejected with a non-zero "
-                      f"exit, one stderr line naming the culprit, no traceback, nothing written")
+        tr.write_line(
+            f"bad inputs: {c['bad inputs tried']} tried, {c['bad inputs rejected cleanly']} rejected with a non-zero "
+            f"exit, one stderr line naming the culprit, no traceback, nothing written"
+        )
     for k, v in faults.FIGURES.items():
         tr.write_line(f"{k}: {v}")

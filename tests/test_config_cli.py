@@ -37,25 +37,35 @@ def test_shipped_config_holds_the_research_studies():
     for q in ["q1", "q2", "q3", "q4", "q5"]:
         assert len(c["study"][q]["seeds"]) == 3 and "none" in c["study"][q]["recipes"]
     assert any("mlm" in c["recipes"][r] for r in c["study"]["q4"]["recipes"])
-    assert sorted(c["recipes"][r].get("train", {}).get("max_length", 128) for r in c["study"]["q5"]["recipes"]
-                  if r != "none") == [128, 256, 512]
+    assert sorted(
+        c["recipes"][r].get("train", {}).get("max_length", 128) for r in c["study"]["q5"]["recipes"] if r != "none"
+    ) == [128, 256, 512]
     assert set(c["recipes"]["anli_plus"]["datasets"]) == {"anli", "mnli", "snli"}
     assert config.target_langs(c, "xnli") == "ar bg de el en es fr hi ru sw th tr ur vi zh".split()
     one = config.validate({**cfg(), "studies": "q2"})
     assert {r.study for r in config.runs(one)} == {"q2"}
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda c: c["recipes"]["demo_nli"]["train"].update(lrr=1), "recipes.demo_nli.train: Additional properties"),
-    (lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"), "recipes.demo_nli.train.lr: 'fast' is not of type 'number'"),
-    (lambda c: c.update(studies="nope"), "unknown study 'nope'"),
-    (lambda c: c["study"]["demo"]["models"].append("gpt9"), "unknown model 'gpt9'"),
-    (lambda c: c["study"]["demo"]["recipes"].append("squadd"), "unknown recipe 'squadd'"),
-    (lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}), "unknown perturbation 'blur'"),
-    (lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"), "unknown language 'ja'"),
-    (lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[1.5]), "1.5 is greater than the maximum of 1"),
-    (lambda c: c.pop("models"), "'models' is a required property"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["recipes"]["demo_nli"]["train"].update(lrr=1), "recipes.demo_nli.train: Additional properties"),
+        (
+            lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"),
+            "recipes.demo_nli.train.lr: 'fast' is not of type 'number'",
+        ),
+        (lambda c: c.update(studies="nope"), "unknown study 'nope'"),
+        (lambda c: c["study"]["demo"]["models"].append("gpt9"), "unknown model 'gpt9'"),
+        (lambda c: c["study"]["demo"]["recipes"].append("squadd"), "unknown recipe 'squadd'"),
+        (
+            lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}),
+            "unknown perturbation 'blur'",
+        ),
+        (lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"), "unknown language 'ja'"),
+        (lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[1.5]), "1.5 is greater than the maximum of 1"),
+        (lambda c: c.pop("models"), "'models' is a required property"),
+    ],
+)
 def test_config_errors_are_one_line(mutate, message):
     c = cfg()
     mutate(c)
@@ -65,15 +75,30 @@ def test_config_errors_are_one_line(mutate, message):
 
 
 def run_cli(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "xlrobust", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "xlrobust", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_cli_error_is_one_line_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")
     out = tmp_path / "out.parquet"
-    r = run_cli("perturb", "--data", str(bad), "--lang", "en", "--perturbation", "char_swap", "--rate", "0.1",
-                "--seed", "1", "--out", str(out))
+    r = run_cli(
+        "perturb",
+        "--data",
+        str(bad),
+        "--lang",
+        "en",
+        "--perturbation",
+        "char_swap",
+        "--rate",
+        "0.1",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "not a readable parquet file" in r.stderr
     assert "Traceback" not in r.stderr
@@ -82,8 +107,46 @@ def test_cli_error_is_one_line_and_writes_nothing(tmp_path):
 
 def test_cli_help_lists_stages():
     r = run_cli("--help")
-    for cmd in ["prepare", "fetch-model", "intermediate", "finetune", "predict", "perturb", "attack", "score", "report"]:
+    for cmd in [
+        "prepare",
+        "fetch-model",
+        "intermediate",
+        "finetune",
+        "predict",
+        "perturb",
+        "attack",
+        "score",
+        "report",
+    ]:
         assert cmd in r.stdout
     r = run_cli("attack", "--help")
     for flag in ["--model", "--data", "--lang", "--recipe", "--max-examples", "--query-budget", "--out", "--seed"]:
         assert flag in r.stdout
+
+
+def test_settings_tables_in_the_readme_are_derived_from_the_dataclasses():
+    import re
+
+    from xlrobust import settings as S
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for cls in (S.TrainSettings, S.PredictSettings, S.AttackSettings):
+        m = re.search(rf"<!-- settings:{cls.__name__} -->\n(.*?)\n<!-- /settings -->", readme, re.S)
+        assert m and m.group(1) == S.docs(cls), (
+            f"README's {cls.__name__} table is stale: regenerate it from settings.docs"
+        )
+
+
+def test_schema_and_cli_flags_come_from_the_settings(tmp_path):
+    from xlrobust import config
+    from xlrobust import settings as S
+    from xlrobust.cli import parser
+
+    schema = config.load_schema()
+    assert set(schema["$defs"]["train"]["properties"]) == {f.name for f in S.fields(S.TrainSettings)}
+    assert schema["$defs"]["train"]["properties"]["lr"]["exclusiveMinimum"] == 0
+    helptext = parser().parse_args(
+        ["finetune", "--init", "x", "--seed", "1", "--out", "o", "--lr", "0.1", "--freeze-embeddings"]
+    )
+    assert S.given(helptext, S.TrainSettings) == {"lr": 0.1, "freeze_embeddings": True}
+    assert S.flags({"lr": 0.1, "freeze_embeddings": False}) == "--no-freeze-embeddings --lr 0.1"

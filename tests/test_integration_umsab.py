@@ -10,25 +10,33 @@ from xlrobust.predict import predict
 from xlrobust.tasks import UMSAB_LANGS
 from xlrobust.train import load_task, train, train_tasks
 
-
 TEST_PER_LANG = 300  # of 870: the first 300 test tweets of each language hold 100 of each label
 
 
 def umsab_spec(shared_data) -> dict:
-    return {"task": "tweet_sentiment_multilingual",
-            "local": str(shared_data / "umsab/{config}/{split}_text.txt"),
-            "local_labels": str(shared_data / "umsab/{config}/{split}_labels.txt"),
-            "local_splits": {"validation": "val"}, "langs": sorted(UMSAB_LANGS),
-            "max_examples": {"test": TEST_PER_LANG}}
+    return {
+        "task": "tweet_sentiment_multilingual",
+        "local": str(shared_data / "umsab/{config}/{split}_text.txt"),
+        "local_labels": str(shared_data / "umsab/{config}/{split}_labels.txt"),
+        "local_splits": {"validation": "val"},
+        "langs": sorted(UMSAB_LANGS),
+        "max_examples": {"test": TEST_PER_LANG},
+    }
 
 
 @pytest.mark.slow
 def test_umsab_minilm_english_beats_chance_zero_shot_on_seven(shared_data, minilm_dir, tmp_path):
     data.prepare("umsab", umsab_spec(shared_data), tmp_path / "data")
     model = tmp_path / "model"
-    info = train(minilm_dir, str(tmp_path / "data/train.parquet"), str(tmp_path / "data/validation.parquet"),
-                 str(model), num_labels=3, seed=1,
-                 hp={"lr": 5e-5, "epochs": 1, "batch_size": 32, "max_length": 64})
+    info = train(
+        minilm_dir,
+        str(tmp_path / "data/train.parquet"),
+        str(tmp_path / "data/validation.parquet"),
+        str(model),
+        num_labels=3,
+        seed=1,
+        hp={"lr": 5e-5, "epochs": 1, "batch_size": 32, "max_length": 64},
+    )
     assert info["dev"]["eval_accuracy"] > 0.45
     out = tmp_path / "pred.parquet"
     predict(str(model), [str(tmp_path / "data/test.parquet")], [str(out)], max_length=64)
@@ -47,23 +55,42 @@ def test_commonsenseqa_intermediate_then_umsab_target_all_languages(shared_data,
     assert rows.height == 1221
     raw = tmp_path / "csqa"
     raw.mkdir()
-    rows.head(400).write_parquet(raw / "train.parquet")   # the dev file is the only labelled CSQA here:
+    rows.head(400).write_parquet(raw / "train.parquet")  # the dev file is the only labelled CSQA here:
     rows.tail(221).write_parquet(raw / "validation.parquet")  # split it, disjoint, for train and dev
-    data.prepare("commonsense_qa", {"task": "commonsense_qa", "splits": ["train", "validation"],
-                                    "local": str(raw / "{split}.parquet")}, tmp_path / "data/csqa")
+    data.prepare(
+        "commonsense_qa",
+        {"task": "commonsense_qa", "splits": ["train", "validation"], "local": str(raw / "{split}.parquet")},
+        tmp_path / "data/csqa",
+    )
     csqa = load_task(tmp_path / "data/csqa")
-    assert csqa.format == "mc" and csqa.train["choices"].list.len().unique().to_list() == [5]
+    assert csqa.format == "choice" and csqa.train["choices"].list.len().unique().to_list() == [5]
     inter = tmp_path / "inter"
-    info = train_tasks(minilm_dir, [csqa], str(inter), seed=1, keep="encoder",
-                       hp={"lr": 5e-5, "epochs": 1, "batch_size": 16, "max_length": 48})
+    info = train_tasks(
+        minilm_dir,
+        [csqa],
+        str(inter),
+        seed=1,
+        keep="encoder",
+        hp={"lr": 5e-5, "epochs": 1, "batch_size": 16, "max_length": 48},
+    )
     acc_mc = info["dev"]["eval_commonsense_qa_accuracy"]
     print(f"CommonsenseQA dev accuracy after 1 epoch on 400 questions: {acc_mc:.3f} (chance 0.2)")
     assert 0.0 <= acc_mc <= 1.0 and info["tasks"]["commonsense_qa"]["dev_examples"] == 221
-    data.prepare("umsab", {**umsab_spec(shared_data), "max_examples": {"train": 800, "test": TEST_PER_LANG}}, tmp_path / "data/umsab")
+    data.prepare(
+        "umsab",
+        {**umsab_spec(shared_data), "max_examples": {"train": 800, "test": TEST_PER_LANG}},
+        tmp_path / "data/umsab",
+    )
     target = tmp_path / "target"
-    info = train(str(inter), str(tmp_path / "data/umsab/train.parquet"),
-                 str(tmp_path / "data/umsab/validation.parquet"), str(target), num_labels=3, seed=1,
-                 hp={"lr": 5e-5, "epochs": 1, "batch_size": 32, "max_length": 64})
+    info = train(
+        str(inter),
+        str(tmp_path / "data/umsab/train.parquet"),
+        str(tmp_path / "data/umsab/validation.parquet"),
+        str(target),
+        num_labels=3,
+        seed=1,
+        hp={"lr": 5e-5, "epochs": 1, "batch_size": 32, "max_length": 64},
+    )
     out = tmp_path / "pred.parquet"
     predict(str(target), [str(tmp_path / "data/umsab/test.parquet")], [str(out)], max_length=64)
     pred = pl.read_parquet(out)

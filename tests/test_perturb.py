@@ -5,8 +5,7 @@ import polars as pl
 import pytest
 
 from xlrobust.errors import XlrobustError
-from xlrobust.perturb import (PERTURBATIONS, graphemes, is_letter, keyboard_neighbours, perturb, perturb_frame,
-                              script)
+from xlrobust.perturb import PERTURBATIONS, graphemes, is_letter, keyboard_neighbours, perturb, perturb_frame, script
 
 from conftest import make_examples
 
@@ -19,8 +18,15 @@ TEXTS = {
     "hi": "आज मौसम बहुत अच्छा है हम सब पार्क में घूमने चलेंगे",
     "ar": "الطقس جميل جدا اليوم لنذهب جميعا إلى الحديقة للتنزه",
 }
-MAIN_SCRIPT = {"en": {"LATIN"}, "de": {"LATIN"}, "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"},
-               "th": {"THAI"}, "hi": {"DEVANAGARI"}, "ar": {"ARABIC"}}
+MAIN_SCRIPT = {
+    "en": {"LATIN"},
+    "de": {"LATIN"},
+    "zh": {"CJK"},
+    "ja": {"CJK", "HIRAGANA", "KATAKANA"},
+    "th": {"THAI"},
+    "hi": {"DEVANAGARI"},
+    "ar": {"ARABIC"},
+}
 
 
 def frame(lang, n=200):
@@ -61,7 +67,9 @@ def test_word_ops(lang, name):
         if name == "word_drop":
             assert len(got) < len(src) and set(got) <= set(src)
         else:  # a permutation of the same units
-            assert sorted(got) == sorted(src if lang != "th" else [g for g in graphemes(TEXTS[lang]) if not g.isspace()])
+            assert sorted(got) == sorted(
+                src if lang != "th" else [g for g in graphemes(TEXTS[lang]) if not g.isspace()]
+            )
     assert (out["text_a"] != df["text_a"]).mean() > 0.8
 
 
@@ -123,11 +131,14 @@ def test_one_job_per_language_writes_the_files_single_probe_runs_write(tmp_path)
     assert (tmp_path / "a.parquet").read_bytes() == Path(outs[0]).read_bytes()
 
 
-@pytest.mark.parametrize("args, words", [
-    ((["char_swap", "blur"], [0.1], [1]), ["blur"]),
-    ((["char_swap"], [0.1, 0.2, 0.3], [1]), ["--rate has 3 values", "--out has 2"]),
-    ((["char_swap"], [0.1, 1.5], [1]), ["--rate 1.5"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ((["char_swap", "blur"], [0.1], [1]), ["blur"]),
+        ((["char_swap"], [0.1, 0.2, 0.3], [1]), ["--rate has 3 values", "--out has 2"]),
+        ((["char_swap"], [0.1, 1.5], [1]), ["--rate 1.5"]),
+    ],
+)
 def test_bad_probe_anywhere_writes_nothing(tmp_path, args, words):
     data = tmp_path / "test.parquet"
     frame("en", 5).write_parquet(data)
@@ -146,8 +157,16 @@ def test_row_order_does_not_change_noise():
 
 
 def test_all_names_known():
-    assert {"char_swap", "char_delete", "char_insert", "char_substitute", "keyboard_typo",
-            "word_drop", "word_swap", "word_shuffle"} <= set(PERTURBATIONS)
+    assert {
+        "char_swap",
+        "char_delete",
+        "char_insert",
+        "char_substitute",
+        "keyboard_typo",
+        "word_drop",
+        "word_swap",
+        "word_shuffle",
+    } <= set(PERTURBATIONS)
 
 
 CLAUSED = {

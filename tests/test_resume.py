@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 from safetensors.torch import load_file
 
@@ -20,10 +19,30 @@ ARGS = ["--num-labels", "3", "--seed", "5", "--lr", "2e-3", "--epochs", "4", "--
 
 
 def finetune(init, data, out, *extra, **kw):
-    cmd = [sys.executable, "-m", "xlrobust", "finetune", "--init", init, "--train", data, "--dev", data, "--out", out,
-           *ARGS, *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw)
+    cmd = [
+        sys.executable,
+        "-m",
+        "xlrobust",
+        "finetune",
+        "--init",
+        init,
+        "--train",
+        data,
+        "--dev",
+        data,
+        "--out",
+        out,
+        *ARGS,
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        **kw,
+    )
 
 
 @pytest.mark.slow

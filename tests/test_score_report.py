@@ -3,33 +3,72 @@ import polars as pl
 import pytest
 
 from xlrobust import layout
-from xlrobust.score import compare, holm, macro_f1, mean_ci, paired_test, score, summary
 from xlrobust.report import mark_changes, write_report
+from xlrobust.score import compare, holm, macro_f1, mean_ci, paired_test, score, summary
 
 from conftest import REPO
 
 
-def _pred(path, ids, labels, preds, lang="en"):
+def _pred(path, ids, labels, preds, lang="en", run=("m", "none", "t", 1), probe=("clean", None, None)):
+    """A classification prediction file as `xlrobust predict` writes it: its rows carry the
+    run keys, the probe keys and the format."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame({"id": ids, "lang": [lang] * len(ids), "label": labels, "pred": preds,
-                  "logits": [[0.0, 1.0]] * len(ids)}).write_parquet(path)
+    keys = dict(zip(["model", "recipe", "target", "seed"], run)) | dict(zip(["probe", "rate", "pseed"], probe))
+    pl.DataFrame(
+        {
+            **{k: [v] * len(ids) for k, v in keys.items()},
+            "format": ["classify"] * len(ids),
+            "id": ids,
+            "lang": [lang] * len(ids),
+            "label": labels,
+            "pred": preds,
+            "logits": [[0.0, 1.0]] * len(ids),
+        },
+        schema_overrides={"rate": pl.Float64, "pseed": pl.Int64},
+    ).write_parquet(path)
     return str(path)
+
+
+def _keys(df: pl.DataFrame, run=("m", "none", "t", 1), probe=("attack:deepwordbug", None, None)) -> pl.DataFrame:
+    keys = dict(zip(["model", "recipe", "target", "seed"], run)) | dict(zip(["probe", "rate", "pseed"], probe))
+    return df.select(
+        *[pl.lit(v).alias(k) for k, v in keys.items()], pl.lit("classify").alias("format"), pl.all()
+    ).with_columns(pl.col("rate").cast(pl.Float64), pl.col("pseed").cast(pl.Int64))
 
 
 @pytest.fixture()
 def files(tmp_path):
     ids = ["a", "b", "c", "d"]
     clean = _pred(tmp_path / layout.clean_prediction("m", "none", "t", 1), ids, [1, 0, 1, 0], [1, 0, 1, 1])  # 3/4
-    pert = _pred(tmp_path / layout.perturbed_prediction("m", "none", "t", 1, "en", "char_swap", 0.2, 1),
-                 ids, [1, 0, 1, 0], [0, 0, 1, 0])  # 3/4 correct, flips a and d
+    pert = _pred(
+        tmp_path / layout.perturbed_prediction("m", "none", "t", 1, "en", "char_swap", 0.2, 1),
+        ids,
+        [1, 0, 1, 0],
+        [0, 0, 1, 0],
+        probe=("char_swap", 0.2, 1),
+    )  # 3/4 correct, flips a and d
     atk = tmp_path / layout.attack("m", "none", "t", 1, "en", "deepwordbug")
     atk.parent.mkdir(parents=True)
-    pl.DataFrame({"id": ids, "lang": ["en"] * 4, "label": [1, 0, 1, 0],
-                  "status": ["succeeded", "failed", "skipped", "succeeded"], "num_queries": [10, 30, 0, 20],
-                  "words_perturbed": [1, 0, 0, 2], "words_total": [4, 4, 4, 4],
-                  "text_a": ["x"] * 4, "text_b": [None] * 4, "perturbed_text_a": ["y"] * 4,
-                  "perturbed_text_b": [None] * 4, "pred": [1, 0, 0, 0], "perturbed_pred": [0, 0, 0, 1]},
-                 schema_overrides={"text_b": pl.String, "perturbed_text_b": pl.String}).write_parquet(atk)
+    _keys(
+        pl.DataFrame(
+            {
+                "id": ids,
+                "lang": ["en"] * 4,
+                "label": [1, 0, 1, 0],
+                "status": ["succeeded", "failed", "skipped", "succeeded"],
+                "num_queries": [10, 30, 0, 20],
+                "words_perturbed": [1, 0, 0, 2],
+                "words_total": [4, 4, 4, 4],
+                "text_a": ["x"] * 4,
+                "text_b": [None] * 4,
+                "perturbed_text_a": ["y"] * 4,
+                "perturbed_text_b": [None] * 4,
+                "pred": [1, 0, 0, 0],
+                "perturbed_pred": [0, 0, 0, 1],
+            },
+            schema_overrides={"text_b": pl.String, "perturbed_text_b": pl.String},
+        )
+    ).write_parquet(atk)
     return [clean, pert], [str(atk)]
 
 
@@ -37,7 +76,10 @@ def test_hand_computed_metrics(files):
     preds, atks = files
     s, _ = score(preds, atks)
     s = s.filter(pl.col("language") == "en")
-    get = lambda probe, metric: s.filter((pl.col("probe") == probe) & (pl.col("metric") == metric))["value"][0]
+
+    def get(probe, metric):
+        return s.filter((pl.col("probe") == probe) & (pl.col("metric") == metric))["value"][0]
+
     assert get("clean", "accuracy") == 0.75
     assert get("char_swap", "accuracy") == 0.75
     assert get("char_swap", "flip_rate") == 0.5
@@ -46,8 +88,20 @@ def test_hand_computed_metrics(files):
     assert get("attack:deepwordbug", "accuracy_under_attack") == 0.25
     assert get("attack:deepwordbug", "mean_queries") == 20
     assert get("attack:deepwordbug", "perturbed_words_pct") == pytest.approx(37.5)
-    assert set(s.columns) == {"model", "recipe", "target", "seed", "language", "probe", "rate", "metric",
-                              "value", "ci_low", "ci_high", "n"}
+    assert set(s.columns) == {
+        "model",
+        "recipe",
+        "target",
+        "seed",
+        "language",
+        "probe",
+        "rate",
+        "metric",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+    }
     # macro-F1 of clean: class 1: 2 tp, 1 fp -> 0.8; class 0: 1 tp, 1 fn -> 2/3
     assert get("clean", "macro_f1") == pytest.approx((0.8 + 2 / 3) / 2)
 
@@ -142,7 +196,9 @@ def test_compare_pairs_recipe_with_none_on_same_examples(tmp_path):
     preds = []
     for recipe, wrong in (("none", 20), ("inter", 2)):
         p = [1 - y if i < wrong else y for i, y in enumerate(labels)]
-        preds.append(_pred(tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, p))
+        preds.append(
+            _pred(tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, p, run=("m", recipe, "t", 1))
+        )
     _, out = score(preds, [])
     c = compare(out, {"st": {"models": ["m"], "targets": ["t"], "seeds": [1], "recipes": ["none", "inter"]}})
     assert c.height == 1
@@ -165,20 +221,41 @@ def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
     preds = []
     # clean: all right; perturbed: wrong on the first k examples (k grows with the recipe's length)
     for recipe, k in (("none", 30), ("len128", 24), ("len512", 4), ("mlm", 10)):
-        preds.append(_pred(tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, labels))
+        preds.append(
+            _pred(
+                tmp_path / layout.clean_prediction("m", recipe, "t", 1), ids, labels, labels, run=("m", recipe, "t", 1)
+            )
+        )
         for rate in (0.1, 0.3):
             wrong = int(k * rate / 0.3)
             p = [1 - y if i < wrong else y for i, y in enumerate(labels)]
-            preds.append(_pred(tmp_path / layout.perturbed_prediction("m", recipe, "t", 1, "en", "char_swap", rate, 1),
-                               ids, labels, p))
+            preds.append(
+                _pred(
+                    tmp_path / layout.perturbed_prediction("m", recipe, "t", 1, "en", "char_swap", rate, 1),
+                    ids,
+                    labels,
+                    p,
+                    run=("m", recipe, "t", 1),
+                    probe=("char_swap", rate, 1),
+                )
+            )
     s, out = score(preds, [])
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["recipes"].update(len128={"datasets": ["mnli"], "train": {"max_length": 128}},
-                          len512={"datasets": ["mnli"], "train": {"max_length": 512}},
-                          mlm={"datasets": ["mnli"], "mlm": {"dataset": "wiki", "ratio": 0.2}})
-    base = {"models": ["m"], "targets": ["t"], "seeds": [1], "perturbations": [{"name": "char_swap", "rates": [0.1, 0.3]}]}
-    cfg["study"] = {"q5": {**base, "question": "max length?", "recipes": ["none", "len128", "len512"]},
-                    "q4": {**base, "question": "mlm?", "recipes": ["none", "mlm"]}}
+    cfg["recipes"].update(
+        len128={"datasets": ["mnli"], "train": {"max_length": 128}},
+        len512={"datasets": ["mnli"], "train": {"max_length": 512}},
+        mlm={"datasets": ["mnli"], "mlm": {"dataset": "wiki", "ratio": 0.2}},
+    )
+    base = {
+        "models": ["m"],
+        "targets": ["t"],
+        "seeds": [1],
+        "perturbations": [{"name": "char_swap", "rates": [0.1, 0.3]}],
+    }
+    cfg["study"] = {
+        "q5": {**base, "question": "max length?", "recipes": ["none", "len128", "len512"]},
+        "q4": {**base, "question": "mlm?", "recipes": ["none", "mlm"]},
+    }
     cfg["studies"] = "all"
     assert recipe_max_lengths(cfg["recipes"], ["none", "len128", "len512"]) == {"len128": 128, "len512": 512}
     assert recipe_max_lengths(cfg["recipes"], ["none", "mlm"]) == {}
@@ -188,10 +265,10 @@ def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
     report = tmp_path / "report.html"
     write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(report), str(tmp_path / "comparisons.parquet"))
     html = report.read_text()
-    q5 = html[html.index("id='study-q5'"):html.index("id='study-q4'")]
-    q4 = html[html.index("id='study-q4'"):html.index("id='provenance'")]
+    q5 = html[html.index("id='study-q5'") : html.index("id='study-q4'")]
+    q4 = html[html.index("id='study-q4'") : html.index("id='provenance'")]
     assert "accuracy drop by intermediate max sequence length" in q5 and "MLM" not in q5
-    assert "<polyline" in q5[q5.index("accuracy by perturbation rate"):]  # rate curves from the one language
+    assert "<polyline" in q5[q5.index("accuracy by perturbation rate") :]  # rate curves from the one language
     assert "continued MLM vs none" in q4 and "max sequence length" not in q4
     # the headline: len512 loses 26 fewer of 80 at rate 0.3 than none: -32.5 points, the largest effect
     head = re.search(r"<b>Answer\.</b>(.*?)<small>", q5).group(1)
@@ -211,14 +288,28 @@ def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(fil
     import yaml
 
     preds, atks = files
-    df = pl.read_parquet(atks[0]).with_columns(text_a=pl.lit("the premise"), perturbed_text_a=pl.lit("the premise"),
-                                               text_b=pl.lit("a hypothesis"), perturbed_text_b=pl.lit("a hypotehsis"))
+    df = pl.read_parquet(atks[0]).with_columns(
+        text_a=pl.lit("the premise"),
+        perturbed_text_a=pl.lit("the premise"),
+        text_b=pl.lit("a hypothesis"),
+        perturbed_text_b=pl.lit("a hypotehsis"),
+    )
     df.write_parquet(atks[0])
     s, _ = score(preds, atks)
     s.write_parquet(tmp_path / "scores.parquet")
     meta = tmp_path / "meta.json"
-    meta.write_text(json.dumps({"dataset": "demo_x", "task": "mnli", "hub": "nyu-mll/glue", "revision": "main",
-                                "local": "demo/nli/{split}.jsonl", "splits": {"test": {"rows": {"en": 4}}}}))
+    meta.write_text(
+        json.dumps(
+            {
+                "dataset": "demo_x",
+                "task": "mnli",
+                "hub": "nyu-mll/glue",
+                "revision": "main",
+                "local": "demo/nli/{split}.jsonl",
+                "splits": {"test": {"rows": {"en": 4}}},
+            }
+        )
+    )
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["t"], seeds=[1])
     write_report(cfg, str(tmp_path / "scores.parquet"), atks, [str(meta)], [], str(tmp_path / "r.html"))

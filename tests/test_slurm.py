@@ -57,7 +57,10 @@ def test_demo_runs_through_a_real_slurm_and_the_daemons_stop(tmp_path):
     env = {**os.environ, "XLROBUST_VENV": sys.prefix, "PYTHONPATH": str(root / "src"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         ["bash", str(root / "scripts/slurm_local.sh"), str(root)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         stdout, stderr = proc.communicate(timeout=1500)

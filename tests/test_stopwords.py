@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -84,8 +83,27 @@ def test_nltk_languages_use_nltks_lists_less_only_the_listed_evaluative_words():
 def test_every_language_the_project_handles_has_a_documented_source():
     from xlrobust.perturb import CONJUNCTIONS, LANG_SCRIPTS
 
-    attacked = {"ar", "bg", "de", "el", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "ru", "sw", "th", "tr", "ur",
-                "vi", "zh"}
+    attacked = {
+        "ar",
+        "bg",
+        "de",
+        "el",
+        "en",
+        "es",
+        "fr",
+        "hi",
+        "it",
+        "ja",
+        "ko",
+        "pt",
+        "ru",
+        "sw",
+        "th",
+        "tr",
+        "ur",
+        "vi",
+        "zh",
+    }
     langs = set(LANG_SCRIPTS) | set(CONJUNCTIONS) | attacked
     for lang in sorted(langs):
         assert [lang in FUNCTION_WORDS, lang in NLTK_NAMES, lang in NO_LIST].count(True) == 1, lang
@@ -143,8 +161,15 @@ def test_import_writes_nothing_where_users_nltk_reads(tmp_path, user_has_corpus)
         (user / "corpora" / "stopwords" / "english").write_text("users\nown\nlist\n", encoding="utf-8")
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache), "NLTK_DATA": str(user)}
     env.pop("TA_CACHE_DIR", None)
-    default_path = json.loads(subprocess.run([sys.executable, "-c", "import json, nltk; print(json.dumps(nltk.data.path))"],
-                                             env=env, capture_output=True, text=True, check=True).stdout)
+    default_path = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", "import json, nltk; print(json.dumps(nltk.data.path))"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     private = cache / "xlrobust" / "nltk_data"
     assert str(private) not in default_path  # a user's NLTK does not read our folder
     before = _tree(default_path)

@@ -14,8 +14,15 @@ from xlrobust.train import train
 @pytest.fixture(scope="module")
 def trained(tiny_encoder, sentiment_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("m") / "target"
-    info = train(tiny_encoder, sentiment_file, sentiment_file, str(out), num_labels=3, seed=1,
-                 hp={"lr": 3e-3, "epochs": 25, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0})
+    info = train(
+        tiny_encoder,
+        sentiment_file,
+        sentiment_file,
+        str(out),
+        num_labels=3,
+        seed=1,
+        hp={"lr": 3e-3, "epochs": 25, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0},
+    )
     return str(out), info
 
 
@@ -27,20 +34,36 @@ def test_tiny_model_beats_chance_on_its_training_data(trained, sentiment_file, t
     acc = (pred["pred"] == pred["label"]).mean()
     assert acc > 0.6, acc  # chance is 1/3
     assert info["dev"]["eval_accuracy"] == pytest.approx(acc, abs=1e-6)  # English dev selection saw the same
-    assert pred.columns == ["id", "lang", "label", "pred", "logits"]
+    assert pred.columns[-5:] == ["id", "lang", "label", "pred", "logits"]
+    assert pred.columns[:8] == ["model", "recipe", "target", "seed", "probe", "rate", "pseed", "format"]  # keys as data
     assert not list(Path(model).parent.glob("*.checkpoints"))  # checkpoints removed after success
 
 
 def test_intermediate_keeps_encoder_drops_head(tiny_encoder, sentiment_file, tmp_path):
     inter = tmp_path / "inter"
-    train(tiny_encoder, sentiment_file, sentiment_file, str(inter), num_labels=3, seed=2,
-          hp={"lr": 1e-3, "epochs": 1, "batch_size": 6}, keep="encoder")
+    train(
+        tiny_encoder,
+        sentiment_file,
+        sentiment_file,
+        str(inter),
+        num_labels=3,
+        seed=2,
+        hp={"lr": 1e-3, "epochs": 1, "batch_size": 6},
+        keep="encoder",
+    )
     enc = load_file(inter / "model.safetensors")
     assert not any("classifier" in k for k in enc)
     assert json.loads((inter / "config.json").read_text())["architectures"] == ["BertModel"]
     target = tmp_path / "target"
-    train(str(inter), sentiment_file, sentiment_file, str(target), num_labels=2 + 1, seed=3,
-          hp={"lr": 1e-9, "epochs": 1, "batch_size": 64})  # ~no update: weights stay what was loaded
+    train(
+        str(inter),
+        sentiment_file,
+        sentiment_file,
+        str(target),
+        num_labels=2 + 1,
+        seed=3,
+        hp={"lr": 1e-9, "epochs": 1, "batch_size": 64},
+    )  # ~no update: weights stay what was loaded
     tgt = load_file(target / "model.safetensors")
     base = load_file(Path(tiny_encoder) / "model.safetensors")
     shared = [k for k in enc if f"bert.{k}" in tgt]

@@ -114,8 +114,12 @@ def test_dvc_repro_runs_the_demo_then_nothing_and_round_trips_a_remote(reduced_d
 def tree_digest(root: Path, dirs) -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()  # DVC's and Snakemake's markers
-            for d in dirs for p in sorted((root / d).rglob("*")) if p.is_file() and p.name not in (".gitignore", ".snakemake_timestamp")}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()  # DVC's and Snakemake's markers
+        for d in dirs
+        for p in sorted((root / d).rglob("*"))
+        if p.is_file() and p.name not in (".gitignore", ".snakemake_timestamp")
+    }
 
 
 def test_dvc_yaml_is_current_and_matches_snakemake_outputs():

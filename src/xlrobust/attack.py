@@ -28,37 +28,20 @@ RECIPE_NOTES = {
     "deepwordbug": "TextAttack's DeepWordBug composition; script-aware letters outside Latin (same as stock on English)",
     "pruthi": "TextAttack's Pruthi2019 composition; the language's keyboard layout instead of English QWERTY",
     "textbugger": "character bugs of TextBugger only (insert space, delete, swap, visually similar character): its word-embedding "
-                  "swap and Universal Sentence Encoder constraint need downloads that are unavailable offline",
+    "swap and Universal Sentence Encoder constraint need downloads that are unavailable offline",
     "xl_charbug": "multilingual character recipe: grapheme edits with the language's own letters and keyboard, "
-                  "per-language stopwords, DeepWordBug's greedy word-importance search",
+    "per-language stopwords, DeepWordBug's greedy word-importance search",
 }
 DEFAULT_SEED = 765  # TextAttack's own default
 
 
-def make_wrapper(clf):
-    ta = import_textattack()
-
-    class Wrapper(ta.models.wrappers.ModelWrapper):
-        """TextAttack model wrapper over our length-sorted, dynamically padded Classifier."""
-
-        def __init__(self, clf):
-            self.model = clf.model
-            self.clf = clf
-
-        def __call__(self, inputs):
-            if inputs and isinstance(inputs[0], tuple):
-                return self.clf.logits([a for a, _ in inputs], [b for _, b in inputs])
-            return self.clf.logits(list(inputs))
-
-    return Wrapper(clf)
-
-
-def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | None = None):
-    """Compose a recipe from TextAttack's building blocks (see RECIPE_NOTES)."""
+def build(recipe: str, goal, lang: str, query_budget: int, alphabet: dict | None = None, extra=()):
+    """Compose a recipe from TextAttack's building blocks (see RECIPE_NOTES) around a goal
+    function (a model wrapper: the untargeted classification goal); `extra` constraints
+    come before the recipe's (e.g. which input columns may change)."""
     ta = import_textattack()
     from textattack.constraints.overlap import LevenshteinEditDistance, MaxWordsPerturbed
-    from textattack.constraints.pre_transformation import (MinWordLength, RepeatModification,
-                                                           StopwordModification)
+    from textattack.constraints.pre_transformation import MinWordLength, RepeatModification, StopwordModification
     from textattack.goal_functions import UntargetedClassification
     from textattack.search_methods import GreedySearch, GreedyWordSwapWIR
     from textattack.transformations import CompositeTransformation
@@ -73,32 +56,37 @@ def build(recipe: str, wrapper, lang: str, query_budget: int, alphabet: dict | N
     alphabet = alphabet or {}
     ops = lambda names, **kw: [Char(op, lang, alphabet, **kw) for op in names]  # noqa: E731
     stop = StopwordModification(stopwords=sorted(stopwords(lang)))
-    goal = UntargetedClassification(wrapper, query_budget=query_budget)
+    if not isinstance(goal, ta.goal_functions.GoalFunction):
+        goal = UntargetedClassification(goal, query_budget=query_budget)
     if recipe == "deepwordbug":  # Gao et al. 2018, as textattack.attack_recipes.DeepWordBugGao2018
         transformation = CompositeTransformation(ops(["swap", "substitute", "delete", "insert"]))
         constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
         search = GreedyWordSwapWIR()
     elif recipe == "pruthi":  # Pruthi et al. 2019, as textattack.attack_recipes.Pruthi2019
         transformation = CompositeTransformation(
-            ops(["swap", "delete", "insert", "keyboard"], random_one=False, skip_first_char=True, skip_last_char=True))
+            ops(["swap", "delete", "insert", "keyboard"], random_one=False, skip_first_char=True, skip_last_char=True)
+        )
         constraints = [MinWordLength(min_length=4), stop, MaxWordsPerturbed(max_num_words=1), RepeatModification()]
         search = GreedySearch()
     elif recipe == "textbugger":  # Li et al. 2019, character bugs only (see RECIPE_NOTES)
-        transformation = CompositeTransformation([
-            Char("insert", lang, alphabet, skip_first_char=True, skip_last_char=True, letters_to_insert=" "),
-            Char("delete", lang, alphabet, skip_first_char=True, skip_last_char=True),
-            Char("swap", lang, alphabet, skip_first_char=True, skip_last_char=True),
-            Char("homoglyph", lang, alphabet),
-        ])
+        transformation = CompositeTransformation(
+            [
+                Char("insert", lang, alphabet, skip_first_char=True, skip_last_char=True, letters_to_insert=" "),
+                Char("delete", lang, alphabet, skip_first_char=True, skip_last_char=True),
+                Char("swap", lang, alphabet, skip_first_char=True, skip_last_char=True),
+                Char("homoglyph", lang, alphabet),
+            ]
+        )
         constraints = [RepeatModification(), stop]
         search = GreedyWordSwapWIR(wir_method="delete")
     else:  # xl_charbug: DeepWordBug's search with script-aware edits and the language's keyboard
         latin = "".join(alphabet.get(("LATIN", False), [])) + "".join(alphabet.get(("LATIN", True), []))
         transformation = CompositeTransformation(
-            ops(["swap", "substitute", "delete", "insert", "keyboard"], latin=latin))
+            ops(["swap", "substitute", "delete", "insert", "keyboard"], latin=latin)
+        )
         constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
         search = GreedyWordSwapWIR()
-    return ta.Attack(goal, constraints, transformation, search)
+    return ta.Attack(goal, [*extra, *constraints], transformation, search)
 
 
 def example_seed(seed: int, example_id: str) -> int:
@@ -107,50 +95,259 @@ def example_seed(seed: int, example_id: str) -> int:
 
 
 # TextAttack's result class -> the `status` column
-STATUS = {"SuccessfulAttackResult": "succeeded", "FailedAttackResult": "failed",
-          "SkippedAttackResult": "skipped", "MaximizedAttackResult": "failed"}
+STATUS = {
+    "SuccessfulAttackResult": "succeeded",
+    "FailedAttackResult": "failed",
+    "SkippedAttackResult": "skipped",
+    "MaximizedAttackResult": "failed",
+}
 
 
-def _row(result, ex: dict) -> dict:
-    status = STATUS[type(result).__name__]
-    orig, pert = result.original_result.attacked_text, result.perturbed_result.attacked_text
-    cols = list(pert._text_input.values())
-    return {
-        "id": ex["id"], "lang": ex["lang"], "label": ex["label"], "status": status,
-        "num_queries": int(result.num_queries),
-        "words_perturbed": len(orig.all_words_diff(pert)) if status == "succeeded" else 0,
-        "words_total": len(orig.words),
-        "text_a": ex["text_a"], "text_b": ex["text_b"],
-        "perturbed_text_a": cols[0], "perturbed_text_b": cols[1] if len(cols) > 1 else None,
-        "pred": int(result.original_result.output), "perturbed_pred": int(result.perturbed_result.output),
+class Attacker:
+    """One attack recipe against one model on one language: the format-independent part
+    (recipe composition, per-example seeds, result bookkeeping). A format's attacker says
+    what is attacked (`inputs`), what counts as success (`goal`), which inputs may change
+    (`constraints`) and what a result row holds (`row`)."""
+
+    def __init__(self, fmt, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings=None):
+        self.fmt, self.model, self.lang, self.settings = fmt, model, lang, settings or {}
+        self.attack_ = build(recipe, self.goal(query_budget), lang, query_budget, alphabet, self.constraints())
+
+    def goal(self, query_budget: int):
+        raise NotImplementedError
+
+    def constraints(self) -> list:
+        return []
+
+    def inputs(self, ex: dict):
+        """(TextAttack input: a text or an OrderedDict of columns, ground truth output)."""
+        raise NotImplementedError
+
+    def row(self, result, ex: dict) -> dict:
+        raise NotImplementedError
+
+    def __call__(self, ex: dict) -> dict:
+        self.prepare(ex)
+        result = self.attack_.attack(*self.inputs(ex))
+        status = STATUS[type(result).__name__]
+        orig, pert = result.original_result.attacked_text, result.perturbed_result.attacked_text
+        return {
+            "id": ex["id"],
+            "lang": ex["lang"],
+            "status": status,
+            "num_queries": int(result.num_queries),
+            "words_perturbed": len(orig.all_words_diff(pert)) if status == "succeeded" else 0,
+            "words_total": len(orig.words),
+            **self.row(result, ex),
+        }
+
+    def prepare(self, ex: dict) -> None:
+        """Per-example state the model wrapper needs (nothing by default)."""
+
+
+class ClassificationAttacker(Attacker):
+    """TextAttack's untargeted classification goal over our length-sorted, dynamically
+    padded classifier (TextAttack's HuggingFaceModelWrapper pads every query to the
+    tokenizer maximum)."""
+
+    schema = {
+        "label": pl.Int64,
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "perturbed_text_a": pl.String,
+        "perturbed_text_b": pl.String,
+        "pred": pl.Int64,
+        "perturbed_pred": pl.Int64,
     }
 
+    def goal(self, query_budget):
+        return make_wrapper(self.fmt, self.model)
 
-def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_examples: int, query_budget: int,
-           outs: list[str], seed: int = DEFAULT_SEED, max_length: int | None = None, resume_dir: str | None = None) -> None:
+    def inputs(self, ex):
+        text = (
+            ex["text_a"] if ex["text_b"] is None else OrderedDict([("text_a", ex["text_a"]), ("text_b", ex["text_b"])])
+        )
+        return text, int(ex["label"])
+
+    def row(self, result, ex):
+        cols = list(result.perturbed_result.attacked_text._text_input.values())
+        return {
+            "label": ex["label"],
+            "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
+            "perturbed_text_a": cols[0],
+            "perturbed_text_b": cols[1] if len(cols) > 1 else None,
+            "pred": int(result.original_result.output),
+            "perturbed_pred": int(result.perturbed_result.output),
+        }
+
+
+def make_wrapper(fmt, model=None):
+    """A TextAttack model wrapper over `model` (a predict.Model; `make_wrapper(model)`
+    takes the model's own format)."""
+    if model is None:
+        from xlrobust.formats import get_format
+
+        model = fmt
+        fmt = getattr(model, "fmt", None) or get_format("classify")
+    ta = import_textattack()
+
+    class Wrapper(ta.models.wrappers.ModelWrapper):
+        """TextAttack model wrapper: texts (or pairs) in, the format's logits out."""
+
+        def __init__(self):
+            self.model = model.model
+
+        def __call__(self, inputs):
+            if inputs and isinstance(inputs[0], tuple):
+                return fmt.logits(model, [a for a, _ in inputs], [b for _, b in inputs])
+            return fmt.logits(model, list(inputs))
+
+    return Wrapper()
+
+
+class ChoiceAttacker(Attacker):
+    """Multiple choice (XCOPA): the classification goal over the chosen alternative; the
+    context and the choices may change, the question word stays."""
+
+    schema = {
+        "label": pl.Int64,
+        "text_a": pl.String,
+        "choices": pl.List(pl.String),
+        "perturbed_text_a": pl.String,
+        "perturbed_choices": pl.List(pl.String),
+        "pred": pl.Int64,
+        "perturbed_pred": pl.Int64,
+    }
+
+    def goal(self, query_budget):
+        ta = import_textattack()
+        attacker = self
+
+        class Wrapper(ta.models.wrappers.ModelWrapper):
+            def __init__(self):
+                self.model = attacker.model.model
+
+            def __call__(self, inputs):
+                q = attacker.question
+                rows = [
+                    {
+                        "id": str(i),
+                        "lang": attacker.lang,
+                        "text_a": t[0],
+                        "text_b": q,
+                        "choices": list(t[1:]),
+                        "label": 0,
+                    }
+                    for i, t in enumerate(inputs)
+                ]
+                return attacker.fmt.logits(attacker.model, pl.DataFrame(rows, schema=attacker.fmt.schema))
+
+        from textattack.goal_functions import UntargetedClassification
+
+        return UntargetedClassification(Wrapper(), query_budget=query_budget)
+
+    def prepare(self, ex):
+        self.question = ex["text_b"]
+
+    def inputs(self, ex):
+        cols = [("text_a", ex["text_a"])] + [(f"choice{i}", c) for i, c in enumerate(ex["choices"])]
+        return OrderedDict(cols), int(ex["label"])
+
+    def row(self, result, ex):
+        cols = list(result.perturbed_result.attacked_text._text_input.values())
+        return {
+            "label": ex["label"],
+            "text_a": ex["text_a"],
+            "choices": ex["choices"],
+            "perturbed_text_a": cols[0],
+            "perturbed_choices": cols[1:],
+            "pred": int(result.original_result.output),
+            "perturbed_pred": int(result.perturbed_result.output),
+        }
+
+
+KEYS = {
+    "model": pl.String,
+    "recipe": pl.String,
+    "target": pl.String,
+    "seed": pl.Int64,
+    "probe": pl.String,
+    "rate": pl.Float64,
+    "pseed": pl.Int64,
+    "format": pl.String,
+}
+COMMON = {
+    "id": pl.String,
+    "lang": pl.String,
+    "status": pl.String,
+    "num_queries": pl.Int64,
+    "words_perturbed": pl.Int64,
+    "words_total": pl.Int64,
+}
+
+
+def attack(
+    model_dir: str,
+    data: str,
+    langs: list[str],
+    recipe: str,
+    max_examples: int | None = None,
+    query_budget: int | None = None,
+    outs: list[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    max_length: int | None = None,
+    resume_dir: str | None = None,
+    run: dict | None = None,
+    fmt_name: str | None = None,
+    settings: dict | None = None,
+) -> None:
     """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
-    Progress goes to `resume_dir` (default: `.attack-progress` next to the first output)."""
-    from xlrobust.models import check_labels, check_model_dir, num_labels
-    from xlrobust.predict import Classifier
+    Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
+    `settings` (xlrobust.settings.AttackSettings fields) fill what is not given."""
+    from xlrobust.formats import get_format
+    from xlrobust.models import check_model_dir, format_of_model
+    from xlrobust.predict import Model, check_fits
+    from xlrobust.settings import AttackSettings, defaults
 
+    opts = {**defaults(AttackSettings), **(settings or {})}
+    max_examples = max_examples or opts["max_examples"]
+    query_budget = query_budget or opts["query_budget"]
+    seed = opts["seed"] if settings and "seed" in settings else seed
+    outs = outs or []
     # Every check a user's input can fail comes before importing textattack (~8 s).
     if len(langs) != len(outs):
         raise XlrobustError(f"--lang has {len(langs)} value(s) but --out has {len(outs)}; give one output per language")
     if recipe not in RECIPES:
         raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
-    full = [read_examples(data, lang) for lang in langs]  # fail on bad input before loading the model
     check_model_dir(model_dir, need_tokenizer=True)
-    check_labels(model_dir, num_labels(model_dir), pl.concat(full)["label"].unique().to_list(), data)
+    fmt = get_format(fmt_name) if fmt_name else format_of_model(model_dir)
+    if not fmt_name:
+        check_fits(model_dir, fmt, [data])
+    full = [read_examples(data, lang, fmt) for lang in langs]  # fail on bad input before loading the model
+    fmt.check_model(model_dir, pl.concat(full), data)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
-    wrapper = make_wrapper(Classifier(model_dir, max_length=max_length))
+    model = Model(model_dir, fmt, max_length=max_length)
     set_seed = import_textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
-    if claim(progress, inputs=[model_dir, data], settings={
-            "recipe": recipe, "langs": langs, "max_examples": max_examples, "query_budget": query_budget,
-            "seed": seed, "max_length": max_length}):
+    if claim(
+        progress,
+        inputs=[model_dir, data],
+        settings={
+            "recipe": recipe,
+            "langs": langs,
+            "max_examples": max_examples,
+            "query_budget": query_budget,
+            "seed": seed,
+            "max_length": max_length,
+            "threshold": opts["threshold"],
+            "run": run or {},
+        },
+    ):
         print(f"resuming from {progress}", flush=True)
+    keys = {**(run or {}), "probe": f"attack:{recipe}", "rate": None, "pseed": None, "format": fmt.name}
     for lang, whole, out in zip(langs, full, outs):
-        atk = build(recipe, wrapper, lang, query_budget, frame_alphabet(whole))  # the language's letters
+        attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
         df = whole.head(max_examples)
         partial = progress / f"{lang}.jsonl"
         done = {}
@@ -168,17 +365,13 @@ def attack(model_dir: str, data: str, langs: list[str], recipe: str, max_example
                 if ex["id"] in done:
                     continue
                 set_seed(example_seed(seed, ex["id"]))  # per example: a resumed run draws the same
-                example = ex["text_a"] if ex["text_b"] is None else OrderedDict([("text_a", ex["text_a"]), ("text_b", ex["text_b"])])
-                row = _row(atk.attack(example, int(ex["label"])), ex)
+                row = attacker(ex)
                 done[ex["id"]] = row
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 fh.flush()
         rows = [done[i] for i in df["id"].to_list()]
-        table = pl.DataFrame(rows, schema={
-            "id": pl.String, "lang": pl.String, "label": pl.Int64, "status": pl.String, "num_queries": pl.Int64,
-            "words_perturbed": pl.Int64, "words_total": pl.Int64, "text_a": pl.String, "text_b": pl.String,
-            "perturbed_text_a": pl.String, "perturbed_text_b": pl.String, "pred": pl.Int64, "perturbed_pred": pl.Int64,
-        })
+        table = pl.DataFrame(rows, schema={**COMMON, **attacker.schema})
+        table = table.select(*(pl.lit(keys.get(k), dtype=t).alias(k) for k, t in KEYS.items()), pl.all())
         write_parquet(table, out)
         print(f"{lang}: {table['status'].value_counts().sort('status').rows()} -> {out}", flush=True)
     shutil.rmtree(progress)

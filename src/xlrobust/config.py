@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from xlrobust.errors import XlrobustError
+from xlrobust.formats import get_format
 from xlrobust.tasks import get_task
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -28,6 +29,19 @@ def load(path: str | Path) -> dict:
         where = f" line {mark.line + 1}" if mark else ""
         raise XlrobustError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
     return validate(cfg or {}, source=str(path))
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    """The config schema, with the settings fragments derived from xlrobust.settings."""
+    from xlrobust import settings
+
+    schema = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    schema["$defs"].update(
+        train=settings.schema(settings.TrainSettings),
+        predict=settings.schema(settings.PredictSettings),
+        attack=settings.schema(settings.AttackSettings),
+    )
+    return schema
 
 
 def from_json(text: str, source: str = "--json") -> dict:
@@ -52,9 +66,11 @@ def dataset_spec(name: str, text: str) -> dict:
         raise XlrobustError(f"--spec: not valid JSON ({e.msg} at character {e.pos})") from None
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    schema = load_schema()
     sub = {"$defs": schema["$defs"], **schema["properties"]["datasets"]["additionalProperties"]}
-    err = next(iter(sorted(jsonschema.Draft202012Validator(sub).iter_errors(spec), key=lambda e: len(e.absolute_path))), None)
+    err = next(
+        iter(sorted(jsonschema.Draft202012Validator(sub).iter_errors(spec), key=lambda e: len(e.absolute_path))), None
+    )
     if err is not None:
         where = ".".join(["datasets", name, *map(str, err.absolute_path)])
         raise XlrobustError(f"--spec: {where}: {err.message}")
@@ -66,8 +82,7 @@ def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config"
     """Check `cfg` against the JSON schema and cross-references; raise one clear line."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         e = errors[0]
@@ -89,14 +104,17 @@ def _cross_check(cfg: dict, source: str) -> None:
         _check_dataset(name, ds, source)
     for name, spec in cfg["targets"].items():
         need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
-        if get_task(cfg["datasets"][spec["dataset"]]["task"]).format not in ("single", "pair"):
-            raise XlrobustError(f"{source}: targets.{name}.dataset: '{spec['dataset']}' is not a classification task")
+        if not target_format(cfg, name).metric:
+            raise XlrobustError(
+                f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
+                f"{target_format(cfg, name).name} text, which has no metric to score"
+            )
     for name, spec in cfg["recipes"].items():
         for ds in spec.get("datasets", []):
             need("dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
         if "mlm" in spec:
             need("dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
-            if get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format != "mlm":
+            if not get_format(get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format).masked_lm_text:
                 raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
         if name != "none" and not spec.get("datasets"):
             raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
@@ -107,19 +125,66 @@ def _cross_check(cfg: dict, source: str) -> None:
             need("recipe", r, cfg["recipes"], f"study.{name}.recipes")
         for t in st["targets"]:
             need("target", t, cfg["targets"], f"study.{name}.targets")
-        for p in st.get("perturbations", []):
+        for i, p in enumerate(st.get("perturbations", [])):
             need("perturbation", p["name"], PERTURBATIONS, f"study.{name}.perturbations")
+            for t in st["targets"]:
+                fmt = target_format(cfg, t)
+                if p["name"] not in fmt.perturbations:
+                    raise XlrobustError(
+                        f"{source}: study.{name}.perturbations.{i}: {p['name']} is not available for "
+                        f"target {t} ({fmt.name}: {', '.join(fmt.perturbations)})"
+                    )
+                if "sides" in p and p["sides"] not in fmt.sides:
+                    raise XlrobustError(
+                        f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
+                        f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
+                    )
         for a in st.get("attack", {}).get("recipes", []):
             need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
     selected_studies(cfg, source)
+    _check_conflicts(cfg, source)
+
+
+def _check_conflicts(cfg: dict, source: str) -> None:
+    """Settings that two selected studies give differently for the same job are an error,
+    not silently the first study's: attack settings of one (run, attack recipe), and the
+    sides of one (target, perturbation)."""
+    seen: dict[tuple, tuple[str, dict]] = {}
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        spec = {k: v for k, v in st.get("attack", {}).items() if k != "recipes"}
+        for m, r, t, s in itertools.product(st["models"], st["recipes"], st["targets"], st["seeds"]):
+            for a in st.get("attack", {}).get("recipes", []):
+                key = (m, r, t, s, a)
+                if key in seen and seen[key][1] != spec:
+                    raise XlrobustError(
+                        f"{source}: study.{name}.attack: studies {seen[key][0]} and {name} attack "
+                        f"{m}/{r}/{t}/seed{s} with {a} under different settings "
+                        f"({seen[key][1]} vs {spec}); give both studies the same"
+                    )
+                seen.setdefault(key, (name, spec))
+    sides: dict[tuple, tuple[str, str]] = {}
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        for p in st.get("perturbations", []):
+            for t in st["targets"]:
+                side = p.get("sides") or target_format(cfg, t).default_side
+                key = (t, p["name"])
+                if key in sides and sides[key][1] != side:
+                    raise XlrobustError(
+                        f"{source}: study.{name}.perturbations: studies {sides[key][0]} and {name} "
+                        f"perturb {t} with {p['name']} on different sides ({sides[key][1]} vs {side})"
+                    )
+                sides.setdefault(key, (name, side))
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
     task = get_task(ds["task"])
     for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
         if lang not in task.configs:
-            raise XlrobustError(f"{source}: datasets.{name}.langs: unknown language '{lang}' "
-                                f"(known: {', '.join(sorted(task.configs))})")
+            raise XlrobustError(
+                f"{source}: datasets.{name}.langs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
+            )
 
 
 def selected_studies(cfg: dict, source: str = "config") -> list[str]:
@@ -134,6 +199,7 @@ def selected_studies(cfg: dict, source: str = "config") -> list[str]:
 @dataclass(frozen=True)
 class Run:
     """One fine-tuned target model: what every downstream file is keyed by."""
+
     model: str
     recipe: str
     target: str
@@ -154,9 +220,7 @@ def used_datasets(cfg: dict) -> list[str]:
     """Datasets the selected studies read: their targets' and their recipes' (MLM text included)."""
     names = []
     for r in runs(cfg):
-        names.append(cfg["targets"][r.target]["dataset"])
-        spec = cfg["recipes"][r.recipe]
-        names += spec.get("datasets", []) + ([spec["mlm"]["dataset"]] if "mlm" in spec else [])
+        names += [cfg["targets"][r.target]["dataset"], *recipe_datasets(cfg, r.recipe)]
     return sorted(set(names))
 
 
@@ -167,17 +231,27 @@ def used(cfg: dict) -> dict:
     studies = selected_studies(cfg)
     rs = runs(cfg)
     pick = lambda section, names: {k: v for k, v in cfg[section].items() if k in set(names)}  # noqa: E731
-    out = {"studies": studies,
-           "models": pick("models", [r.model for r in rs]),
-           "datasets": pick("datasets", used_datasets(cfg)),
-           "recipes": pick("recipes", [r.recipe for r in rs]),
-           "targets": pick("targets", [r.target for r in rs])}
+    out = {
+        "studies": studies,
+        "models": pick("models", [r.model for r in rs]),
+        "datasets": pick("datasets", used_datasets(cfg)),
+        "recipes": pick("recipes", [r.recipe for r in rs]),
+        "targets": pick("targets", [r.target for r in rs]),
+    }
     out["study"] = {n: cfg["study"][n] for n in studies}
     return out
 
 
+def target_format(cfg: dict, target: str):
+    """The task format of a target (from its dataset's registry task)."""
+    from xlrobust.formats import get_format
+
+    return get_format(get_task(cfg["datasets"][cfg["targets"][target]["dataset"]]["task"]).format)
+
+
 def target_langs(cfg: dict, target: str) -> list[str]:
-    return cfg["datasets"][cfg["targets"][target]["dataset"]]["langs"]
+    ds = cfg["datasets"][cfg["targets"][target]["dataset"]]
+    return ds.get("langs", [ds.get("train_lang", "en")])
 
 
 def probes(cfg: dict, target: str) -> list[tuple[str, float, int]]:
@@ -195,8 +269,149 @@ def probes(cfg: dict, target: str) -> list[tuple[str, float, int]]:
     return out
 
 
-def attacks(cfg: dict, run: Run) -> dict:
-    return cfg["study"][run.study].get("attack", {"recipes": []})
+def perturbation_sides(cfg: dict, target: str, perturbation: str) -> str:
+    """Which part of the target's examples a perturbation touches (the studies agree:
+    checked at validation); default: the format's own."""
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        for p in st.get("perturbations", []):
+            if target in st["targets"] and p["name"] == perturbation and "sides" in p:
+                return p["sides"]
+    return target_format(cfg, target).default_side
+
+
+def attack_jobs(cfg: dict) -> list[tuple[Run, str, dict]]:
+    """(run, attack recipe, settings) of every attack of the selected studies (settings:
+    xlrobust.settings.AttackSettings fields the study gives)."""
+    out = {}
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        spec = {k: v for k, v in st.get("attack", {}).items() if k != "recipes"}
+        for r in runs(cfg):
+            if (
+                r.model in st["models"]
+                and r.recipe in st["recipes"]
+                and r.target in st["targets"]
+                and r.seed in st["seeds"]
+            ):
+                for a in st.get("attack", {}).get("recipes", []):
+                    out.setdefault((r, a), spec)
+    return [(r, a, spec) for (r, a), spec in out.items()]
+
+
+def attack_settings(cfg: dict, model: str, recipe: str, target: str, seed, attack: str) -> dict:
+    for r, a, spec in attack_jobs(cfg):
+        if (r.model, r.recipe, r.target, str(r.seed), a) == (model, recipe, target, str(seed), attack):
+            return spec
+    raise XlrobustError(f"no selected study attacks {model}/{recipe}/{target}/seed{seed} with {attack}")
+
+
+def prediction_model(cfg: dict, model: str, recipe: str, target: str, seed) -> str:
+    """The model folder a run predicts with: its fine-tuned target model, or, for a format
+    used without fine-tuning (retrieval), the (intermediate-trained) encoder."""
+    from xlrobust import layout
+
+    if target_format(cfg, target).trains:
+        return layout.target(model, recipe, target, seed)
+    return layout.encoder(model, recipe, seed)
+
+
+def recipe_datasets(cfg: dict, recipe: str) -> list[str]:
+    """Datasets an intermediate recipe trains on (MLM text included)."""
+    spec = cfg["recipes"][recipe]
+    return spec.get("datasets", []) + ([spec["mlm"]["dataset"]] if "mlm" in spec else [])
+
+
+def recipe_flags(cfg: dict, recipe: str) -> str:
+    """Multi-task, MLM and training flags of `xlrobust intermediate` (values schema-checked)."""
+    from xlrobust import layout
+    from xlrobust.settings import flags
+
+    spec = cfg["recipes"][recipe]
+    out = [f"--sampling {spec.get('sampling', 'proportional')}"]
+    if "temperature" in spec:
+        out.append(f"--temperature {spec['temperature']}")
+    if "cap" in spec:
+        out.append(f"--cap {spec['cap']}")
+    if "mlm" in spec:
+        out.append(f"--mlm-data {layout.data_dir(spec['mlm']['dataset'])} --mlm-ratio {spec['mlm']['ratio']}")
+    return " ".join(out + [flags(spec.get("train", {}))])
+
+
+def train_flags(cfg: dict, target: str) -> str:
+    from xlrobust.settings import flags
+
+    return flags(cfg["targets"][target].get("train", {}))
+
+
+def predict_flags(cfg: dict, target: str) -> str:
+    from xlrobust.settings import flags
+
+    return flags(cfg["targets"][target].get("predict", {}))
+
+
+def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[tuple[str, str]]:
+    """(perturbed input, prediction output) pairs of one run."""
+    from xlrobust import layout
+
+    return [
+        (
+            layout.perturbed(target, lang, p, rate, ps),
+            layout.perturbed_prediction(model, recipe, target, seed, lang, p, rate, ps),
+        )
+        for lang in target_langs(cfg, target)
+        for p, rate, ps in probes(cfg, target)
+    ]
+
+
+def perturbed_dirs(cfg: dict, target: str) -> list[str]:
+    """The per-language probe folders a target's predictions read (none without probes)."""
+    from xlrobust import layout
+
+    return [layout.perturbed_dir(target, lang) for lang in target_langs(cfg, target)] if probes(cfg, target) else []
+
+
+def perturb_args(cfg: dict, target: str, lang: str) -> str:
+    """--perturbation/--rate/--seed/--sides/--out lists of one language's perturb job."""
+    from xlrobust import layout
+
+    ps = probes(cfg, target)
+    cols = {
+        "--perturbation": [p for p, _, _ in ps],
+        "--rate": [str(r) for _, r, _ in ps],
+        "--seed": [str(s) for _, _, s in ps],
+        "--sides": [perturbation_sides(cfg, target, p) for p, _, _ in ps],
+        "--out": [layout.perturbed(target, lang, p, r, s) for p, r, s in ps],
+    }
+    return " ".join(f"{flag} {' '.join(values)}" for flag, values in cols.items())
+
+
+def all_predictions(cfg: dict) -> list[str]:
+    from xlrobust import layout
+
+    return [layout.predictions(r.model, r.recipe, r.target, r.seed) for r in runs(cfg)]
+
+
+def all_attacks(cfg: dict) -> list[str]:
+    from xlrobust import layout
+
+    return [layout.attacks(r.model, r.recipe, r.target, r.seed, a) for r, a, _ in attack_jobs(cfg)]
+
+
+def resources(cfg: dict, group: str) -> dict:
+    """Cluster resources of a rule group (train, predict, attack); threads = the CPUs
+    asked of SLURM (Snakemake lowers them to --cores locally)."""
+    r = cfg.get("resources", {}).get(group, {})
+    return dict(
+        mem_mb=r.get("mem_mb", 4000),
+        runtime=r.get("runtime", 60),
+        gpu=r.get("gpu", 0),
+        cpus_per_task=r.get("cpus_per_task", 1),
+    )
+
+
+def threads(cfg: dict, group: str) -> int:
+    return cfg.get("resources", {}).get(group, {}).get("cpus_per_task", 2)
 
 
 def config_hash(cfg: dict) -> str:

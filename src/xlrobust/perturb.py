@@ -31,10 +31,30 @@ UNSPACED = {"zh", "ja", "th", "lo", "km", "my"}
 # The script of each language's letters (as `script` names it), for an attack edit in
 # a word without letters ("2020"); languages not listed write in Latin.
 LANG_SCRIPTS = {
-    "ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "hi": "DEVANAGARI", "mr": "DEVANAGARI", "ne": "DEVANAGARI",
-    "bn": "BENGALI", "ta": "TAMIL", "te": "TELUGU", "th": "THAI", "zh": "CJK", "ja": "HIRAGANA", "ko": "HANGUL",
-    "ru": "CYRILLIC", "bg": "CYRILLIC", "uk": "CYRILLIC", "el": "GREEK", "he": "HEBREW", "ka": "GEORGIAN",
-    "hy": "ARMENIAN", "am": "ETHIOPIC", "my": "MYANMAR", "km": "KHMER", "lo": "LAO",
+    "ar": "ARABIC",
+    "fa": "ARABIC",
+    "ur": "ARABIC",
+    "hi": "DEVANAGARI",
+    "mr": "DEVANAGARI",
+    "ne": "DEVANAGARI",
+    "bn": "BENGALI",
+    "ta": "TAMIL",
+    "te": "TELUGU",
+    "th": "THAI",
+    "zh": "CJK",
+    "ja": "HIRAGANA",
+    "ko": "HANGUL",
+    "ru": "CYRILLIC",
+    "bg": "CYRILLIC",
+    "uk": "CYRILLIC",
+    "el": "GREEK",
+    "he": "HEBREW",
+    "ka": "GEORGIAN",
+    "hy": "ARMENIAN",
+    "am": "ETHIOPIC",
+    "my": "MYANMAR",
+    "km": "KHMER",
+    "lo": "LAO",
 }
 
 # Keyboard rows (unshifted letters) per layout, for keyboard_typo neighbours.
@@ -137,6 +157,7 @@ class Perturber:
         if not (0 < rate <= 1):
             raise XlrobustError(f"--rate {rate} must be in (0, 1]")
         self.name, self.lang, self.rate, self.seed = name, lang, rate, seed
+        self.kind = "char" if name in CHAR_OPS else ("word" if name in WORD_OPS else "syntax")
         self.alphabet = alphabet
         self.unspaced = lang in UNSPACED
         self.keys = keyboard_neighbours(lang)
@@ -156,7 +177,9 @@ class Perturber:
 
     # character level --------------------------------------------------------
     def _draw(self, rng: random.Random, like: str) -> str:
-        pool = self.alphabet.get((script(like), like.isupper())) or self.alphabet.get((script(like), not like.isupper()))
+        pool = self.alphabet.get((script(like), like.isupper())) or self.alphabet.get(
+            (script(like), not like.isupper())
+        )
         pool = [g for g in (pool or [like]) if g != like] or [like]
         return rng.choice(pool)
 
@@ -236,7 +259,7 @@ class Perturber:
             return text, 0
         # clause contents move; the punctuation stays at its position
         contents = [p.strip().rstrip(CLAUSE_PUNCT).strip() for p in parts]
-        puncts = [p.strip()[len(p.strip().rstrip(CLAUSE_PUNCT)):] for p in parts]
+        puncts = [p.strip()[len(p.strip().rstrip(CLAUSE_PUNCT)) :] for p in parts]
         k = max(1, _k(rng, self.rate, n - 1))  # a reordering perturbs at least one clause boundary
         for i in sorted(rng.sample(range(n - 1), min(k, n - 1))):
             contents[i], contents[i + 1] = contents[i + 1], contents[i]
@@ -244,67 +267,63 @@ class Perturber:
         return sep.join(c + p for c, p in zip(contents, puncts)) + end, k
 
     # word level --------------------------------------------------------------
+    def order(self, n: int, key: str) -> tuple[list[int], int]:
+        """A word operation on n units (tokens of a tagged sentence): the indices of the
+        units in their new order (fewer after word_drop), and how many were touched."""
+        order, k = self._word_order(n, self.rng(key))
+        return (list(range(n)) if order is None else order), k
+
+    def _word_order(self, n: int, rng: random.Random) -> tuple[list[int] | None, int]:
+        """None: nothing to reorder (fewer than 2 units for a swap or shuffle)."""
+        if self.name == "word_drop":
+            k = min(_k(rng, self.rate, n), n - 1)
+            drop = set(rng.sample(range(n), k)) if k > 0 else set()
+            return [i for i in range(n) if i not in drop], len(drop)
+        if n < 2:
+            return None, 0
+        idx = list(range(n))
+        if self.name == "word_swap":
+            k = _k(rng, self.rate, n - 1)
+            for i in sorted(rng.sample(range(n - 1), k)):
+                idx[i], idx[i + 1] = idx[i + 1], idx[i]
+            return idx, k
+        # word_shuffle: shuffle units inside windows of SHUFFLE_WINDOW starting at sampled positions
+        starts = list(range(0, n, SHUFFLE_WINDOW))
+        k = _k(rng, self.rate, len(starts))
+        for st in rng.sample(starts, k):
+            window = idx[st : st + SHUFFLE_WINDOW]
+            rng.shuffle(window)
+            idx[st : st + SHUFFLE_WINDOW] = window
+        return idx, k
+
     def _word_op(self, text: str, rng: random.Random) -> tuple[str, int]:
         if self.unspaced:
             tokens, sep = [g for g in graphemes(text) if not g.isspace()], ""
         else:
             tokens, sep = text.split(), " "
-        n = len(tokens)
-        if self.name == "word_drop":
-            k = min(_k(rng, self.rate, n), n - 1)
-            drop = set(rng.sample(range(n), k)) if k > 0 else set()
-            return sep.join(t for i, t in enumerate(tokens) if i not in drop), len(drop)
-        if n < 2:
+        order, k = self._word_order(len(tokens), rng)
+        if order is None:
             return text, 0
-        if self.name == "word_swap":
-            k = _k(rng, self.rate, n - 1)
-            for i in sorted(rng.sample(range(n - 1), k)):
-                tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
-            return sep.join(tokens), k
-        # word_shuffle: shuffle tokens inside windows of SHUFFLE_WINDOW starting at sampled positions
-        starts = list(range(0, n, SHUFFLE_WINDOW))
-        k = _k(rng, self.rate, len(starts))
-        for st in rng.sample(starts, k):
-            window = tokens[st:st + SHUFFLE_WINDOW]
-            rng.shuffle(window)
-            tokens[st:st + SHUFFLE_WINDOW] = window
-        return sep.join(tokens), k
+        return sep.join(tokens[i] for i in order), k
 
 
 def frame_alphabet(df: pl.DataFrame) -> dict[tuple[str, bool], list[str]]:
-    """The letters of an example table (both sides), which insertions and substitutions draw from."""
-    return alphabets(df["text_a"].to_list() + [t for t in df["text_b"].to_list() if t])
+    """The letters of an example table (every text column and text list), which insertions
+    and substitutions draw from."""
+    texts = []
+    for c, t in df.schema.items():
+        if c in ("id", "lang", "probe", "sides", "scoring", "format"):
+            continue
+        if t == pl.String:
+            texts += [x for x in df[c].to_list() if x]
+        elif t == pl.List(pl.String) and c not in ("tags",):
+            texts += [x for xs in df[c].to_list() if xs for x in xs if x]
+    return alphabets(texts)
 
 
-def _check_sides(sides: str) -> None:
-    if sides not in ("a", "b", "both"):
-        raise XlrobustError(f"--sides {sides}: use a, b or both")
-
-
-def perturb_frame(df: pl.DataFrame, name: str, lang: str, rate: float, seed: int, sides: str = "both",
-                  alphabet: dict | None = None) -> pl.DataFrame:
-    _check_sides(sides)
-    p = Perturber(name, lang, rate, seed, frame_alphabet(df) if alphabet is None else alphabet)
-    cols = {"text_a": sides in ("a", "both"), "text_b": sides in ("b", "both")}
-    out = {c: [] for c in cols}
-    edits = [0] * df.height
-    for r, row in enumerate(df.iter_rows(named=True)):
-        for c, on in cols.items():
-            if on:
-                new, n = p(row[c], f"{row['id']}|{c}")
-                out[c].append(new)
-                edits[r] += n
-            else:
-                out[c].append(row[c])
-    return df.with_columns(
-        pl.Series("text_a", out["text_a"], dtype=pl.String),
-        pl.Series("text_b", out["text_b"], dtype=pl.String),
-        pl.Series("edits", edits, dtype=pl.Int64),
-    )
-
-
-def probe_list(names: list[str], rates: list[float], seeds: list[int], sides: list[str],
-               outs: list[str]) -> list[tuple[str, float, int, str, str]]:
+def probe_list(
+    names: list[str], rates: list[float], seeds: list[int], sides: list[str | None], outs: list[str]
+) -> list[tuple[str, float, int, str | None, str]]:
     """(perturbation, rate, seed, sides, out) per output file: the i-th value of each flag
     goes with the i-th --out, and a flag given once applies to every output. Checked whole
     before anything is read or written."""
@@ -317,19 +336,71 @@ def probe_list(names: list[str], rates: list[float], seeds: list[int], sides: li
         dup = next(o for o in outs if outs.count(o) > 1)
         raise XlrobustError(f"--out {dup} is given more than once")
     probes = list(zip(*(v * n if len(v) == 1 else v for v in given.values()), outs))
-    for name, rate, seed, side, _ in probes:
-        _check_sides(side)
+    for name, rate, seed, _, _ in probes:
         Perturber(name, "en", rate, seed, {})  # validates name and rate
     return probes
 
 
-def perturb(data: str, lang: str, names: list[str], rates: list[float], seeds: list[int], outs: list[str],
-            sides: list[str] = ("both",)) -> None:
+def perturb_frame(
+    df: pl.DataFrame,
+    name: str,
+    lang: str,
+    rate: float,
+    seed: int,
+    sides: str | None = None,
+    alphabet: dict | None = None,
+    fmt=None,
+) -> pl.DataFrame:
+    """One probe of a table: the format perturbs what `sides` names and keeps its labels
+    valid; the probe keys (probe, rate, pseed, sides) become columns."""
+    from xlrobust.formats import get_format
+
+    fmt = fmt or get_format("classify")
+    sides = sides or fmt.default_side
+    fmt.columns_of(sides)
+    if name not in fmt.perturbations:
+        raise XlrobustError(
+            f"perturbation {name} is not available for the {fmt.name} format "
+            f"(available: {', '.join(fmt.perturbations)})"
+        )
+    p = Perturber(name, lang, rate, seed, frame_alphabet(df) if alphabet is None else alphabet)
+    out = fmt.perturb(df, p, sides)
+    return out.with_columns(
+        probe=pl.lit(name),
+        rate=pl.lit(rate, dtype=pl.Float64),
+        pseed=pl.lit(seed, dtype=pl.Int64),
+        sides=pl.lit(sides),
+        format=pl.lit(fmt.name),
+    )
+
+
+def perturb(
+    data: str,
+    lang: str,
+    names: list[str],
+    rates: list[float],
+    seeds: list[int],
+    outs: list[str],
+    sides: list[str | None] = (None,),
+    fmt_name: str | None = None,
+) -> None:
     """Every probe of one language in one process: the examples are read and the
     replacement alphabet built once, then one file per probe."""
+    from xlrobust.formats import format_of_table
+
     probes = probe_list(list(names), list(rates), list(seeds), list(sides), list(outs))
-    df = read_examples(data, lang)
+    fmt = format_of_table(data, fmt_name)
+    for name, _, _, side, _ in probes:
+        fmt.columns_of(side or fmt.default_side)
+        if name not in fmt.perturbations:
+            raise XlrobustError(
+                f"perturbation {name} is not available for the {fmt.name} format "
+                f"(available: {', '.join(fmt.perturbations)})"
+            )
+    df = read_examples(data, lang, fmt)
     alphabet = frame_alphabet(df)
     for name, rate, seed, side, out in probes:
-        write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet), out)
-        print(f"{name} rate {rate:g} seed {seed} sides {side}: {df.height} rows -> {out}", flush=True)
+        write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet, fmt), out)
+        print(
+            f"{name} rate {rate:g} seed {seed} sides {side or fmt.default_side}: {df.height} rows -> {out}", flush=True
+        )

@@ -1,5 +1,13 @@
-"""Batched prediction: one model load, many files; rows sorted by length and padded
-per batch (not to a fixed maximum), bf16 autocast on GPUs that support it."""
+"""Batched prediction: one model load, many files. Rows are sorted by length and padded
+per batch (not to a fixed maximum), bf16 autocast on GPUs that support it. What a
+prediction is (labels, answer spans, tags, neighbours) is the format's: `Model` only
+runs the network.
+
+Prediction files carry the run keys (model, recipe, target, seed, given by the caller)
+and the probe keys (probe, rate, pseed, written into a perturbed table by `perturb`;
+`clean` for an unperturbed one) as columns, and the format's name, so scoring reads
+what a file is from the file.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +15,152 @@ import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
+from xlrobust.formats import get_format
 from xlrobust.io import read_examples, write_parquet
 
+RUN_KEYS = {"model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64}
+PROBE_KEYS = {"probe": pl.String, "rate": pl.Float64, "pseed": pl.Int64}
 
-class Classifier:
-    """A sequence classifier that scores lists of texts or text pairs."""
 
-    def __init__(self, model_dir: str, max_length: int | None = None, batch_size: int | None = None):
-        """max_length / batch_size: None = what the model was trained with (models.inference_settings)."""
+class Model:
+    """A model folder loaded with its format's head, run on tokenised features."""
+
+    def __init__(
+        self,
+        model_dir: str,
+        fmt=None,
+        max_length: int | None = None,
+        batch_size: int | None = None,
+        doc_stride: int | None = None,
+        layer: int | None = None,
+    ):
+        """max_length / batch_size / doc_stride: None = what the model was trained with
+        (models.inference_settings); `layer`: the hidden layer a retrieval format pools."""
         import torch
 
-        from xlrobust.models import device, inference_settings, load_classifier
+        from xlrobust.models import device, format_of_model, inference_settings, load_model
 
-        max_length, batch_size = inference_settings(model_dir, max_length, batch_size)
-        self.model, self.tok = load_classifier(model_dir)
+        self.fmt = fmt or format_of_model(model_dir)
+        self.max_length, self.batch_size, self.doc_stride = inference_settings(
+            model_dir, max_length, batch_size, doc_stride
+        )
+        self.layer = layer
+        self.model, self.tok = load_model(model_dir, self.fmt)
         self.device = device()
         self.model.to(self.device).eval()
-        self.max_length, self.batch_size = max_length, batch_size
         self.num_labels = self.model.config.num_labels
         self._torch = torch
 
-    def logits(self, text_a: list[str], text_b: list[str | None] | None = None) -> np.ndarray:
-        """Logits (n, num_labels) in input order."""
+    def run(
+        self, enc: dict, collate=None, per_token: bool = False, forward: dict | None = None, output=None
+    ) -> list[np.ndarray]:
+        """The format's output (`fmt.output`, or `output`) for every feature row, in input
+        order; `per_token`: each row cut to its own length (no padding positions)."""
         from xlrobust.models import autocast
 
         torch = self._torch
-        n = len(text_a)
-        if n == 0:
-            return np.zeros((0, self.num_labels), dtype=np.float32)
-        pair = text_b is not None and any(t is not None for t in text_b)
-        if pair:
-            enc = self.tok(text_a, [t or "" for t in text_b], truncation="longest_first", max_length=self.max_length)
-        else:
-            enc = self.tok(text_a, truncation=True, max_length=self.max_length)
-        lengths = np.array([len(ids) for ids in enc["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")  # longest first: a memory error shows at once
-        out = np.empty((n, self.num_labels), dtype=np.float32)
         keys = list(enc.keys())
+        n = len(enc["input_ids"])
+        lengths = np.array(
+            [max(map(len, x)) * len(x) if x and isinstance(x[0], list) else len(x) for x in enc["input_ids"]]
+        )
+        order = np.argsort(-lengths, kind="stable")  # longest first: a memory error shows at once
+        output = output or self.fmt.output
+        out: list = [None] * n
         with torch.inference_mode(), autocast(self.device):
             for start in range(0, n, self.batch_size):
-                idx = order[start:start + self.batch_size]
-                batch = self.tok.pad({k: [enc[k][i] for i in idx] for k in keys}, return_tensors="pt")
+                idx = order[start : start + self.batch_size]
+                rows = {k: [enc[k][i] for i in idx] for k in keys}
+                if collate is None:
+                    batch = self.tok.pad(rows, return_tensors="pt")
+                else:
+                    batch = collate([{k: rows[k][j] for k in keys} for j in range(len(idx))])
+                batch.pop("labels", None)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                out[idx] = self.model(**batch).logits.float().cpu().numpy()
+                arr = output(self.model(**batch, **(forward or {})))
+                for j, i in enumerate(idx):
+                    out[i] = arr[j, : len(enc["input_ids"][i])] if per_token else arr[j]
         return out
 
 
-def predict_frame(clf: Classifier, df: pl.DataFrame) -> pl.DataFrame:
-    logits = clf.logits(df["text_a"].to_list(), df["text_b"].to_list())
-    pred = logits.argmax(axis=1) if len(logits) else np.zeros(0, dtype=np.int64)
-    return pl.DataFrame({
-        "id": df["id"], "lang": df["lang"], "label": df["label"],
-        "pred": pl.Series(pred, dtype=pl.Int64),
-        "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
-    })
+class Classifier(Model):
+    """A sequence classifier that scores lists of texts or text pairs (the attack's model
+    wrapper queries it)."""
+
+    def __init__(self, model_dir: str, max_length: int | None = None, batch_size: int | None = None):
+        super().__init__(model_dir, get_format("classify"), max_length, batch_size)
+
+    def logits(self, text_a: list[str], text_b: list[str | None] | None = None) -> np.ndarray:
+        """Logits (n, num_labels) in input order."""
+        return self.fmt.logits(self, list(text_a), text_b)
 
 
-def predict(model_dir: str, data: list[str], out: list[str], lang: str | None = None,
-            max_length: int | None = None, batch_size: int | None = None) -> None:
-    from xlrobust.models import check_labels, check_model_dir, num_labels
+def with_keys(preds: pl.DataFrame, fmt, run: dict, probe: dict) -> pl.DataFrame:
+    """Prediction rows with the run keys, the probe keys and the format as columns."""
+    keys = [pl.lit(run.get(k), dtype=t).alias(k) for k, t in RUN_KEYS.items()]
+    keys += [pl.lit(probe.get(k), dtype=t).alias(k) for k, t in PROBE_KEYS.items()]
+    return preds.select(*keys, pl.lit(fmt.name).alias("format"), pl.all())
+
+
+def probe_of(df: pl.DataFrame) -> dict:
+    """A perturbed table's probe keys (perturb writes them); an unperturbed table is `clean`."""
+    if "probe" not in df.columns:
+        return {"probe": "clean", "rate": None, "pseed": None}
+    return {k: df[k][0] if df.height else None for k in PROBE_KEYS}
+
+
+def parse_run(pairs: list[str] | None) -> dict:
+    """`--run model=m recipe=none target=t seed=1` as a dict (seed an int)."""
+    run = {}
+    for p in pairs or []:
+        k, sep, v = p.partition("=")
+        if not sep or k not in RUN_KEYS:
+            raise XlrobustError(f"--run {p}: give key=value with a key among {', '.join(RUN_KEYS)}")
+        if k == "seed":
+            if not v.isdigit():
+                raise XlrobustError(f"--run {p}: the seed must be a whole number")
+            v = int(v)
+        run[k] = v
+    return run
+
+
+def check_fits(model_dir: str, fmt, data: list[str]) -> None:
+    """A model's head must be the format of the tables it predicts (when nobody said --format)."""
+    from xlrobust.formats import format_of_table
+
+    for src in data:
+        table = format_of_table(src)
+        if table is not fmt:
+            raise XlrobustError(
+                f"model folder {model_dir} predicts {fmt.name} ({fmt.head}) but {src} is a {table.name} "
+                f"table: fine-tune a {table.name} model from it (xlrobust finetune) or give --format"
+            )
+
+
+def predict(
+    model_dir: str,
+    data: list[str],
+    out: list[str],
+    lang: str | None = None,
+    max_length: int | None = None,
+    batch_size: int | None = None,
+    run: dict | None = None,
+    fmt_name: str | None = None,
+    layer: int | None = None,
+) -> None:
+    """Predict every table of `data` into the matching `out` file, with one model load."""
+    from xlrobust.models import check_model_dir, format_of_model
 
     if len(data) != len(out):
         raise XlrobustError(f"--data has {len(data)} file(s) but --out has {len(out)}; give one output per input")
     check_model_dir(model_dir, need_tokenizer=True)
+    fmt = get_format(fmt_name) if fmt_name else format_of_model(model_dir)
+    if not fmt_name:
+        check_fits(model_dir, fmt, data)
     for src in data:  # every input checked before the model loads (read again below: memory stays one file)
-        check_labels(model_dir, num_labels(model_dir), read_examples(src, lang)["label"].unique().to_list(), src)
-    clf = Classifier(model_dir, max_length=max_length, batch_size=batch_size)
+        fmt.check_model(model_dir, read_examples(src, lang, fmt), src)
+    model = Model(model_dir, fmt, max_length=max_length, batch_size=batch_size, layer=layer)
     for src, dst in zip(data, out):
-        df = read_examples(src, lang)
-        write_parquet(predict_frame(clf, df), dst)
+        df = read_examples(src, lang, fmt)
+        write_parquet(with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df)), dst)
         print(f"{src}: {df.height} rows -> {dst}", flush=True)

@@ -2,9 +2,14 @@
 bootstrap intervals, paired recipe-vs-`none` comparisons with Holm correction, and
 the metrics DVC shows.
 
-Every metric is a mean of a per-example outcome (correct, dropped, flipped,
-attacked successfully, ...), so intervals, language averages and paired tests all
-work on the same table.
+Prediction and attack files say what they are in their columns (run keys, probe keys,
+format); each file's format turns its rows into per-example outcomes (metric, x, w):
+the metric's value is sum(x) / sum(w) over examples. For a mean (accuracy, exact
+match, QA F1) w is 1 and the value is the mean of x; for a corpus metric that is a
+ratio of sums (entity micro-F1: x = 2 TP, w = 2 TP + FP + FN; token accuracy) the
+bootstrap resamples examples (sentences) and recomputes the ratio. Drops under a
+probe pair each example with its clean outcome; language averages, intervals and
+paired tests all work on the same table.
 """
 
 from __future__ import annotations
@@ -13,29 +18,53 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from xlrobust import layout
 from xlrobust.errors import XlrobustError
+from xlrobust.formats import get_format
 from xlrobust.io import expand_paths, read_table, write_json, write_parquet, write_text
 
 SCORE_SCHEMA = {
-    "model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64, "language": pl.String,
-    "probe": pl.String, "rate": pl.Float64, "metric": pl.String, "value": pl.Float64,
-    "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64,
+    "model": pl.String,
+    "recipe": pl.String,
+    "target": pl.String,
+    "seed": pl.Int64,
+    "language": pl.String,
+    "probe": pl.String,
+    "rate": pl.Float64,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "n": pl.Int64,
 }
 COMPARISON_SCHEMA = {
-    "study": pl.String, "model": pl.String, "target": pl.String, "recipe": pl.String, "baseline": pl.String,
-    "probe": pl.String, "rate": pl.Float64, "metric": pl.String, "recipe_value": pl.Float64,
-    "baseline_value": pl.Float64, "diff": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
-    "p_value": pl.Float64, "p_holm": pl.Float64, "n": pl.Int64,
+    "study": pl.String,
+    "model": pl.String,
+    "target": pl.String,
+    "recipe": pl.String,
+    "baseline": pl.String,
+    "probe": pl.String,
+    "rate": pl.Float64,
+    "metric": pl.String,
+    "recipe_value": pl.Float64,
+    "baseline_value": pl.Float64,
+    "diff": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "p_value": pl.Float64,
+    "p_holm": pl.Float64,
+    "n": pl.Int64,
 }
-PREDICTION_COLUMNS = ["id", "lang", "label", "pred"]
-ATTACK_COLUMNS = ["id", "lang", "label", "status", "num_queries", "words_perturbed", "words_total"]
 RUN_KEYS = ["model", "recipe", "target", "seed"]
+PROBE_KEYS = ["probe", "rate", "pseed"]
+KEYS = [*RUN_KEYS, *PROBE_KEYS, "format", "id", "lang"]  # what every prediction and attack file carries
+ATTACK_COLUMNS = [*KEYS, "status", "num_queries", "words_perturbed", "words_total"]
 CELL = [*RUN_KEYS, "lang", "probe", "rate", "metric"]
+OUTCOME_COLUMNS = [*RUN_KEYS, "lang", "probe", "rate", "pseed", "id", "metric", "x", "w", "x0", "w0"]
 BOOTSTRAP_RESAMPLES = 2000
 PERMUTATIONS = 5000
-# The outcome compared between a recipe and `none`, per kind of probe.
-COMPARED = {"clean": "accuracy", "perturbed": "accuracy_drop", "attack": "accuracy_under_attack"}
+# The outcome compared between a recipe and `none`, per kind of probe, for a target whose
+# primary metric is M (accuracy, f1, ...).
+COMPARED = {"clean": "{}", "perturbed": "{}_drop", "attack": "{}_under_attack"}
 ALL, ZERO_SHOT = "all", "all_xl"  # language averages: every language / every language but English
 
 
@@ -51,8 +80,15 @@ def mean_ci(x: np.ndarray, seed: int = 0) -> tuple[float | None, float | None, f
     m = float(x.mean())
     if len(x) < 2 or np.all(x == x[0]):
         return m, m, m
-    res = stats.bootstrap((x,), np.mean, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=0.95,
-                          method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=0.95,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     return (m, *_ci(res))
 
 
@@ -73,8 +109,15 @@ def macro_f1_ci(y: np.ndarray, p: np.ndarray, seed: int = 0) -> tuple[float, flo
     m = float(macro_f1(y, p))
     if len(y) < 2:
         return m, m, m
-    res = stats.bootstrap((y, p), macro_f1, paired=True, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
-                          vectorized=True, rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (y, p),
+        macro_f1,
+        paired=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     return (m, *_ci(res))
 
 
@@ -107,62 +150,181 @@ def paired_test(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, flo
         return diff, diff, diff, 1.0
     rng = np.random.default_rng(seed)
     _, lo, hi = mean_ci(d, seed)
-    res = stats.permutation_test((np.asarray(x, float), np.asarray(y, float)),
-                                 lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
-                                 vectorized=True, n_resamples=PERMUTATIONS, alternative="two-sided", rng=rng)
+    res = stats.permutation_test(
+        (np.asarray(x, float), np.asarray(y, float)),
+        lambda a, b, axis: np.mean(a - b, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=PERMUTATIONS,
+        alternative="two-sided",
+        rng=rng,
+    )
     return diff, lo, hi, float(res.pvalue)
 
 
-# ---------------------------------------------------------------------------- per-example outcomes
-def _with_key(df: pl.DataFrame, key: dict, probe: str, rate, pseed) -> pl.DataFrame:
-    return df.with_columns(
-        model=pl.lit(key["model"]), recipe=pl.lit(key["recipe"]), target=pl.lit(key["target"]),
-        seed=pl.lit(int(key["seed"]), dtype=pl.Int64), probe=pl.lit(probe),
-        rate=pl.lit(rate, dtype=pl.Float64), pseed=pl.lit(pseed, dtype=pl.Int64),
+# ---------------------------------------------------------------------------- ratios of sums
+def _ratio(x: np.ndarray, w: np.ndarray, idx=None) -> np.ndarray | float:
+    """sum(x) / sum(w), over the last axis of x[idx] (NaN where sum(w) is 0)."""
+    if idx is not None:
+        x, w = x[idx], w[idx]
+    num, den = x.sum(axis=-1), w.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _value(a: tuple, idx=None):
+    """The metric of one cell: sum(x)/sum(w), or for a drop sum(x0)/sum(w0) - sum(x)/sum(w)."""
+    x, w, x0, w0 = a
+    r = _ratio(x, w, idx)
+    return r if x0 is None else _ratio(x0, w0, idx) - r
+
+
+def _interval(boots: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def ratio_ci(a: tuple, seed: int = 0) -> tuple[float | None, float | None, float | None]:
+    """Value of a ratio metric (or a drop in it) with a 95% percentile bootstrap over examples."""
+    n = len(a[0])
+    if n == 0:
+        return None, None, None
+    v = float(_value(a))
+    if np.isnan(v):
+        return None, None, None
+    if n < 2:
+        return v, v, v
+    idx = np.random.default_rng(seed).integers(0, n, (BOOTSTRAP_RESAMPLES, n))
+    return (v, *_interval(_value(a, idx)))
+
+
+def stratified_ratio_ci(groups: list[tuple], seed: int = 0) -> tuple[float, float, float]:
+    """Unweighted mean over languages of a ratio metric; resampling within each language."""
+    rng = np.random.default_rng(seed)
+    value = float(np.nanmean([_value(g) for g in groups]))
+    boots = np.nanmean(
+        [_value(g, rng.integers(0, len(g[0]), (BOOTSTRAP_RESAMPLES, len(g[0])))) for g in groups], axis=0
+    )
+    return (value, *_interval(boots))
+
+
+def paired_ratio_test(a: tuple, b: tuple, seed: int = 0) -> tuple[float, float, float, float]:
+    """Metric(a) - metric(b) on the same examples (ratio metrics), its paired bootstrap
+    interval, and a two-sided paired permutation p-value (each example's two outcomes
+    swapped at random)."""
+    diff = float(_value(a) - _value(b))
+    n = len(a[0])
+    if n < 2:
+        return diff, diff, diff, 1.0
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, (BOOTSTRAP_RESAMPLES, n))
+    lo, hi = _interval(_value(a, idx) - _value(b, idx))
+    swap = rng.random((PERMUTATIONS, n)) < 0.5
+    pick = lambda u, v: None if u is None else np.where(swap, v, u)  # noqa: E731
+    a2 = tuple(pick(u, v) for u, v in zip(a, b))
+    b2 = tuple(pick(v, u) for u, v in zip(a, b))
+    null = _value(a2) - _value(b2)
+    p = (np.sum(np.abs(null) >= abs(diff) - 1e-12) + 1) / (PERMUTATIONS + 1)
+    return diff, lo, hi, float(min(1.0, p))
+
+
+def cell_ci(a: tuple, seed: int = 0):
+    """One cell's value and interval: the mean path for plain means (w = 1), ratios otherwise."""
+    x, w, x0, w0 = a
+    if x0 is None and np.all(w == 1):
+        return mean_ci(x, seed)
+    return ratio_ci(a, seed)
+
+
+def _arrays(frame: pl.DataFrame) -> tuple:
+    """(x, w, x0, w0) of a group of outcome rows (x0, w0 None unless a ratio drop)."""
+    x0 = frame["x0"]
+    ratio_drop = x0.null_count() < frame.height
+    return (
+        frame["x"].to_numpy(),
+        frame["w"].to_numpy(),
+        x0.to_numpy() if ratio_drop else None,
+        frame["w0"].to_numpy() if ratio_drop else None,
     )
 
 
-def load_predictions(paths: list[str]) -> pl.DataFrame:
-    frames = []
+# ---------------------------------------------------------------------------- per-example outcomes
+def load_predictions(paths: list[str]) -> dict[str, pl.DataFrame]:
+    """Prediction files by format (their rows carry run keys, probe keys and format)."""
+    frames: dict[str, list] = {}
     for p in paths:
-        k = layout.parse(layout.PREDICTION_RE, p)
-        df = read_table(p, PREDICTION_COLUMNS).select(PREDICTION_COLUMNS)
-        frames.append(_with_key(df, k, k["probe"] or "clean", float(k["rate"]) if k["rate"] else None,
-                                int(k["pseed"]) if k["pseed"] else None))
-    return pl.concat(frames, how="vertical_relaxed")
+        df = read_table(p, KEYS)
+        if df.height:
+            fmt = get_format(df["format"][0])
+            frames.setdefault(fmt.name, []).append(read_table(p, [*KEYS, *fmt.prediction_columns]))
+    return {f: pl.concat(v, how="vertical_relaxed") for f, v in frames.items()}
 
 
-def load_attacks(paths: list[str]) -> pl.DataFrame:
-    frames = []
+def load_attacks(paths: list[str]) -> dict[str, pl.DataFrame]:
+    frames: dict[str, list] = {}
     for p in paths:
-        k = layout.parse(layout.ATTACK_RE, p)
-        frames.append(_with_key(read_table(p, ATTACK_COLUMNS), k, f"attack:{k['attack']}", None, None))
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        df = read_table(p, ATTACK_COLUMNS)
+        if df.height:
+            frames.setdefault(df["format"][0], []).append(df)
+    return {f: pl.concat(v, how="diagonal_relaxed") for f, v in frames.items()}
 
 
-def outcomes(preds: pl.DataFrame, attacks: pl.DataFrame) -> pl.DataFrame:
-    """One row per (run, language, probe, rate, perturbation seed, example, metric) with outcome x."""
-    keys = [*RUN_KEYS, "lang", "probe", "rate", "pseed", "id"]
-    preds = preds.with_columns(correct=(pl.col("pred") == pl.col("label")).cast(pl.Float64))
-    clean = preds.filter(pl.col("probe") == "clean").select(*RUN_KEYS, "lang", "id", clean_pred="pred",
-                                                             clean_correct="correct")
-    pert = preds.filter(pl.col("probe") != "clean").join(clean, on=[*RUN_KEYS, "lang", "id"], how="inner")
-    parts = [
-        preds.select(*keys, metric=pl.lit("accuracy"), x="correct"),
-        pert.select(*keys, metric=pl.lit("accuracy_drop"), x=pl.col("clean_correct") - pl.col("correct")),
-        pert.select(*keys, metric=pl.lit("flip_rate"), x=(pl.col("pred") != pl.col("clean_pred")).cast(pl.Float64)),
-    ]
-    if attacks.height:
-        attacked = attacks.filter(pl.col("status") != "skipped")
-        ok = attacks.filter(pl.col("status") == "succeeded")
+def _rows(frame: pl.DataFrame, metric=None, x=None, w=None, x0=None, w0=None) -> pl.DataFrame:
+    """Outcome rows (OUTCOME_COLUMNS) from a frame with the keys."""
+    return frame.select(
+        *RUN_KEYS,
+        "lang",
+        "probe",
+        "rate",
+        "pseed",
+        "id",
+        metric=pl.lit(metric) if isinstance(metric, str) else (metric if metric is not None else pl.col("metric")),
+        x=(x if x is not None else pl.col("x")).cast(pl.Float64),
+        w=(w if w is not None else pl.col("w")).cast(pl.Float64),
+        x0=(x0 if x0 is not None else pl.lit(None)).cast(pl.Float64),
+        w0=(w0 if w0 is not None else pl.lit(None)).cast(pl.Float64),
+    )
+
+
+def outcomes(preds: dict[str, pl.DataFrame], attacks: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One row per (run, language, probe, rate, perturbation seed, example, metric) with
+    outcome x of weight w (and, for a drop in a ratio metric, the clean x0, w0)."""
+    parts = []
+    for name, df in preds.items():
+        fmt = get_format(name)
+        base = fmt.outcomes(df.with_columns(answer=fmt.answer()))
+        parts.append(_rows(base))
+        drops, flips = [], None
+        for metric in base["metric"].unique(maintain_order=True).to_list():
+            rows = base.filter(pl.col("metric") == metric)
+            clean = rows.filter(pl.col("probe") == "clean").select(
+                *RUN_KEYS, "lang", "id", cx="x", cw="w", canswer="answer"
+            )
+            pert = rows.filter(pl.col("probe") != "clean").join(clean, on=[*RUN_KEYS, "lang", "id"], how="inner")
+            if rows["w"].eq(1).all():  # a mean: the drop is the mean of per-example differences
+                drops.append(_rows(pert, f"{metric}_drop", pl.col("cx") - pl.col("x"), pl.lit(1.0)))
+            else:  # a ratio of sums: the drop is clean ratio - perturbed ratio
+                drops.append(_rows(pert, f"{metric}_drop", pl.col("x"), pl.col("w"), pl.col("cx"), pl.col("cw")))
+            if flips is None:  # one flip row per example: the answer changed under the probe
+                flips = _rows(pert, "flip_rate", (pl.col("answer") != pl.col("canswer")), pl.lit(1.0))
+        parts += drops + ([flips] if flips is not None else [])
+    for name, attacks_df in attacks.items():
+        fmt = get_format(name)
+        attacked = attacks_df.filter(pl.col("status") != "skipped")
+        ok = attacks_df.filter(pl.col("status") == "succeeded")
+        under = fmt.attack_outcomes(attacks_df)
         parts += [
-            attacks.select(*keys, metric=pl.lit("accuracy_under_attack"), x=(pl.col("status") == "failed").cast(pl.Float64)),
-            attacked.select(*keys, metric=pl.lit("attack_success_rate"), x=(pl.col("status") == "succeeded").cast(pl.Float64)),
-            attacked.select(*keys, metric=pl.lit("mean_queries"), x=pl.col("num_queries").cast(pl.Float64)),
-            ok.select(*keys, metric=pl.lit("perturbed_words_pct"),
-                      x=100 * pl.col("words_perturbed") / pl.col("words_total").clip(lower_bound=1)),
+            _rows(under, pl.col("metric") + "_under_attack"),
+            _rows(attacked, "attack_success_rate", (pl.col("status") == "succeeded"), pl.lit(1.0)),
+            _rows(attacked, "mean_queries", pl.col("num_queries"), pl.lit(1.0)),
+            _rows(
+                ok,
+                "perturbed_words_pct",
+                100 * pl.col("words_perturbed") / pl.col("words_total").clip(lower_bound=1),
+                pl.lit(1.0),
+            ),
         ]
-    return pl.concat(parts, how="vertical_relaxed")
+    return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 
 # ---------------------------------------------------------------------------- tables
@@ -175,49 +337,110 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
     def add(group, language, value, lo, hi, n):
         rows.append({**group, "language": language, "value": value, "ci_low": lo, "ci_high": hi, "n": n})
 
-    cells = out.group_by(CELL, maintain_order=True).agg(pl.col("x"))
-    for r in cells.iter_rows(named=True):
+    cells = out.group_by(CELL, maintain_order=True).agg(pl.col("x"), pl.col("w"), pl.col("x0"), pl.col("w0"))
+    arrays = [
+        (
+            np.array(r["x"], dtype=float),
+            np.array(r["w"], dtype=float),
+            None if all(v is None for v in r["x0"]) else np.array(r["x0"], dtype=float),
+            None if all(v is None for v in r["w0"]) else np.array(r["w0"], dtype=float),
+        )
+        for r in cells.select("x", "w", "x0", "w0").iter_rows(named=True)
+    ]
+    for r, a in zip(cells.select(CELL).iter_rows(named=True), arrays):
         group = {k: r[k] for k in CELL if k != "lang"}
-        add(group, r["lang"], *mean_ci(np.array(r["x"])), len(r["x"]))
-    for key, g in cells.group_by([k for k in CELL if k != "lang"], maintain_order=True):
+        add(group, r["lang"], *cell_ci(a), len(a[0]))
+    by_group: dict[tuple, list] = {}
+    for r, a in zip(cells.select(CELL).iter_rows(named=True), arrays):
+        by_group.setdefault(tuple(r[k] for k in CELL if k != "lang"), []).append((r["lang"], a))
+    for key, langs in by_group.items():
         group = dict(zip([k for k in CELL if k != "lang"], key))
-        for name, langs in ((ALL, g), (ZERO_SHOT, g.filter(pl.col("lang") != "en"))):
-            xs = [np.array(x) for x in langs["x"] if len(x)]
-            if len(xs) >= 2 and (name == ALL or len(xs) < g.height):
-                add(group, name, *stratified_mean_ci(xs), sum(len(x) for x in xs))
-    for key, g in preds.group_by([*RUN_KEYS, "lang", "probe", "rate"], maintain_order=True):
-        group = dict(zip([*RUN_KEYS, "lang", "probe", "rate"], key))
-        lang = group.pop("lang")
-        add({**group, "metric": "macro_f1"}, lang, *macro_f1_ci(g["label"].to_numpy(), g["pred"].to_numpy()), g.height)
+        for name, chosen in ((ALL, langs), (ZERO_SHOT, [(lang, a) for lang, a in langs if lang != "en"])):
+            xs = [a for _, a in chosen if len(a[0])]
+            if len(xs) >= 2 and (name == ALL or len(xs) < len(langs)):
+                if all(a[2] is None and np.all(a[1] == 1) for a in xs):
+                    add(group, name, *stratified_mean_ci([a[0] for a in xs]), sum(len(a[0]) for a in xs))
+                else:
+                    add(group, name, *stratified_ratio_ci(xs), sum(len(a[0]) for a in xs))
+    for fmt_name, df in preds.items():
+        corpus = get_format(fmt_name).corpus_scores(df)
+        if not corpus:
+            continue
+        for key, g in df.group_by([*RUN_KEYS, "lang", "probe", "rate"], maintain_order=True):
+            group = dict(zip([*RUN_KEYS, "lang", "probe", "rate"], key))
+            lang = group.pop("lang")
+            for metric, fn in corpus.items():
+                add({**group, "metric": metric}, lang, *fn(g), g.height)
     table = pl.DataFrame(rows, schema=SCORE_SCHEMA)
     return table.sort("model", "recipe", "target", "seed", "probe", "rate", "language", "metric", nulls_last=True), out
 
 
-def compare(out: pl.DataFrame, studies: dict[str, dict]) -> pl.DataFrame:
+def primary_metrics(out: pl.DataFrame, preds_formats: dict[str, str]) -> dict[str, str]:
+    """target -> the metric its comparisons use (its format's primary metric)."""
+    res = {}
+    for target, fmt_name in preds_formats.items():
+        metrics = set(out.filter(pl.col("target") == target)["metric"].unique().to_list())
+        res[target] = get_format(fmt_name).primary_metric(metrics)
+    return res
+
+
+def compare(out: pl.DataFrame, studies: dict[str, dict], metrics: dict[str, str] | None = None) -> pl.DataFrame:
     """Each recipe against `none` on the same examples and seeds, per study; Holm across
-    the comparisons of each study."""
+    the comparisons of each study. `metrics`: target -> primary metric (default accuracy)."""
     keys = ["seed", "lang", "pseed", "id"]
     rows = []
+    metrics = metrics or {}
     for name, st in studies.items():
         if "none" not in st["recipes"]:
             continue
-        sub = out.filter(pl.col("model").is_in(st["models"]) & pl.col("target").is_in(st["targets"])
-                         & pl.col("seed").is_in(st["seeds"]))
+        sub = out.filter(
+            pl.col("model").is_in(st["models"])
+            & pl.col("target").is_in(st["targets"])
+            & pl.col("seed").is_in(st["seeds"])
+        )
         first = len(rows)
         for (model, target, probe, rate), g in sub.group_by("model", "target", "probe", "rate", maintain_order=True):
             kind = "clean" if probe == "clean" else ("attack" if probe.startswith("attack:") else "perturbed")
-            metric = COMPARED[kind]
+            metric = COMPARED[kind].format(metrics.get(target, "accuracy"))
             g = g.filter(pl.col("metric") == metric)
-            base = g.filter(pl.col("recipe") == "none").select(*keys, y="x")
+            base = g.filter(pl.col("recipe") == "none").select(*keys, y="x", yw="w", y0="x0", yw0="w0")
             for recipe in [r for r in st["recipes"] if r != "none"]:
-                j = g.filter(pl.col("recipe") == recipe).select(*keys, "x").join(base, on=keys, how="inner", nulls_equal=True)
+                j = (
+                    g.filter(pl.col("recipe") == recipe)
+                    .select(*keys, "x", "w", "x0", "w0")
+                    .join(base, on=keys, how="inner", nulls_equal=True)
+                )
                 if j.height == 0:
                     continue
-                x, y = j["x"].to_numpy(), j["y"].to_numpy()
-                diff, lo, hi, p = paired_test(x, y)
-                rows.append(dict(study=name, model=model, target=target, recipe=recipe, baseline="none", probe=probe,
-                                 rate=rate, metric=metric, recipe_value=float(x.mean()), baseline_value=float(y.mean()),
-                                 diff=diff, ci_low=lo, ci_high=hi, p_value=p, p_holm=None, n=j.height))
+                a = _arrays(j)
+                b = _arrays(j.select(*keys, x="y", w="yw", x0="y0", w0="yw0"))
+                if a[2] is None and np.all(a[1] == 1) and np.all(b[1] == 1):
+                    x, y = a[0], b[0]
+                    diff, lo, hi, p = paired_test(x, y)
+                    values = float(x.mean()), float(y.mean())
+                else:
+                    diff, lo, hi, p = paired_ratio_test(a, b)
+                    values = float(_value(a)), float(_value(b))
+                rows.append(
+                    dict(
+                        study=name,
+                        model=model,
+                        target=target,
+                        recipe=recipe,
+                        baseline="none",
+                        probe=probe,
+                        rate=rate,
+                        metric=metric,
+                        recipe_value=values[0],
+                        baseline_value=values[1],
+                        diff=diff,
+                        ci_low=lo,
+                        ci_high=hi,
+                        p_value=p,
+                        p_holm=None,
+                        n=j.height,
+                    )
+                )
         if len(rows) > first:
             adjusted = holm(np.array([r["p_value"] for r in rows[first:]]))
             for r, a in zip(rows[first:], adjusted):
@@ -229,33 +452,62 @@ def summary(scores: pl.DataFrame) -> dict:
     """Means over seeds of the all-language averages, per run configuration: what
     `dvc metrics show` lists."""
     out: dict = {}
-    agg = (scores.filter(pl.col("language") == ALL).drop_nulls("value")
-           .group_by("model", "recipe", "target", "probe", "rate", "metric")
-           .agg(pl.col("value").mean()).sort("model", "recipe", "target", "probe", "rate", "metric", nulls_last=True))
+    agg = (
+        scores.filter(pl.col("language") == ALL)
+        .drop_nulls("value")
+        .group_by("model", "recipe", "target", "probe", "rate", "metric")
+        .agg(pl.col("value").mean())
+        .sort("model", "recipe", "target", "probe", "rate", "metric", nulls_last=True)
+    )
     for model, recipe, target, probe, rate, metric, value in agg.iter_rows():
         name = probe if rate is None else f"{probe}@{rate:g}"
         out.setdefault(f"{model}/{recipe}/{target}", {}).setdefault(name, {})[metric] = round(value, 6)
     return out
 
 
-def plot_data(scores: pl.DataFrame) -> pl.DataFrame:
-    """Accuracy per perturbation rate, recipe and language (mean over seeds) for `dvc plots`."""
-    return (scores.filter((pl.col("metric") == "accuracy") & pl.col("rate").is_not_null())
-            .group_by("model", "recipe", "target", "probe", "rate", "language")
-            .agg(accuracy=pl.col("value").mean()).sort("model", "recipe", "target", "probe", "language", "rate"))
+def plot_data(scores: pl.DataFrame, metrics: dict[str, str]) -> pl.DataFrame:
+    """Each target's primary metric per perturbation rate, recipe and language (mean over
+    seeds) for `dvc plots`."""
+    rows = [
+        scores.filter((pl.col("target") == t) & (pl.col("metric") == m) & pl.col("rate").is_not_null())
+        for t, m in metrics.items()
+    ]
+    frame = pl.concat(rows) if rows else scores.clear()
+    return (
+        frame.group_by("model", "recipe", "target", "probe", "rate", "language", "metric")
+        .agg(value=pl.col("value").mean())
+        .sort("model", "recipe", "target", "probe", "language", "rate")
+    )
 
 
-def run(pred_paths: list[str], attack_paths: list[str], out_scores: str, out_metrics: str,
-        out_comparisons: str | None = None, out_plots: str | None = None, studies: dict | None = None) -> pl.DataFrame:
+def run(
+    pred_paths: list[str],
+    attack_paths: list[str],
+    out_scores: str,
+    out_metrics: str,
+    out_comparisons: str | None = None,
+    out_plots: str | None = None,
+    studies: dict | None = None,
+) -> pl.DataFrame:
     """Score prediction and attack files (or the run folders holding them)."""
     found = expand_paths(pred_paths)
     if not found:
         raise XlrobustError(f"no prediction files (*.parquet) in {', '.join(map(str, pred_paths))}")
     scores, out = score(found, expand_paths(attack_paths))
+    metrics = primary_metrics(out, target_formats(found))
     write_parquet(scores, out_scores)
     write_json(summary(scores), out_metrics)
     if out_comparisons:
-        write_parquet(compare(out, studies or {}), out_comparisons)
+        write_parquet(compare(out, studies or {}, metrics), out_comparisons)
     if out_plots:
-        write_text(plot_data(scores).write_csv(), out_plots)
+        write_text(plot_data(scores, metrics).write_csv(), out_plots)
     return scores
+
+
+def target_formats(paths: list[str]) -> dict[str, str]:
+    """target -> format, from the prediction files' columns."""
+    found = {}
+    for p in paths:
+        df = read_table(p, KEYS).select("target", "format").unique()
+        found.update(dict(df.iter_rows()))
+    return found

@@ -33,18 +33,55 @@ from pathlib import Path
 
 # ISO 639-1 -> NLTK corpus file name, for the languages whose NLTK list we use.
 NLTK_NAMES = {
-    "ar": "arabic", "az": "azerbaijani", "bn": "bengali", "ca": "catalan", "da": "danish", "de": "german",
-    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french", "he": "hebrew",
-    "hu": "hungarian", "id": "indonesian", "it": "italian", "kk": "kazakh", "ne": "nepali", "nl": "dutch",
-    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sl": "slovene", "sv": "swedish",
-    "tg": "tajik", "tr": "turkish",
+    "ar": "arabic",
+    "az": "azerbaijani",
+    "bn": "bengali",
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fi": "finnish",
+    "fr": "french",
+    "he": "hebrew",
+    "hu": "hungarian",
+    "id": "indonesian",
+    "it": "italian",
+    "kk": "kazakh",
+    "ne": "nepali",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sl": "slovene",
+    "sv": "swedish",
+    "tg": "tajik",
+    "tr": "turkish",
 }
 
 # Evaluative words in NLTK's lists (removed: a sentiment attack must be free to perturb them).
 NOT_FUNCTION_WORDS = {
     "ru": {"хорошо", "лучше"},  # "good/well", "better"
-    "es": {"sentido", "sentida", "sentidos", "sentidas", "siente", "sentid", "sintiendo"},  # sentir, "to feel" ("lo siento")
-    "ar": {"حبيب", "حبذا", "بئس", "ساء", "سحقا", "تعسا", "عجبا"},  # "beloved", "how good", "how bad", "was bad", "damn", "woe", "how wonderful"
+    "es": {
+        "sentido",
+        "sentida",
+        "sentidos",
+        "sentidas",
+        "siente",
+        "sentid",
+        "sintiendo",
+    },  # sentir, "to feel" ("lo siento")
+    "ar": {
+        "حبيب",
+        "حبذا",
+        "بئس",
+        "ساء",
+        "سحقا",
+        "تعسا",
+        "عجبا",
+    },  # "beloved", "how good", "how bad", "was bad", "damn", "woe", "how wonderful"
     "ne": {"राम्रो", "सही"},  # "good", "right/correct"
 }
 
@@ -216,4 +253,3 @@ def provide_nltk_stopwords() -> Path | None:
     if str(root) not in nltk.data.path:
         nltk.data.path.append(str(root))
     return root
-

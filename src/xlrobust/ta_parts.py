@@ -106,12 +106,35 @@ def make_char_swap():
         OPS = ("swap", "delete", "insert", "substitute", "keyboard", "homoglyph")
         # TextBugger's Sub-C: visually similar characters (Li et al. 2019). TextAttack's own
         # WordSwapHomoglyphSwap needs a data file its 0.3.11 wheel does not ship.
-        HOMOGLYPHS = {"o": "0", "O": "0", "l": "1", "I": "1", "i": "1", "a": "@", "e": "3", "E": "3",
-                      "s": "$", "S": "5", "b": "6", "g": "9", "t": "7", "z": "2", "B": "8"}
+        HOMOGLYPHS = {
+            "o": "0",
+            "O": "0",
+            "l": "1",
+            "I": "1",
+            "i": "1",
+            "a": "@",
+            "e": "3",
+            "E": "3",
+            "s": "$",
+            "S": "5",
+            "b": "6",
+            "g": "9",
+            "t": "7",
+            "z": "2",
+            "B": "8",
+        }
 
-        def __init__(self, op: str, lang: str, alphabet: dict, random_one: bool = True,
-                     skip_first_char: bool = False, skip_last_char: bool = False, latin=string.ascii_letters,
-                     letters_to_insert: str | None = None):
+        def __init__(
+            self,
+            op: str,
+            lang: str,
+            alphabet: dict,
+            random_one: bool = True,
+            skip_first_char: bool = False,
+            skip_last_char: bool = False,
+            latin=string.ascii_letters,
+            letters_to_insert: str | None = None,
+        ):
             super().__init__(letters_to_insert=letters_to_insert)
             assert op in self.OPS, op
             self.op, self.lang, self.alphabet, self.random_one = op, lang, alphabet, random_one
@@ -130,7 +153,9 @@ def make_char_swap():
             if sc == "LATIN":
                 return random.choice(self.latin)
             upper = bool(like and like.isupper())
-            pool = self.alphabet.get((sc, upper)) or self.alphabet.get((sc, not upper)) or ([like] if like else self.latin)
+            pool = (
+                self.alphabet.get((sc, upper)) or self.alphabet.get((sc, not upper)) or ([like] if like else self.latin)
+            )
             return random.choice(pool)
 
         def _neighbours(self, g: str, like: str | None) -> list[str]:
@@ -153,8 +178,9 @@ def make_char_swap():
                 return gs[min(letters, key=lambda j: abs(j - i))] if letters else None
 
             start = 1 if self.skip_first_char else 0
-            end = {"swap": n - 2 if self.skip_last_char else n - 1,
-                   "substitute": n}.get(self.op, n - 1 if self.skip_last_char else n)
+            end = {"swap": n - 2 if self.skip_last_char else n - 1, "substitute": n}.get(
+                self.op, n - 1 if self.skip_last_char else n
+            )
             if self.op == "substitute":
                 start = 0
             if self.op == "homoglyph":
@@ -162,22 +188,22 @@ def make_char_swap():
                 if not spots:
                     return []
                 spots = [spots[np.random.randint(len(spots))]] if self.random_one else spots
-                return ["".join(gs[:i] + [self.HOMOGLYPHS[gs[i]]] + gs[i + 1:]) for i in spots]
+                return ["".join(gs[:i] + [self.HOMOGLYPHS[gs[i]]] + gs[i + 1 :]) for i in spots]
             if start >= end:
                 return []
             positions = [np.random.randint(start, end)] if self.random_one else range(start, end)
             out = []
             for i in positions:
                 if self.op == "swap":
-                    out.append(gs[:i] + [gs[i + 1], gs[i]] + gs[i + 2:])
+                    out.append(gs[:i] + [gs[i + 1], gs[i]] + gs[i + 2 :])
                 elif self.op == "delete":
-                    out.append(gs[:i] + gs[i + 1:])
+                    out.append(gs[:i] + gs[i + 1 :])
                 elif self.op == "insert":
                     out.append(gs[:i] + [self._letter(like(i))] + gs[i:])
                 elif self.op == "substitute":
-                    out.append(gs[:i] + [self._letter(like(i))] + gs[i + 1:])
+                    out.append(gs[:i] + [self._letter(like(i))] + gs[i + 1 :])
                 else:
-                    out += [gs[:i] + [k] + gs[i + 1:] for k in self._neighbours(gs[i], like(i))]
+                    out += [gs[:i] + [k] + gs[i + 1 :] for k in self._neighbours(gs[i], like(i))]
             return ["".join(w) for w in out]
 
         @property

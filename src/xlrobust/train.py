@@ -9,21 +9,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.heads import TaskData, collator, encode, head_class, head_kwargs, tag_vocabulary
+from xlrobust.formats import Format, get_format
 from xlrobust.io import atomic_path, read_examples
 from xlrobust.resume import claim
+from xlrobust.settings import TrainSettings, defaults
 
-# Defaults follow the XTREME scripts and jiant (lr 2e-5, effective batch 32,
-# warmup 10%, grad-norm 1.0); config.yaml overrides them per recipe and target.
-DEFAULTS = {
-    "lr": 2e-5, "epochs": 3, "batch_size": 32, "grad_accum": 1, "max_length": 128, "doc_stride": 128,
-    "warmup_ratio": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0, "eval_batch_size": 64,
-}
+# Defaults follow the XTREME scripts and jiant (xlrobust.settings.TrainSettings);
+# config.yaml overrides them per recipe and target.
+DEFAULTS = defaults(TrainSettings)
 
 
 def _digest(df: pl.DataFrame | None) -> str | None:
@@ -39,8 +38,11 @@ def last_complete_checkpoint(ckpt_dir: str) -> str | None:
     """
     if not os.path.isdir(ckpt_dir):
         return None
-    found = sorted((p for p in Path(ckpt_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    found = sorted(
+        (p for p in Path(ckpt_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
     for ckpt in found:
         if (ckpt / "trainer_state.json").exists() and list(ckpt.glob("*.safetensors")):
             return str(ckpt)
@@ -48,45 +50,96 @@ def last_complete_checkpoint(ckpt_dir: str) -> str | None:
     return None
 
 
+@dataclass
+class TaskData:
+    """One task of a training run: its format, normalised train/dev tables and label names."""
+
+    name: str
+    fmt: Format
+    train: pl.DataFrame
+    dev: pl.DataFrame | None = None
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def format(self) -> str:
+        return self.fmt.name
+
+
 def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
     """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
     from xlrobust.io import read_parquet
-    from xlrobust.tasks import SCHEMAS
 
     d = Path(data_dir)
     meta_path = d / "meta.json"
     if not meta_path.exists():
         raise XlrobustError(f"{d}: not a prepared dataset folder (no meta.json); run xlrobust prepare")
     meta = json.loads(meta_path.read_text())
-    fmt = meta["format"]
+    fmt = get_format(meta["format"])
     train_df = read_parquet(d / "train.parquet")
     dev_df = read_parquet(d / "validation.parquet") if split_dev and (d / "validation.parquet").exists() else None
     for name, df in (("train", train_df), ("validation", dev_df)):
-        if df is not None and set(SCHEMAS[fmt]) - set(df.columns):
-            raise XlrobustError(f"{d}/{name}.parquet: missing column(s) {', '.join(sorted(set(SCHEMAS[fmt]) - set(df.columns)))}")
-    labels = meta.get("labels") or (tag_vocabulary(train_df) if fmt == "tag" else [])
-    return TaskData(name=meta["dataset"], format=fmt, train=train_df, dev=dev_df, labels=labels)
+        if df is not None and set(fmt.schema) - set(df.columns):
+            raise XlrobustError(
+                f"{d}/{name}.parquet: missing column(s) {', '.join(sorted(set(fmt.schema) - set(df.columns)))}"
+            )
+    return TaskData(
+        name=meta["dataset"],
+        fmt=fmt,
+        train=train_df,
+        dev=dev_df,
+        labels=fmt.label_names(tuple(meta.get("labels") or ()), train_df),
+    )
 
 
-def train(init: str, train_file: str, dev_file: str, out_dir: str, num_labels: int,
-          seed: int, hp: dict | None = None, keep: str = "classifier") -> dict:
+def train(
+    init: str,
+    train_file: str,
+    dev_file: str,
+    out_dir: str,
+    num_labels: int,
+    seed: int,
+    hp: dict | None = None,
+    keep: str = "classifier",
+) -> dict:
     """Fine-tune a sequence classifier on normalised example tables (target fine-tuning)."""
     train_df, dev_df = read_examples(train_file), read_examples(dev_file)
     for path, df in ((train_file, train_df), (dev_file, dev_df)):
         bad = df.with_row_index().filter((pl.col("label") < 0) | (pl.col("label") >= num_labels))
         if bad.height:
-            raise XlrobustError(f"{path}: row {bad['index'][0]}: label {bad['label'][0]} outside 0..{num_labels - 1} "
-                                f"(--num-labels {num_labels})")
+            raise XlrobustError(
+                f"{path}: row {bad['index'][0]}: label {bad['label'][0]} outside 0..{num_labels - 1} "
+                f"(--num-labels {num_labels})"
+            )
         if df.height == 0:
             raise XlrobustError(f"{path}: no examples")
-    fmt = "pair" if train_df["text_b"].null_count() < train_df.height else "single"
-    task = TaskData("target", fmt, train_df, dev_df, labels=[str(i) for i in range(num_labels)])
+    task = TaskData("target", get_format("classify"), train_df, dev_df, labels=[str(i) for i in range(num_labels)])
     return train_tasks(init, [task], out_dir, seed, hp, keep)
 
 
-def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: dict | None = None,
-                keep: str = "classifier", sampling: str = "proportional", temperature: float = 1.0,
-                caps: dict[str, int] | None = None, mlm: TaskData | None = None, mlm_ratio: float = 0.0) -> dict:
+def finetune(init: str, data_dir: str, out_dir: str, seed: int, hp: dict | None = None) -> dict:
+    """English target fine-tuning on a prepared dataset folder, any trainable format."""
+    task = load_task(data_dir)
+    if not task.fmt.trains:
+        raise XlrobustError(f"{data_dir}: a {task.format} dataset is used without fine-tuning (no finetune job)")
+    for split, df in (("train", task.train), ("validation", task.dev)):
+        if df is None or df.height == 0:
+            raise XlrobustError(f"{data_dir}/{split}.parquet: no examples")
+    return train_tasks(init, [task], out_dir, seed, hp, "classifier")
+
+
+def train_tasks(
+    init: str,
+    tasks: list[TaskData],
+    out_dir: str,
+    seed: int,
+    hp: dict | None = None,
+    keep: str = "classifier",
+    sampling: str = "proportional",
+    temperature: float = 1.0,
+    caps: dict[str, int] | None = None,
+    mlm: TaskData | None = None,
+    mlm_ratio: float = 0.0,
+) -> dict:
     """Train heads for `tasks` (and optional MLM batches) on one shared encoder, select
     the best epoch on the tasks' English dev sets, save to `out_dir`.
 
@@ -97,13 +150,20 @@ def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: d
     from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
 
     from xlrobust.models import autocast, check_model_dir, device, use_bf16
-    from xlrobust.multitask import (Evaluator, MixedDataset, MultiHeadModel, StiltsTrainer, TaskBatchSampler,
-                                    TaskCollator, feature_lengths)
+    from xlrobust.multitask import (
+        Evaluator,
+        MixedDataset,
+        MultiHeadModel,
+        StiltsTrainer,
+        TaskBatchSampler,
+        TaskCollator,
+        feature_lengths,
+    )
 
     if keep not in ("classifier", "encoder"):
         raise ValueError(keep)
-    if keep == "classifier" and (len(tasks) != 1 or tasks[0].format not in ("single", "pair") or mlm):
-        raise XlrobustError("target fine-tuning takes exactly one classification dataset")
+    if keep == "classifier" and (len(tasks) != 1 or not tasks[0].fmt.metric or mlm):
+        raise XlrobustError("target fine-tuning takes exactly one dataset with a metric (no MLM text)")
     hp = {**DEFAULTS, **(hp or {})}
     check_model_dir(init)
     for t in tasks:
@@ -117,53 +177,109 @@ def train_tasks(init: str, tasks: list[TaskData], out_dir: str, seed: int, hp: d
     load = dict(use_safetensors=True, trust_remote_code=False)
     models = {}
     for t in everything:
-        models[t.name] = head_class(t.format).from_pretrained(init, ignore_mismatched_sizes=True, **head_kwargs(t), **load)
+        models[t.name] = t.fmt.head_class().from_pretrained(
+            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **load
+        )
     first = models[tasks[0].name]
     # one head: its own encoder; several: a full encoder (with pooler, which some heads read)
     encoder = getattr(first, first.base_model_prefix) if len(models) == 1 else AutoModel.from_pretrained(init, **load)
     model = MultiHeadModel(encoder, models)
+    if hp["freeze_embeddings"]:  # no gradient, no optimizer state for the (large) word-embedding matrix
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
 
     enc = dict(max_length=hp["max_length"], doc_stride=hp["doc_stride"])
-    train_feats = {t.name: encode(t, tok, t.train, train=True, **enc) for t in everything}
-    dev_feats = {t.name: encode(t, tok, t.dev, train=False, **enc) for t in tasks}
+    train_feats = {t.name: t.fmt.encode(tok, t.train, t.labels, train=True, **enc) for t in everything}
+    dev_feats = {t.name: t.fmt.encode(tok, t.dev, t.labels, train=False, **enc) for t in tasks}
     data = MixedDataset(train_feats)
-    sampler = TaskBatchSampler(data, {n: feature_lengths(f) for n, f in train_feats.items()}, hp["batch_size"], seed,
-                               sampling, temperature, caps, mlm.name if mlm else None, mlm_ratio)
+    sampler = TaskBatchSampler(
+        data,
+        {n: feature_lengths(f) for n, f in train_feats.items()},
+        hp["batch_size"],
+        seed,
+        sampling,
+        temperature,
+        caps,
+        mlm.name if mlm else None,
+        mlm_ratio,
+    )
     dev = device()
     ckpt_dir = f"{out_dir}.checkpoints"
     args = TrainingArguments(
-        output_dir=ckpt_dir, seed=seed, data_seed=seed,
-        learning_rate=hp["lr"], num_train_epochs=hp["epochs"],
-        per_device_train_batch_size=hp["batch_size"], gradient_accumulation_steps=hp["grad_accum"],
+        output_dir=ckpt_dir,
+        seed=seed,
+        data_seed=seed,
+        learning_rate=hp["lr"],
+        num_train_epochs=hp["epochs"],
+        per_device_train_batch_size=hp["batch_size"],
+        gradient_accumulation_steps=hp["grad_accum"],
         per_device_eval_batch_size=hp["eval_batch_size"],
-        warmup_ratio=hp["warmup_ratio"], weight_decay=hp["weight_decay"], max_grad_norm=hp["max_grad_norm"],
-        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2,
-        load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
-        bf16=use_bf16(dev), logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)), report_to=[], remove_unused_columns=False,
-        dataloader_num_workers=0, dataloader_pin_memory=dev.type == "cuda", save_safetensors=True,
+        warmup_ratio=hp["warmup_ratio"],
+        weight_decay=hp["weight_decay"],
+        max_grad_norm=hp["max_grad_norm"],
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="score",
+        greater_is_better=True,
+        bf16=use_bf16(dev),
+        logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
+        report_to=[],
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=dev.type == "cuda",
+        save_safetensors=True,
     )
-    collate = TaskCollator({t.name: collator(t.format, tok) for t in everything})
+    collate = TaskCollator({t.name: t.fmt.collator(tok) for t in everything})
     trainer = StiltsTrainer(
-        model=model, args=args, train_dataset=data, eval_dataset=dev_feats, data_collator=collate,
-        batch_sampler=sampler, evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev,
-                                                   lambda: autocast(dev)),
+        model=model,
+        args=args,
+        train_dataset=data,
+        eval_dataset=dev_feats,
+        data_collator=collate,
+        batch_sampler=sampler,
+        evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev)),
     )
-    claim(ckpt_dir, inputs=[init], settings={
-        "seed": seed, "hp": hp, "keep": keep, "sampling": sampling, "temperature": temperature, "caps": caps,
-        "mlm_ratio": mlm_ratio, "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything]})
+    claim(
+        ckpt_dir,
+        inputs=[init],
+        settings={
+            "seed": seed,
+            "hp": hp,
+            "keep": keep,
+            "sampling": sampling,
+            "temperature": temperature,
+            "caps": caps,
+            "mlm_ratio": mlm_ratio,
+            "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything],
+        },
+    )
     last = last_complete_checkpoint(ckpt_dir)
     if last:
         print(f"resuming from {last}", flush=True)
     trainer.train(resume_from_checkpoint=last)
     metrics = trainer.evaluate()
-    info = {"init": init, "seed": seed, "hp": hp, "keep": keep, "dev": metrics,
-            "train_losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
-            "tasks": {t.name: {"format": t.format, "train_examples": t.train.height, "dev_examples": t.dev.height}
-                      for t in tasks},
-            "sampling": {"method": sampling, "temperature": temperature, "caps": caps or {},
-                         "task_probabilities": dict(zip(sampler.tasks, map(float, sampler.probs)))},
-            "mlm": {"dataset": mlm.name, "ratio": mlm_ratio, "examples": mlm.train.height} if mlm else None,
-            "train_examples": sum(t.train.height for t in tasks), "dev_examples": sum(t.dev.height for t in tasks)}
+    info = {
+        "init": init,
+        "seed": seed,
+        "hp": hp,
+        "keep": keep,
+        "dev": metrics,
+        "format": tasks[0].format if keep == "classifier" else None,
+        "train_losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
+        "tasks": {
+            t.name: {"format": t.format, "train_examples": t.train.height, "dev_examples": t.dev.height} for t in tasks
+        },
+        "sampling": {
+            "method": sampling,
+            "temperature": temperature,
+            "caps": caps or {},
+            "task_probabilities": dict(zip(sampler.tasks, map(float, sampler.probs))),
+        },
+        "mlm": {"dataset": mlm.name, "ratio": mlm_ratio, "examples": mlm.train.height} if mlm else None,
+        "train_examples": sum(t.train.height for t in tasks),
+        "dev_examples": sum(t.dev.height for t in tasks),
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         to_save = model.encoder if keep == "encoder" else model.heads[tasks[0].name]
         to_save.save_pretrained(tmp, safe_serialization=True)

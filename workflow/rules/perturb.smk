@@ -3,18 +3,17 @@ rule perturb:
     (all probes of the selected studies, one process: seconds of work each), shared by
     every model so that comparisons are paired example by example."""
     input:
-        data=lambda w: dataset_dir(target_dataset(w.target)),
+        data=lambda w: layout.data_dir(config["targets"][w.target]["dataset"]),
     output:
-        directory("perturbed/{target}/{lang}"),
+        directory(layout.perturbed_dir("{target}", "{lang}")),
     params:
-        probes=lambda w: perturb_args(w.target, w.lang),
-        test=lambda w: layout.data(target_dataset(w.target), "test"),
+        probes=lambda w: xcfg.perturb_args(config, w.target, w.lang),
+        test=lambda w: layout.data(config["targets"][w.target]["dataset"], "test"),
     log:
-        "logs/perturb/{target}/{lang}.log",
+        layout.log("perturb", "{target}", "{lang}"),
     benchmark:
-        "benchmarks/perturb/{target}.{lang}.tsv"
+        layout.benchmark("perturb", "{target}", "{lang}")
     conda:
         "../../envs/data.yaml"
     shell:
-        "xlrobust perturb --data {params.test:q} --lang {wildcards.lang:q} {params.probes}"
-        " > {log:q} 2>&1"
+        "xlrobust perturb --data {params.test:q} --lang {wildcards.lang:q} {params.probes} > {log:q} 2>&1"

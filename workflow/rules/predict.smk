@@ -1,26 +1,29 @@
 rule predict:
     """Zero-shot prediction of one target model: clean test set (every language) and
-    every perturbed file, with one model load."""
+    every perturbed file, with one model load. Rows carry the run keys."""
     input:
-        model=lambda w: layout.target(w.model, w.recipe, w.target, w.seed),
-        data=lambda w: dataset_dir(target_dataset(w.target)),
-        perturbed=lambda w: perturbed_dirs(w.target),
+        model=lambda w: xcfg.prediction_model(config, w.model, w.recipe, w.target, w.seed),
+        data=lambda w: layout.data_dir(config["targets"][w.target]["dataset"]),
+        perturbed=lambda w: xcfg.perturbed_dirs(config, w.target),
     output:
-        directory("predictions/{model}/{recipe}/{target}/seed{seed}"),
+        directory(layout.predictions("{model}", "{recipe}", "{target}", "{seed}")),
     params:
-        ins=lambda w: [i for i, _ in probe_files(w)],
-        outs=lambda w: [o for _, o in probe_files(w)],
-        test=lambda w: layout.data(target_dataset(w.target), "test"),
+        ins=lambda w: [i for i, _ in xcfg.probe_files(config, w.model, w.recipe, w.target, w.seed)],
+        outs=lambda w: [o for _, o in xcfg.probe_files(config, w.model, w.recipe, w.target, w.seed)],
+        test=lambda w: layout.data(config["targets"][w.target]["dataset"], "test"),
         clean=lambda w: layout.clean_prediction(w.model, w.recipe, w.target, w.seed),
-    threads: rule_threads("predict")
+        format=lambda w: xcfg.target_format(config, w.target).name,
+        flags=lambda w: xcfg.predict_flags(config, w.target),
+    threads: xcfg.threads(config, "predict")
     resources:
-        **rule_resources("predict"),
+        **xcfg.resources(config, "predict"),
     log:
-        "logs/predict/{model}/{recipe}/{target}/seed{seed}.log",
+        layout.log("predict", "{model}", "{recipe}", "{target}", "seed{seed}"),
     benchmark:
-        "benchmarks/predict/{model}.{recipe}.{target}.seed{seed}.tsv"
+        layout.benchmark("predict", "{model}", "{recipe}", "{target}", "seed{seed}")
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model:q} --data {params.test:q} {params.ins:q}"
-        " --out {params.clean:q} {params.outs:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model:q} --format {params.format:q}"
+        " --run model={wildcards.model:q} recipe={wildcards.recipe:q} target={wildcards.target:q} seed={wildcards.seed:q}"
+        " {params.flags} --data {params.test:q} {params.ins:q} --out {params.clean:q} {params.outs:q} > {log:q} 2>&1"

@@ -1,19 +1,21 @@
 rule report:
     """The self-contained HTML report answering each selected study's question."""
     input:
-        scores="results/scores.parquet",
-        comparisons="results/comparisons.parquet",
-        attacks=all_attacks(),
-        meta=lambda w: [dataset_dir(d) for d in xcfg.used_datasets(config)],
-        config="results/config.yaml",
+        scores=layout.SCORES,
+        comparisons=layout.COMPARISONS,
+        attacks=xcfg.all_attacks(config),
+        meta=[layout.data_dir(d) for d in xcfg.used_datasets(config)],
+        config=layout.CONFIG,
     output:
-        report("results/report.html", category="Report"),
+        report(layout.REPORT, category="Report"),
     params:
-        meta=lambda w: [f"{dataset_dir(d)}/meta.json" for d in xcfg.used_datasets(config)],
+        meta=[layout.data_meta(d) for d in xcfg.used_datasets(config)],
+        benchmarks=layout.BENCHMARKS,
     log:
-        "logs/report.log",
+        layout.log("report"),
     conda:
         "../../envs/report.yaml"
     shell:
         "xlrobust report --config {input.config:q} --scores {input.scores:q} --comparisons {input.comparisons:q}"
-        " --attacks {input.attacks:q} --data-meta {params.meta:q} --benchmarks benchmarks --out {output:q} > {log:q} 2>&1"
+        " --attacks {input.attacks:q} --data-meta {params.meta:q} --benchmarks {params.benchmarks:q}"
+        " --out {output:q} > {log:q} 2>&1"

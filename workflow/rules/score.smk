@@ -1,12 +1,13 @@
 rule config_snapshot:
     """The config every later command reads: exactly what Snakemake resolved (config.yaml,
-    any --configfile merged over it, --config values applied), kept with the results."""
+    any --configfile merged over it, --config values applied), trimmed to what the
+    selected studies use, kept with the results."""
     output:
-        "results/config.yaml",
+        layout.CONFIG,
     params:
         resolved=lambda w: json.dumps(xcfg.used(config)),
     log:
-        "logs/config_snapshot.log",
+        layout.log("config_snapshot"),
     conda:
         "../../envs/report.yaml"
     shell:
@@ -17,18 +18,18 @@ rule score:
     """Robustness scores (tidy parquet), paired recipe-vs-none comparisons, the
     metrics DVC shows, and plot data."""
     input:
-        predictions=all_predictions(),
-        attacks=all_attacks(),
-        config="results/config.yaml",
+        predictions=xcfg.all_predictions(config),
+        attacks=xcfg.all_attacks(config),
+        config=layout.CONFIG,
     output:
-        scores=report("results/scores.parquet", category="Scores"),
-        comparisons=report("results/comparisons.parquet", category="Scores"),
-        metrics="results/metrics.json",
-        plots="results/plots/accuracy_by_rate.csv",
+        scores=report(layout.SCORES, category="Scores"),
+        comparisons=report(layout.COMPARISONS, category="Scores"),
+        metrics=layout.METRICS,
+        plots=layout.PLOTS,
     log:
-        "logs/score.log",
+        layout.log("score"),
     benchmark:
-        "benchmarks/score/score.tsv"
+        layout.benchmark("score", "score")
     conda:
         "../../envs/report.yaml"
     shell:

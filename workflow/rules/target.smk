@@ -1,25 +1,22 @@
 rule finetune:
-    """English target fine-tuning from the (intermediate) encoder; English dev selects."""
+    """English target fine-tuning from the (intermediate) encoder; English dev selects.
+    Formats used without fine-tuning (retrieval) have no such job."""
     input:
         encoder=lambda w: layout.encoder(w.model, w.recipe, w.seed),
-        data=lambda w: dataset_dir(target_dataset(w.target)),
+        data=lambda w: layout.data_dir(config["targets"][w.target]["dataset"]),
     output:
-        directory("models/target/{model}/{recipe}/{target}/seed{seed}"),
+        directory(layout.target("{model}", "{recipe}", "{target}", "{seed}")),
     params:
-        hp=lambda w: hp_flags(config["targets"][w.target]),
-        num_labels=lambda w: num_labels(target_dataset(w.target)),
-        train=lambda w: layout.data(target_dataset(w.target), "train"),
-        dev=lambda w: layout.data(target_dataset(w.target), "validation"),
-    threads: rule_threads("train")
+        hp=lambda w: xcfg.train_flags(config, w.target),
+    threads: xcfg.threads(config, "train")
     resources:
-        **rule_resources("train"),
+        **xcfg.resources(config, "train"),
     log:
-        "logs/finetune/{model}/{recipe}/{target}/seed{seed}.log",
+        layout.log("finetune", "{model}", "{recipe}", "{target}", "seed{seed}"),
     benchmark:
-        "benchmarks/finetune/{model}.{recipe}.{target}.seed{seed}.tsv"
+        layout.benchmark("finetune", "{model}", "{recipe}", "{target}", "seed{seed}")
     conda:
         "../../envs/train.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} xlrobust finetune --init {input.encoder:q} --train {params.train:q}"
-        " --dev {params.dev:q} --num-labels {params.num_labels} --seed {wildcards.seed:q}"
-        " {params.hp} --out {output:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} xlrobust finetune --init {input.encoder:q} --data {input.data:q}"
+        " --seed {wildcards.seed:q} {params.hp} --out {output:q} > {log:q} 2>&1"

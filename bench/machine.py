@@ -1,0 +1,48 @@
+"""What every bench needs from this shared machine: how busy it is (other processes'
+CPU share), a wait until it is idle, and its fp32 matmul peak. Imported by the benches
+(run as `python bench/<name>.py`, so this folder is on the path)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+
+def cpu_snapshot() -> tuple[float, float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process, wall clock)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    t = os.times()
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), t.user + t.system, time.perf_counter()
+
+
+def others_share(a, b) -> float:
+    """Fraction of the machine's CPUs that other processes used between two snapshots."""
+    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / ((b[2] - a[2]) * os.cpu_count()))
+
+
+def wait_idle(timeout: float = 300, share: float = 0.1) -> None:
+    """On a shared machine: wait (at most `timeout` s) until other processes use < `share` of the CPUs."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        a = cpu_snapshot()
+        time.sleep(1)
+        if others_share(a, cpu_snapshot()) < share:
+            break
+    if time.perf_counter() - t0 > 1.5:
+        print(f"  (waited {time.perf_counter() - t0:.0f} s for other processes to leave the CPUs)", flush=True)
+
+
+def matmul_peak(n: int, reps: int) -> float:
+    """Median fp32 GFLOP/s of torch.matmul on two n x n matrices (after one warm-up)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times) / 1e9

@@ -1,0 +1,87 @@
+"""Task formats: one module per format, each owning what differs between formats and
+nothing else (its normalised table, validation, features, transformers head, decoding,
+per-example outcomes, label-preserving perturbation, attack goal, metrics).
+
+Stages ask the format (`get_format(name)`, or the format of a table or a model
+folder) instead of comparing format names. Adding a format is adding a module here
+and registering it; `register()` also serves tests that define a toy format.
+
+| format     | table (besides id, lang)                                   | head                               | metric   |
+|------------|------------------------------------------------------------|------------------------------------|----------|
+| classify   | text_a, text_b (null for single sentences), label          | AutoModelForSequenceClassification | accuracy |
+| choice     | text_a (context), text_b (question or null), choices, label | AutoModelForMultipleChoice        | accuracy |
+| span_qa    | text_a (question), text_b (context), answer_start, answer_text | AutoModelForQuestionAnswering  | f1       |
+| tagging    | tokens, tags                                               | AutoModelForTokenClassification    | f1 / accuracy |
+| mlm        | text_a                                                     | AutoModelForMaskedLM               | (none)   |
+| retrieval  | text_a (query, non-English), text_b (its English translation) | encoder only, no fine-tuning    | accuracy |
+"""
+
+from __future__ import annotations
+
+from xlrobust.errors import XlrobustError
+from xlrobust.formats.base import Format
+
+FORMATS: dict[str, Format] = {}
+# names of the formats in datasets prepared before formats were modules (meta.json)
+ALIASES = {"single": "classify", "pair": "classify", "mc": "choice", "qa": "span_qa", "tag": "tagging"}
+
+
+def register(fmt: Format) -> Format:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def all_formats() -> dict[str, Format]:
+    _load()
+    return FORMATS
+
+
+def get_format(name: str) -> Format:
+    _load()
+    name = ALIASES.get(name, name)
+    if name not in FORMATS:
+        raise XlrobustError(f"unknown task format '{name}' (known: {', '.join(sorted(FORMATS))})")
+    return FORMATS[name]
+
+
+def format_of_table(path, name: str | None = None) -> Format:
+    """The format of an example table: the one named, else the one its prepared dataset
+    declares (meta.json beside it), else its `format` column (perturbed tables), else
+    classification."""
+    import json
+    from pathlib import Path
+
+    import polars as pl
+
+    if name:
+        return get_format(name)
+    meta = Path(path).parent / "meta.json"
+    if meta.exists():
+        return get_format(json.loads(meta.read_text(encoding="utf-8")).get("format") or "classify")
+    try:  # a perturbed table carries its format as a column
+        if "format" in pl.read_parquet_schema(path):
+            fmt = pl.read_parquet(path, columns=["format"], n_rows=1)["format"]
+            if len(fmt):
+                return get_format(fmt[0])
+    except (OSError, pl.exceptions.PolarsError):
+        pass  # an unreadable table is reported by whoever reads it
+    return get_format("classify")
+
+
+def for_head(architectures: list[str]) -> Format | None:
+    """The format whose transformers head built a model (config.json `architectures`)."""
+    _load()
+    for fmt in FORMATS.values():
+        if fmt.architecture_suffix and any(a.endswith(fmt.architecture_suffix) for a in architectures or []):
+            return fmt
+    return None
+
+
+_loaded = False
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from xlrobust.formats import choice, classify, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

@@ -1,0 +1,181 @@
+"""The interface every task format implements, with the behaviour most formats share.
+
+A format answers, for one kind of task table:
+- data: its normalised columns (`schema`), which must hold text (`text_columns`), the
+  label names a model is trained on (`label_names`) and the rest of validation (`check`);
+- model: the transformers head (`head`), features (`encode`) and the collator that pads
+  them, how a batch output becomes numbers (`output`), the dev metrics that select a
+  checkpoint (`dev_metrics`);
+- prediction: `predict` (a table in, one prediction row per example out) and the
+  per-example outcomes scoring consumes (`outcomes`: rows of metric, x, w with the
+  metric's value = sum(x) / sum(w) over examples; `w` is 1 for a mean);
+- robustness: which columns a perturbation may touch (`sides`) and how a perturbed
+  table keeps its labels valid (`perturb`); the TextAttack goal of an attack (`attack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+import numpy as np
+import polars as pl
+
+from xlrobust.errors import XlrobustError
+
+# The columns every per-example outcome row carries (besides run and probe keys).
+OUTCOME = {"id": pl.String, "lang": pl.String, "metric": pl.String, "x": pl.Float64, "w": pl.Float64}
+
+
+def first_bad(df: pl.DataFrame, condition: pl.Expr) -> int | None:
+    """Row number of the first row where `condition` holds (None: no such row)."""
+    bad = df.with_row_index().filter(condition)
+    return int(bad["index"][0]) if bad.height else None
+
+
+class Format:
+    name: str = ""
+    schema: dict[str, pl.DataType] = {}
+    text_columns: tuple[str, ...] = ()  # must hold non-empty text
+    head: str = ""  # transformers Auto class of the head
+    prediction_columns: tuple[str, ...] = ()  # what `predict` writes besides id and lang (scoring reads them)
+    architecture_suffix: str = ""  # config.json `architectures` of such a model end with this
+    metric: str = "accuracy"  # the primary metric: dev selection, comparisons, report
+    sides: dict[str, tuple[str, ...]] = {}  # perturbation `sides` value -> the columns it touches
+    default_side: str = "both"
+    trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
+    masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
+    collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
+
+    @property
+    def perturbations(self) -> tuple[str, ...]:
+        """The static perturbations this format can apply with its labels kept valid."""
+        from xlrobust.perturb import PERTURBATIONS
+
+        return PERTURBATIONS
+
+    # ------------------------------------------------------------------ data
+    def label_names(self, task_labels: tuple[str, ...], train: pl.DataFrame | None) -> list[str]:
+        """The classes a model of this format is trained on (none for most formats)."""
+        return list(task_labels)
+
+    def validate(self, df: pl.DataFrame, labels, source: str, raw_name: dict[str, str] | None = None) -> None:
+        """One clear error for the first bad row: empty text, the format's own checks,
+        duplicate id. `raw_name` maps a normalised column to the raw column(s) it came from."""
+        raw_name = raw_name or {}
+        for col in self.text_columns:
+            row = first_bad(df, pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
+            if row is not None:
+                raise XlrobustError(f"{source}: row {row}: empty text in column '{raw_name.get(col, col)}'")
+        self.check(df, labels, source, raw_name)
+        row = first_bad(df, ~pl.col("id").is_first_distinct())
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: duplicate id '{df['id'][row]}'")
+
+    def check(self, df: pl.DataFrame, labels, source: str, raw_name: dict[str, str]) -> None:
+        """The format's own validation (labels, spans, lists); nothing by default."""
+
+    def check_raw(self, raw: pl.DataFrame, fields: dict[str, pl.Expr], source: str) -> None:
+        """Checks on the raw table before normalising (e.g. integer labels); nothing by default."""
+
+    def check_model(self, model_dir: str, df: pl.DataFrame, source: str) -> None:
+        """Before a model runs on a table: does it fit (e.g. the data's classes are the
+        model's)? Nothing by default."""
+
+    # ------------------------------------------------------------------ model
+    def head_class(self):
+        import transformers
+
+        return getattr(transformers, self.head)
+
+    def head_kwargs(self, labels: list[str]) -> dict:
+        return {}
+
+    def encode(
+        self, tok, df: pl.DataFrame, labels: list[str], max_length: int, doc_stride: int = 128, train: bool = True
+    ):
+        """Features (a datasets.Dataset) of a table, unpadded; `train=False`: dev features."""
+        raise NotImplementedError(self.name)
+
+    def collator(self, tok):
+        import transformers
+
+        return transformers.DataCollatorWithPadding(tok)
+
+    def output(self, out) -> np.ndarray:
+        """A model output of one batch as a float32 array (rows = features)."""
+        return out.logits.float().cpu().numpy()
+
+    def dev_metrics(
+        self, outputs: list[np.ndarray], order: np.ndarray, features, dev: pl.DataFrame, train: pl.DataFrame
+    ) -> tuple[dict, float]:
+        """Dev metrics from the batch outputs (features in `order`), and the one score in
+        [0, 1] that selects checkpoints."""
+        raise NotImplementedError(self.name)
+
+    # ------------------------------------------------------------------ prediction and outcomes
+    def predict(self, model, df: pl.DataFrame) -> pl.DataFrame:
+        """One row per example: id, lang, the gold labels, the prediction (format's columns)."""
+        raise NotImplementedError(self.name)
+
+    def outcomes(self, preds: pl.DataFrame) -> pl.DataFrame:
+        """Per-example outcome rows (OUTCOME columns plus any key columns of `preds`)."""
+        raise NotImplementedError(self.name)
+
+    def attack_outcomes(self, attacks: pl.DataFrame) -> pl.DataFrame:
+        """The primary metric of the prediction an attack ended with, per attacked example
+        (rows with metric, x, w): what `<metric>_under_attack` averages."""
+        raise NotImplementedError(self.name)
+
+    def primary_metric(self, metrics: set[str]) -> str:
+        """The metric comparisons and the report lead with, among those a target's outcomes have."""
+        return self.metric
+
+    def answer(self) -> pl.Expr:
+        """The prediction as one comparable value: a changed answer under a probe is a flip."""
+        return pl.col("pred")
+
+    def corpus_scores(self, preds: pl.DataFrame) -> dict[str, Callable]:
+        """Metrics that are no ratio of per-example sums (classification's macro-F1):
+        name -> function(group of prediction rows) -> (value, ci_low, ci_high)."""
+        return {}
+
+    # ------------------------------------------------------------------ robustness
+    def perturb(self, df: pl.DataFrame, perturber, sides: str) -> pl.DataFrame:
+        """Perturb the text columns of `sides` with `perturber(text, key) -> (text, edits)`;
+        an `edits` column counts the edits per example."""
+        cols = self.columns_of(sides)
+        out = {c: [] for c in cols}
+        edits = [0] * df.height
+        for r, row in enumerate(df.select("id", *cols).iter_rows(named=True)):
+            for c in cols:
+                new, n = perturber(row[c], f"{row['id']}|{c}")
+                out[c].append(new)
+                edits[r] += n
+        return df.with_columns(
+            *(pl.Series(c, v, dtype=pl.String) for c, v in out.items()), pl.Series("edits", edits, dtype=pl.Int64)
+        )
+
+    def attack_example(self, row: dict) -> list[tuple[str, str | None, str | None]]:
+        """An attacked example for the report: (label, original, perturbed) per text field."""
+        pairs = [("", row.get("text_a"), row.get("perturbed_text_a"))]
+        if row.get("text_b") is not None:  # a sentence pair: the second sentence too
+            pairs.append(("second sentence", row["text_b"], row.get("perturbed_text_b")))
+        return pairs
+
+    def prediction_change(self, row: dict) -> str:
+        """The prediction before -> after the attack, as escaped HTML."""
+        return escape(f"{row.get('pred')} → {row.get('perturbed_pred')}")
+
+    def columns_of(self, sides: str) -> tuple[str, ...]:
+        if sides not in self.sides:
+            raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")
+        return self.sides[sides]
+
+    def attack(self, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings: dict):
+        """An Attacker for this format (xlrobust.attack), or an error: formats without an
+        attack goal say so."""
+        raise XlrobustError(f"no adaptive attack for the {self.name} format")
+
+    def __repr__(self) -> str:
+        return f"<format {self.name}>"

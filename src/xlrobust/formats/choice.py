@@ -1,0 +1,152 @@
+"""Multiple choice (XCOPA, COPA, SIQA; HellaSwag, CosmosQA, CommonsenseQA).
+
+Table: id, lang, text_a (context or premise), text_b (question, or null), choices (list
+of str, the same number in every row), label (index of the right choice). Each choice
+is encoded as the pair (context, "question choice"), truncated longest first. Head:
+AutoModelForMultipleChoice. Metric: accuracy. A perturbation touches the context
+(`a`), the choices (`choices`) or both; the answer index stays valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from xlrobust.errors import XlrobustError
+from xlrobust.formats import register
+from xlrobust.formats.base import Format, first_bad
+from xlrobust.formats.classify import accuracy, label_attack_outcomes, label_outcomes
+
+
+class Choice(Format):
+    name = "choice"
+    schema = {
+        "id": pl.String,
+        "lang": pl.String,
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "choices": pl.List(pl.String),
+        "label": pl.Int64,
+    }
+    text_columns = ("text_a",)
+    head = "AutoModelForMultipleChoice"
+    prediction_columns = ("label", "pred")  # what `predict` writes besides id and lang
+    architecture_suffix = "ForMultipleChoice"
+    metric = "accuracy"
+    sides = {"a": ("text_a",), "choices": ("choices",), "both": ("text_a", "choices")}
+    collator_keeps_labels = True
+
+    def label_names(self, task_labels, train):
+        return []
+
+    def check(self, df, labels, source, raw_name) -> None:
+        n = pl.col("choices").list.len()
+        row = first_bad(
+            df,
+            pl.col("choices").is_null()
+            | (n < 2)
+            | pl.col("choices").list.eval(pl.element().is_null() | (pl.element().str.strip_chars() == "")).list.any(),
+        )
+        if row is not None:
+            raise XlrobustError(
+                f"{source}: row {row}: fewer than 2 choices or an empty choice in column "
+                f"'{raw_name.get('choices', 'choices')}'"
+            )
+        row = first_bad(df, n != n.first())
+        if row is not None:
+            raise XlrobustError(
+                f"{source}: row {row}: {df['choices'][row].len()} choices where row 0 has {df['choices'][0].len()}"
+            )
+        row = first_bad(df, pl.col("label").is_null() | (pl.col("label") < 0) | (pl.col("label") >= n))
+        if row is not None:
+            raise XlrobustError(
+                f"{source}: row {row}: answer outside the choices in column '{raw_name.get('label', 'label')}'"
+            )
+
+    # ------------------------------------------------------------------ model
+    @staticmethod
+    def pairs(df: pl.DataFrame) -> tuple[list[str], list[str], int]:
+        n = df["choices"].list.len()[0] if df.height else 0
+        firsts = [a for a in df["text_a"].to_list() for _ in range(n)]
+        seconds = [f"{q} {c}" if q else c for q, cs in zip(df["text_b"].to_list(), df["choices"].to_list()) for c in cs]
+        return firsts, seconds, n
+
+    def features(self, tok, df: pl.DataFrame, max_length: int) -> dict:
+        firsts, seconds, n = self.pairs(df)
+        enc = tok(firsts, seconds, truncation="longest_first", max_length=max_length)
+        return {k: [v[i : i + n] for i in range(0, len(v), n)] for k, v in enc.items()}
+
+    def encode(self, tok, df, labels, max_length, doc_stride=128, train=True):
+        from datasets import Dataset
+
+        feats = self.features(tok, df, max_length)
+        feats["labels"] = df["label"].to_list()
+        return Dataset.from_dict(feats)
+
+    def collator(self, tok):
+        import transformers
+
+        return transformers.DataCollatorForMultipleChoice(tok)
+
+    def dev_metrics(self, outputs, order, features, dev, train):
+        m = accuracy(np.concatenate(outputs), np.asarray(features["labels"])[order])
+        return m, m["accuracy"]
+
+    # ------------------------------------------------------------------ prediction and outcomes
+    def logits(self, model, df: pl.DataFrame) -> np.ndarray:
+        if df.height == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        feats = self.features(model.tok, df, model.max_length)
+        return np.stack(model.run(feats, collate=self.collator(model.tok)))
+
+    def predict(self, model, df):
+        logits = self.logits(model, df)
+        return pl.DataFrame(
+            {
+                "id": df["id"],
+                "lang": df["lang"],
+                "label": df["label"],
+                "pred": pl.Series(logits.argmax(axis=1) if len(logits) else [], dtype=pl.Int64),
+                "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
+            }
+        )
+
+    def outcomes(self, preds):
+        return label_outcomes(preds)
+
+    def attack_outcomes(self, attacks):
+        return label_attack_outcomes(attacks)
+
+    # ------------------------------------------------------------------ robustness
+    def perturb(self, df, perturber, sides):
+        cols = self.columns_of(sides)
+        out = df
+        if "text_a" in cols:
+            out = super().perturb(out, perturber, "a")
+        if "choices" in cols:
+            new, edits = [], []
+            for row in df.select("id", "choices").iter_rows(named=True):
+                done = [perturber(c, f"{row['id']}|choice{i}") for i, c in enumerate(row["choices"])]
+                new.append([t for t, _ in done])
+                edits.append(sum(n for _, n in done))
+            prior = out["edits"] if "edits" in out.columns else pl.Series([0] * df.height)
+            out = out.with_columns(
+                pl.Series("choices", new, dtype=pl.List(pl.String)),
+                pl.Series("edits", (prior + pl.Series(edits)).to_list(), dtype=pl.Int64),
+            )
+        return out
+
+    def attack_example(self, row):
+        pairs = [("premise", row["text_a"], row["perturbed_text_a"])]
+        return pairs + [
+            (f"choice {i + 1}", a, b)
+            for i, (a, b) in enumerate(zip(row["choices"], row["perturbed_choices"] or row["choices"]))
+        ]
+
+    def attack(self, model, lang, recipe, query_budget, alphabet, settings):
+        from xlrobust.attack import ChoiceAttacker
+
+        return ChoiceAttacker(self, model, lang, recipe, query_budget, alphabet)
+
+
+CHOICE = register(Choice())

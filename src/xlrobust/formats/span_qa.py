@@ -1,0 +1,425 @@
+"""Extractive question answering (XQuAD, MLQA, TyDiQA-GoldP; SQuAD v1.1 / v2.0).
+
+Table: id, lang, text_a (question), text_b (context), answer_start and answer_text
+(lists of the gold answers, character offsets; empty = no answer, SQuAD v2), scoring
+("squad" or "mlqa": which official evaluation scores the dataset, as XTREME does).
+
+Features as transformers' run_qa.py: the context is split into windows of `max_length`
+tokens overlapping by `doc_stride`; training labels are the token start/end of the first
+answer, or the CLS token when it is outside the window. Prediction: the n-best start x
+end spans of every window (at most MAX_ANSWER_TOKENS long), best score over the
+example's windows, one row per question. Metrics per question: exact match and F1,
+max over the gold answers, with the official SQuAD v1.1 normalisation or MLQA's
+language-specific one (copied below from the official scripts).
+"""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import re
+import string
+import sys
+import unicodedata
+
+import numpy as np
+import polars as pl
+
+from xlrobust.errors import XlrobustError
+from xlrobust.formats import register
+from xlrobust.formats.base import Format, first_bad
+
+MAX_ANSWER_TOKENS = 30
+N_BEST = 20
+
+
+# ---------------------------------------------------------------------------------------------
+# The official evaluation rules, verbatim in behaviour:
+#   SQuAD v1.1: evaluate-v1.1.py (allenai/bi-att-flow squad/, what XTREME runs for XQuAD, TyDiQA);
+#   MLQA: mlqa_evaluation_v1.py (facebookresearch/MLQA, what XTREME runs for MLQA).
+def squad_normalize(s: str) -> str:
+    """SQuAD v1.1: lower, drop ASCII punctuation, drop a/an/the, fix whitespace."""
+    s = "".join(ch for ch in s.lower() if ch not in _ASCII_PUNCT)
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+_ASCII_PUNCT = set(string.punctuation)
+MLQA_PUNCT = {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}.union(
+    string.punctuation
+)
+MLQA_ARTICLES = {
+    "en": r"\b(a|an|the)\b",
+    "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
+    "vi": r"\b(của|là|cái|chiếc|những)\b",
+    "de": r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b",
+    "ar": "\\sال^|ال",  # as in the official script: in effect every ال
+    "hi": None,
+    "zh": None,
+}
+MLQA_LANGS = tuple(MLQA_ARTICLES)
+
+
+def _mixed_segmentation(text: str) -> list[str]:
+    """MLQA's zh tokenisation: every CJK character (and punctuation) its own token."""
+    out, run = [], ""
+    for ch in text:
+        if re.search(r"[\u4e00-\u9fa5]", ch) or ch in MLQA_PUNCT:
+            if run:
+                out.extend(run.split())
+                run = ""
+            out.append(ch)
+        else:
+            run += ch
+    if run:
+        out.extend(run.split())
+    return out
+
+
+def mlqa_normalize(s: str, lang: str) -> str:
+    """MLQA: lower, drop Unicode punctuation, drop the language's articles, tokens joined by spaces."""
+    if lang not in MLQA_ARTICLES:
+        raise XlrobustError(f"MLQA's evaluation has no rules for language '{lang}' (it has {', '.join(MLQA_LANGS)})")
+    s = "".join(ch for ch in s.lower() if ch not in MLQA_PUNCT)
+    if MLQA_ARTICLES[lang]:
+        s = re.sub(MLQA_ARTICLES[lang], " ", s)
+    tokens = _mixed_segmentation(s) if lang == "zh" else s.split()
+    return " ".join(t for t in tokens if t.strip() != "")
+
+
+def normalize(s: str, lang: str, scoring: str) -> str:
+    return mlqa_normalize(s, lang) if scoring == "mlqa" else squad_normalize(s)
+
+
+def _f1(pred: list[str], gold: list[str]) -> float:
+    common = collections.Counter(pred) & collections.Counter(gold)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def question_scores(prediction: str, golds: list[str], lang: str = "en", scoring: str = "squad") -> tuple[float, float]:
+    """(exact match, F1) of one question in [0, 1], max over its gold answers. No gold
+    answer (SQuAD v2): right only for an empty prediction."""
+    if not golds:
+        return (1.0, 1.0) if not prediction.strip() else (0.0, 0.0)
+    p = normalize(prediction, lang, scoring)
+    gs = [normalize(g, lang, scoring) for g in golds]
+    em = max(float(p == g) for g in gs)
+    f1 = max(_f1(p.split(), g.split()) for g in gs)
+    return em, f1
+
+
+def squad_scores(predictions: list[str], golds: list[list[str]]) -> dict:
+    """Exact match and F1 (in %) over questions with SQuAD v1.1 rules (dev selection of
+    English QA; an empty gold list is a no-answer question)."""
+    em = f1 = 0.0
+    for pred, gold in zip(predictions, golds):
+        gold = gold or [""]
+        p = squad_normalize(pred)
+        gs = [squad_normalize(g) for g in gold]
+        em += max(float(p == g) for g in gs)
+        f1 += max(
+            float(p.split() == g.split()) if not p.split() or not g.split() else _f1(p.split(), g.split()) for g in gs
+        )
+    n = max(len(predictions), 1)
+    return {"exact_match": 100 * em / n, "f1": 100 * f1 / n}
+
+
+# ---------------------------------------------------------------------------------------------
+def qa_answers(
+    start_logits: np.ndarray, end_logits: np.ndarray, features, contexts: list[str], allow_no_answer: bool
+) -> list[str]:
+    """Best span per example over its windows (n-best start x end, spans of at most
+    MAX_ANSWER_TOKENS); with no-answer allowed, '' wins when the CLS score is higher."""
+    best: dict[int, tuple[float, str]] = {}
+    null: dict[int, float] = {}
+    for i, (ex, offs) in enumerate(zip(features["example_index"], features["context_offsets"])):
+        s_log, e_log = start_logits[i], end_logits[i]
+        null[ex] = min(null.get(ex, np.inf), float(s_log[0] + e_log[0]))
+        for s in np.argsort(s_log)[-N_BEST:][::-1]:
+            for e in np.argsort(e_log)[-N_BEST:][::-1]:
+                if s >= len(offs) or e >= len(offs) or offs[s] is None or offs[e] is None:
+                    continue
+                if e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+                    continue
+                score = float(s_log[s] + e_log[e])
+                if score > best.get(ex, (-np.inf, ""))[0]:
+                    best[ex] = (score, contexts[ex][offs[s][0] : offs[e][1]])
+    out = []
+    for ex in range(len(contexts)):
+        score, text = best.get(ex, (-np.inf, ""))
+        out.append("" if allow_no_answer and null.get(ex, -np.inf) > score else text)
+    return out
+
+
+def protected_spans(starts: list[int], texts: list[str]) -> list[tuple[int, int]]:
+    """The gold answers' character intervals, overlapping ones merged, in order."""
+    spans = sorted((s, s + len(t)) for s, t in zip(starts, texts))
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def _keep_edges(perturber, text: str, key: str) -> tuple[str, int]:
+    """Perturb a piece of a context, keeping its leading and trailing whitespace (a word
+    operation re-joins words with single spaces)."""
+    core = text.strip()
+    if not core:
+        return text, 0
+    lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+    new, n = perturber(core, key)
+    return lead + new + trail, n
+
+
+def _map_position(old: str, new: str, pos: int) -> int:
+    """Where character position `pos` of `old` lands in `new` (difflib alignment)."""
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if i1 <= pos < i2 or (pos == i2 == len(old)):
+            return j1 + (min(pos - i1, j2 - j1) if tag == "equal" else (0 if pos == i1 else j2 - j1))
+    return len(new)
+
+
+class SpanQA(Format):
+    name = "span_qa"
+    schema = {
+        "id": pl.String,
+        "lang": pl.String,
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "answer_start": pl.List(pl.Int64),
+        "answer_text": pl.List(pl.String),
+        "scoring": pl.String,
+    }
+    text_columns = ("text_a", "text_b")
+    head = "AutoModelForQuestionAnswering"
+    prediction_columns = ("answer_text", "scoring", "prediction")  # what `predict` writes besides id and lang
+    architecture_suffix = "ForQuestionAnswering"
+    metric = "f1"
+    # question; context outside the answers (answers kept exactly); both; and the named probe
+    # that also perturbs the answer spans, with the gold answers rewritten to match
+    sides = {
+        "question": ("text_a",),
+        "context": ("text_b",),
+        "both": ("text_a", "text_b"),
+        "with_answers": ("text_a", "text_b", "answer_text"),
+    }
+    default_side = "question"
+
+    def label_names(self, task_labels, train):
+        return []
+
+    def check(self, df, labels, source, raw_name) -> None:
+        row = first_bad(df, pl.col("answer_start").list.len() != pl.col("answer_text").list.len())
+        if row is not None:
+            raise XlrobustError(
+                f"{source}: row {row} (question {df['id'][row]}): answer_start and answer_text "
+                "have different lengths in field 'answers'"
+            )
+        row = first_bad(df, ~pl.col("scoring").is_in(["squad", "mlqa"]))
+        if row is not None:
+            raise XlrobustError(f"{source}: row {row}: scoring '{df['scoring'][row]}' is neither squad nor mlqa")
+        for i, (qid, ctx, starts, texts) in enumerate(
+            df.select("id", "text_b", "answer_start", "answer_text").iter_rows()
+        ):
+            for s, t in zip(starts, texts):
+                if s is None or t is None or s < 0 or s + len(t) > len(ctx):
+                    raise XlrobustError(
+                        f"{source}: row {i}: answer start outside the context in field 'answers' "
+                        f"(question {qid}, answer_start {s})"
+                    )
+                if ctx[s : s + len(t)] != t:
+                    raise XlrobustError(
+                        f"{source}: row {i} (question {qid}): answer {t!r} is not the context at answer_start {s} "
+                        f"(the context there reads {ctx[s : s + len(t or '')]!r}) in field 'answers'"
+                    )
+
+    # ------------------------------------------------------------------ model
+    def encode(self, tok, df, labels, max_length, doc_stride=128, train=True):
+        from datasets import Dataset
+
+        return Dataset.from_dict(self.features(tok, df, max_length, doc_stride, train))
+
+    def features(self, tok, df: pl.DataFrame, max_length: int, doc_stride: int, train: bool) -> dict:
+        """run_qa.py's features; dev/prediction features keep offsets and example index."""
+        pad_right = tok.padding_side == "right"
+        questions = [q.lstrip() for q in df["text_a"].to_list()]
+        contexts = df["text_b"].to_list()
+        enc = tok(
+            questions if pad_right else contexts,
+            contexts if pad_right else questions,
+            truncation="only_second" if pad_right else "only_first",
+            max_length=max_length,
+            stride=min(doc_stride, max_length // 2),
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        ctx_side = 1 if pad_right else 0
+        sample = enc.pop("overflow_to_sample_mapping")
+        starts, ends, example_ids, offsets = [], [], [], []
+        a_starts, a_texts = df["answer_start"].to_list(), df["answer_text"].to_list()
+        for i, offs in enumerate(enc["offset_mapping"]):
+            seq = enc.sequence_ids(i)
+            ex = sample[i]
+            if train:
+                cls = enc["input_ids"][i].index(tok.cls_token_id) if tok.cls_token_id in enc["input_ids"][i] else 0
+                s_tok = e_tok = cls
+                if len(a_starts[ex]):
+                    s_char, e_char = a_starts[ex][0], a_starts[ex][0] + len(a_texts[ex][0])
+                    ctx = [j for j, s in enumerate(seq) if s == ctx_side]
+                    if offs[ctx[0]][0] <= s_char and offs[ctx[-1]][1] >= e_char:
+                        s_tok = next(j for j in ctx if offs[j][1] > s_char)
+                        e_tok = next(j for j in reversed(ctx) if offs[j][0] < e_char)
+                starts.append(s_tok)
+                ends.append(e_tok)
+            else:
+                example_ids.append(ex)
+                offsets.append([o if seq[j] == ctx_side else None for j, o in enumerate(offs)])
+        enc.pop("offset_mapping")
+        feats = dict(enc)
+        if train:
+            feats.update(start_positions=starts, end_positions=ends)
+        else:
+            feats.update(example_index=example_ids, context_offsets=offsets)
+        return feats
+
+    def output(self, out) -> np.ndarray:
+        return np.stack([out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()], -1)
+
+    def dev_metrics(self, outputs, order, features, dev, train):
+        width = max(o.shape[1] for o in outputs)
+        logits = np.full((len(order), width, 2), -1e9, dtype=np.float32)
+        row = 0
+        for o in outputs:
+            logits[row : row + len(o), : o.shape[1]] = o
+            row += len(o)
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        logits = logits[inv]
+        answers = qa_answers(
+            logits[:, :, 0],
+            logits[:, :, 1],
+            features,
+            dev["text_b"].to_list(),
+            allow_no_answer=bool((train["answer_text"].list.len() == 0).any()),
+        )
+        m = squad_scores(answers, dev["answer_text"].to_list())
+        return m, m["f1"] / 100
+
+    # ------------------------------------------------------------------ prediction and outcomes
+    def answers(self, model, df: pl.DataFrame, allow_no_answer: bool = False) -> list[str]:
+        """The predicted answer text of each question (windows batched, length-sorted)."""
+        if df.height == 0:
+            return []
+        feats = self.features(model.tok, df, model.max_length, model.doc_stride, train=False)
+        inputs = {k: feats[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in feats}
+        outs = model.run(inputs, per_token=True)
+        width = max(len(o) for o in outs)
+        logits = np.full((len(outs), width, 2), -1e9, dtype=np.float32)
+        for i, o in enumerate(outs):
+            logits[i, : len(o)] = o
+        return qa_answers(logits[:, :, 0], logits[:, :, 1], feats, df["text_b"].to_list(), allow_no_answer)
+
+    def predict(self, model, df):
+        return pl.DataFrame(
+            {
+                "id": df["id"],
+                "lang": df["lang"],
+                "answer_text": df["answer_text"],
+                "scoring": df["scoring"],
+                "prediction": pl.Series(self.answers(model, df), dtype=pl.String),
+            }
+        )
+
+    def outcomes(self, preds):
+        scores = [
+            question_scores(p, g, lang, sc)
+            for p, g, lang, sc in preds.select("prediction", "answer_text", "lang", "scoring").iter_rows()
+        ]
+        em = pl.Series([s[0] for s in scores], dtype=pl.Float64)
+        f1 = pl.Series([s[1] for s in scores], dtype=pl.Float64)
+        return pl.concat(
+            [
+                preds.with_columns(metric=pl.lit("exact_match"), x=em, w=pl.lit(1.0)),
+                preds.with_columns(metric=pl.lit("f1"), x=f1, w=pl.lit(1.0)),
+            ]
+        )
+
+    def answer(self) -> pl.Expr:
+        return pl.col("prediction")
+
+    # ------------------------------------------------------------------ robustness
+    def perturb(self, df, perturber, sides):
+        cols = self.columns_of(sides)
+        questions, contexts, starts, texts, edits = [], [], [], [], []
+        for row in df.iter_rows(named=True):
+            n = 0
+            q = row["text_a"]
+            if "text_a" in cols:
+                q, n = perturber(q, f"{row['id']}|text_a")
+            ctx, st, tx = row["text_b"], list(row["answer_start"]), list(row["answer_text"])
+            if "text_b" in cols:
+                ctx, st, tx, m = self._perturb_context(perturber, row["id"], ctx, st, tx, "answer_text" in cols)
+                n += m
+            questions.append(q)
+            contexts.append(ctx)
+            starts.append(st)
+            texts.append(tx)
+            edits.append(n)
+        return df.with_columns(
+            pl.Series("text_a", questions, dtype=pl.String),
+            pl.Series("text_b", contexts, dtype=pl.String),
+            pl.Series("answer_start", starts, dtype=pl.List(pl.Int64)),
+            pl.Series("answer_text", texts, dtype=pl.List(pl.String)),
+            pl.Series("edits", edits, dtype=pl.Int64),
+        )
+
+    @staticmethod
+    def _perturb_context(perturber, qid: str, ctx: str, starts: list[int], texts: list[str], answers_too: bool):
+        """The context outside the merged answer intervals is perturbed piece by piece (each
+        piece with its own key); with `answers_too` the intervals are perturbed as well and
+        every gold answer becomes the text its span now covers. Every answer_start is
+        recomputed: context[start:start + len(answer)] == answer holds afterwards."""
+        spans = protected_spans(starts, texts)
+        pieces, cut = [], 0
+        for s, e in spans:
+            pieces += [(ctx[cut:s], False), (ctx[s:e], True)]
+            cut = e
+        pieces.append((ctx[cut:], False))
+        out, new_at, edits = [], {}, 0
+        pos = 0
+        for k, (text, protected) in enumerate(pieces):
+            new, n = (text, 0)
+            if text and (not protected or answers_too):
+                new, n = _keep_edges(perturber, text, f"{qid}|context|{k}")
+            if protected:
+                new_at[k] = (pos, text, new)
+            out.append(new)
+            pos += len(new)
+            edits += n
+        new_ctx = "".join(out)
+        new_starts, new_texts = [], []
+        old_pos = {k: sum(len(t) for t, _ in pieces[:k]) for k in new_at}
+        for s, t in zip(starts, texts):
+            k = next(k for k in new_at if old_pos[k] <= s and s + len(t) <= old_pos[k] + len(pieces[k][0]))
+            base, old, new = new_at[k]
+            a, b = s - old_pos[k], s - old_pos[k] + len(t)
+            if old != new:  # the answer's interval was perturbed: map its ends through the edit
+                a, b = _map_position(old, new, a), max(_map_position(old, new, b), _map_position(old, new, a))
+            new_starts.append(base + a)
+            new_texts.append(new_ctx[base + a : base + b])
+        return new_ctx, new_starts, new_texts, edits
+
+    def attack(self, model, lang, recipe, query_budget, alphabet, settings):
+        from xlrobust.attack import QAAttacker
+
+        return QAAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
+
+
+SPAN_QA = register(SpanQA())

@@ -1,0 +1,326 @@
+"""The study sections of the report: each study's question, its answer in numbers (per
+task family: the effect of intermediate training differs by family), the figures and
+tables behind it, and adversarial examples with their changes marked."""
+
+from __future__ import annotations
+
+from html import escape
+
+import polars as pl
+
+from xlrobust.report.charts import heatmap, max_length_curves, mean_over_seeds, mlm_comparison, rate_curves
+from xlrobust.report.html import mark_changes, pct, probe_label, probe_label_expr, table
+
+ATTACK_METRICS = ("attack_success_rate", "mean_queries", "perturbed_words_pct")
+NOT_TABLED = ("_drop", "_under_attack", "flip_rate", *ATTACK_METRICS)
+
+
+def metric_words(metric: str) -> str:
+    """What a compared metric is, in words (accuracy_drop: the accuracy lost to the perturbation)."""
+    if metric.endswith("_drop"):
+        return f"the {metric.removesuffix('_drop')} lost to the perturbation"
+    if metric.endswith("_under_attack"):
+        return f"{metric.removesuffix('_under_attack')} under attack"
+    return f"clean {metric}"
+
+
+def _direction(metric: str, diff: float) -> str:
+    if metric.endswith("_drop"):
+        return "less robust" if diff > 0 else "more robust"
+    if metric.endswith("_under_attack"):
+        return "more robust" if diff > 0 else "less robust"
+    return "better" if diff > 0 else "worse"
+
+
+def answer_sentences(c: pl.DataFrame) -> list[str]:
+    """One sentence per paired comparison: effect in points, 95% interval, Holm p."""
+    out = []
+    for r in c.sort("probe", "rate", "recipe", nulls_last=True).iter_rows(named=True):
+        sig = r["p_holm"] is not None and r["p_holm"] < 0.05
+        verdict = "a significant difference" if sig else "no significant difference"
+        out.append(
+            f"<b>{escape(r['recipe'])}</b> vs <b>none</b> ({escape(r['model'])}, {escape(r['target'])}, "
+            f"{escape(probe_label(r['probe'], r['rate']))}): {escape(metric_words(r['metric']))} is "
+            f"{100 * r['recipe_value']:.1f}% vs {100 * r['baseline_value']:.1f}%, a difference of "
+            f"{100 * r['diff']:+.1f} points (95% CI {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}; "
+            f"Holm-adjusted p = {r['p_holm']:.3g}; {r['n']} paired examples): {verdict}"
+            + (f", {_direction(r['metric'], r['diff'])} after intermediate training." if sig else ".")
+        )
+    return out
+
+
+def headline(c: pl.DataFrame) -> str:
+    """The one-sentence answer: how many recipe-vs-none comparisons differ after Holm, in
+    which direction, and the largest effect with its interval."""
+    sig = c.filter(pl.col("p_holm") < 0.05)
+    robust = sig.filter(pl.col("metric").str.ends_with("_drop") | pl.col("metric").str.ends_with("_under_attack"))
+    worse = robust.filter(
+        (pl.col("metric").str.ends_with("_drop") & (pl.col("diff") > 0))
+        | (pl.col("metric").str.ends_with("_under_attack") & (pl.col("diff") < 0))
+    ).height
+    better = robust.height - worse
+    top = c.with_columns(a=pl.col("diff").abs()).sort("a", descending=True).row(0, named=True)
+    return (
+        f"{sig.height} of {c.height} recipe-vs-none comparisons differ significantly after Holm correction "
+        f"({worse} less robust, {better} more robust after intermediate training); the largest effect is "
+        f"<b>{escape(top['recipe'])}</b> on {escape(probe_label(top['probe'], top['rate']))} "
+        f"({escape(metric_words(top['metric']))}): {100 * top['diff']:+.1f} points "
+        f"(95% CI {100 * top['ci_low']:+.1f} to {100 * top['ci_high']:+.1f}; Holm p = {top['p_holm']:.3g})."
+    )
+
+
+def recipe_max_lengths(recipes: dict, names: list[str]) -> dict[str, int]:
+    """Recipes of a study that differ only in the intermediate max length (Q5)."""
+    from xlrobust.settings import TrainSettings, defaults
+
+    trained = [r for r in names if r != "none" and recipes[r].get("datasets")]
+    lengths = {r: recipes[r].get("train", {}).get("max_length", defaults(TrainSettings)["max_length"]) for r in trained}
+    same_data = len({tuple(recipes[r]["datasets"]) for r in trained}) == 1
+    return lengths if same_data and len(set(lengths.values())) >= 2 else {}
+
+
+def no_comparison(st: dict) -> str:
+    if "none" not in st["recipes"]:
+        return "No recipe-vs-none comparison: the study has no <code>none</code> recipe to compare with."
+    if set(st["recipes"]) == {"none"}:
+        return (
+            "No comparison to make: the study has only the <code>none</code> recipe (no intermediate training), "
+            "so it describes robustness without answering how intermediate training changes it."
+        )
+    return "No recipe-vs-none comparison could be paired yet (no shared examples)."
+
+
+def answer(c: pl.DataFrame, st: dict, seeds: int, langs: int, family: str | None) -> str:
+    which = f" ({escape(family)})" if family else ""
+    if not c.height:
+        return f"<div class='answer'><b>Answer{which}.</b> {no_comparison(st)}</div>"
+    return (
+        f"<div class='answer'><b>Answer{which}.</b> {headline(c)} <small>(paired over the same examples and "
+        f"{seeds} seed(s), {langs} languages; Holm correction across the {c.height} comparisons of this "
+        f"{'task family' if family else 'study'}.)</small><details{' open' if c.height <= 8 else ''}>"
+        f"<summary>every comparison</summary><ul>"
+        + "".join(f"<li>{x}</li>" for x in answer_sentences(c))
+        + "</ul></details></div>"
+    )
+
+
+def metric_tables(s: pl.DataFrame, metrics: list[str], cols: list[str]) -> str:
+    out = []
+    for metric in metrics:
+        t = mean_over_seeds(s.filter(pl.col("metric") == metric), "model", "recipe", "probe", "rate", "language")
+        if not t.height:
+            continue
+        t = t.with_columns(
+            cell=pl.when(pl.col("sd").is_null())
+            .then(pl.format("{}", (100 * pl.col("value")).round(1)))
+            .otherwise(pl.format("{} ± {}", (100 * pl.col("value")).round(1), (100 * pl.col("sd")).round(1))),
+            input=probe_label_expr(),
+        )
+        langs = [x for x in cols if x in t["language"].unique()]
+        title = metric.replace("_", " ").capitalize().replace("F1", "F1").replace("Macro f1", "Macro-F1")
+        if len(langs) > 12:  # many languages: languages as rows, inputs as columns
+            wide = t.pivot(on="input", index=["model", "recipe", "language"], values="cell")
+            order = {lang: i for i, lang in enumerate(cols)}
+            wide = (
+                wide.with_columns(pl.col("language").replace_strict(order, default=len(order)).alias("_o"))
+                .sort("model", "recipe", "_o")
+                .drop("_o")
+            )
+            out.append(
+                f"<h3>{escape(title)} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>"
+            )
+            out.append(table(wide, left=3))
+        else:
+            wide = t.pivot(on="language", index=["model", "recipe", "input"], values="cell").sort(
+                "model", "recipe", "input"
+            )
+            out.append(
+                f"<h3>{escape(title)} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>"
+            )
+            out.append(table(wide.select("model", "recipe", "input", *[x for x in cols if x in wide.columns]), left=3))
+    return "".join(out)
+
+
+def attack_table(s: pl.DataFrame, metric: str, cols: list[str]) -> str:
+    from xlrobust.attack import RECIPE_NOTES
+
+    a = mean_over_seeds(
+        s.filter(pl.col("metric").is_in([ATTACK_METRICS[0], f"{metric}_under_attack", *ATTACK_METRICS[1:]])),
+        "model",
+        "recipe",
+        "probe",
+        "metric",
+        "language",
+    )
+    if not a.height:
+        return ""
+    fmt = lambda x: "–" if x is None else f"{x:.3g}"  # noqa: E731
+    used = sorted({p.removeprefix("attack:") for p in a["probe"]})
+    notes = "<ul>" + "".join(f"<li><b>{escape(r)}</b>: {escape(RECIPE_NOTES.get(r, ''))}</li>" for r in used) + "</ul>"
+    langs = [x for x in cols if x in a["language"].unique()]
+    if len(langs) > 12:
+        wide = a.pivot(on="metric", index=["model", "recipe", "probe", "language"], values="value").sort(
+            "model", "recipe", "probe", "language"
+        )
+        return (
+            "<h3>Adaptive attacks (rates as fractions; mean over seeds)</h3>"
+            + notes
+            + table(wide, {c: fmt for c in wide.columns[4:]}, left=4)
+        )
+    wide = a.pivot(on="language", index=["model", "recipe", "probe", "metric"], values="value").sort(
+        "model", "recipe", "metric"
+    )
+    return (
+        "<h3>Adaptive attacks (rates as fractions; mean over seeds)</h3>"
+        + notes
+        + table(
+            wide.select("model", "recipe", "probe", "metric", *[x for x in cols if x in wide.columns]),
+            {x: fmt for x in cols},
+            left=4,
+        )
+    )
+
+
+def adversarial_examples(attacks: pl.DataFrame, recipes: list[str], fmt) -> str:
+    """Two succeeded attacks per language, every changed field with its characters marked."""
+    ex = (
+        attacks.filter((pl.col("status") == "succeeded") & pl.col("recipe").is_in(recipes))
+        .group_by("lang", maintain_order=True)
+        .head(2)
+        .sort("lang")
+    )
+    if not ex.height:
+        return ""
+    rows = []
+    for r in ex.iter_rows(named=True):
+        before, after = [], []
+        for label, a, b in fmt.attack_example(r):
+            o, p = mark_changes(a or "", b or "")
+            prefix = f"<small>{escape(label)}:</small> " if label else ""
+            before.append(prefix + o)
+            after.append(prefix + p)
+        rows.append(
+            f"<tr><td>{escape(r['lang'])}</td><td>{escape(r['recipe'])}</td><td dir='auto'>{'<br>'.join(before)}</td>"
+            f"<td dir='auto'>{'<br>'.join(after)}</td><td dir='auto'>{fmt.prediction_change(r)}</td></tr>"
+        )
+    return (
+        "<h3>Adversarial examples per language (changed characters marked)</h3><div class='wide'><table class='ex'>"
+        "<tr><th>lang</th><th>recipe</th><th>original</th><th>perturbed</th><th>prediction</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
+    )
+
+
+def family_section(
+    s: pl.DataFrame,
+    c: pl.DataFrame,
+    attacks: pl.DataFrame,
+    st: dict,
+    recipes: dict,
+    metric: str,
+    fmt,
+    family: str | None,
+    name: str,
+) -> str:
+    per_lang = s.filter(~pl.col("language").is_in(["all", "all_xl"]))
+    langs = sorted(per_lang["language"].unique().to_list())
+    cols = langs + [x for x in ("all_xl", "all") if x in s["language"].unique()]
+    out = [answer(c, st, s["seed"].n_unique(), len(langs), family)]
+    d = (
+        per_lang.filter(pl.col("metric") == f"{metric}_drop")
+        .with_columns(row=pl.col("recipe") + " · " + probe_label_expr())
+        .group_by("row", "language")
+        .agg(pl.col("value").mean())
+        .sort("row")
+    )
+    if d.height:
+        out.append(f"<h3>Figure: {escape(metric)} drop under perturbation by language (points, mean over seeds)</h3>")
+        out.append(heatmap(d, "row", "language", "value", f"{metric} drop per recipe and language, study {name}"))
+    if s.filter(pl.col("rate").is_not_null())["rate"].n_unique() >= 1:
+        out.append(f"<h3>Figure: {escape(metric)} by perturbation rate</h3>" + rate_curves(s, metric))
+    lengths = recipe_max_lengths(recipes, st["recipes"])
+    if lengths:
+        out.append(
+            "<h3>Figure: drop by the intermediate task's max sequence length</h3>"
+            + max_length_curves(s, lengths, metric)
+        )
+    out.append(mlm_comparison(s, recipes, st["recipes"], metric))
+    if c.height:
+        ct = c.select(
+            "recipe",
+            "baseline",
+            probe_label_expr().alias("probe"),
+            "metric",
+            "recipe_value",
+            "baseline_value",
+            "diff",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "p_holm",
+            "n",
+        )
+        pts = {k: (lambda x: "–" if x is None else f"{100 * x:+.1f}") for k in ("diff", "ci_low", "ci_high")}
+        out.append("<h3>Paired comparisons with <code>none</code> (points; p from a paired permutation test)</h3>")
+        out.append(
+            table(
+                ct,
+                {
+                    "recipe_value": pct,
+                    "baseline_value": pct,
+                    **pts,
+                    "p_value": lambda x: f"{x:.3g}",
+                    "p_holm": lambda x: f"{x:.3g}",
+                },
+                left=4,
+            )
+        )
+    base = [m for m in per_lang["metric"].unique(maintain_order=True).to_list() if not m.endswith(NOT_TABLED)]
+    out.append(metric_tables(s, [metric] + sorted(m for m in base if m != metric), cols))
+    out.append(attack_table(s, metric, cols))
+    if attacks.height:
+        out.append(adversarial_examples(attacks, st["recipes"], fmt))
+    return "".join(out)
+
+
+def study_section(
+    name: str,
+    st: dict,
+    scores: pl.DataFrame,
+    comparisons: pl.DataFrame,
+    attacks: dict,
+    recipes: dict | None = None,
+    families: dict | None = None,
+) -> str:
+    """One study: its question, then per task family (targets of one format) the answer and
+    everything behind it. `families`: format name -> (targets, primary metric, format);
+    `attacks`: format name -> attack rows."""
+    recipes = recipes or {}
+    s = scores.filter(
+        pl.col("model").is_in(st["models"])
+        & pl.col("recipe").is_in(st["recipes"])
+        & pl.col("target").is_in(st["targets"])
+        & pl.col("seed").is_in(st["seeds"])
+    )
+    out = [
+        f"<h2 id='study-{escape(name)}'>Study: {escape(name)}</h2>",
+        f"<p><b>Question.</b> {escape(st['question'])}</p>",
+    ]
+    if s.height == 0:
+        return "".join(out) + "<p>No scores for this study yet.</p>"
+    c_all = comparisons.filter(pl.col("study") == name) if comparisons.height else comparisons
+    fams = {f: v for f, v in (families or {}).items() if set(v[0]) & set(st["targets"])}
+    for fam, (targets, metric, fmt) in fams.items():
+        sf = s.filter(pl.col("target").is_in(targets))
+        if sf.height == 0:
+            continue
+        cf = c_all.filter(pl.col("target").is_in(targets)) if c_all.height else c_all
+        af = attacks.get(fam, pl.DataFrame())
+        af = af.filter(pl.col("target").is_in(targets)) if af.height else af
+        if len(fams) > 1:
+            out.append(
+                f"<h3 id='study-{escape(name)}-{escape(fam)}'>Task family: {escape(fam)} "
+                f"({escape(', '.join(t for t in targets if t in st['targets']))}; {escape(metric)})</h3>"
+            )
+        out.append(family_section(sf, cf, af, st, recipes, metric, fmt, fam if len(fams) > 1 else None, name))
+    return "".join(out)
