@@ -267,6 +267,13 @@ class ChoiceAttacker(Attacker):
         }
 
 
+# ---- extractive QA attack (issue 17)
+
+# ---- tagging attack (issue 18)
+
+# ---- retrieval attack (issue 19)
+
+
 KEYS = {
     "model": pl.String,
     "recipe": pl.String,

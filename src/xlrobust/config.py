@@ -179,7 +179,14 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
+    from xlrobust.readers import READERS
+
     task = get_task(ds["task"])
+    if ds.get("local_format") and ds["local_format"] not in READERS:
+        raise XlrobustError(
+            f"{source}: datasets.{name}.local_format: unknown reader '{ds['local_format']}' "
+            f"(known: {', '.join(sorted(READERS))})"
+        )
     for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
         if lang not in task.configs:
             raise XlrobustError(

@@ -16,6 +16,7 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.io import atomic_path, write_json, write_parquet
+from xlrobust.readers import get_reader
 from xlrobust.tasks import Task, get_task
 
 LOCAL_READERS = {
@@ -193,7 +194,10 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     for hub_split in hub_splits if several else [hub_splits]:
         if spec.get("local"):
             local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
-            raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
+            if spec.get("local_format"):  # a release format (xlrobust.readers)
+                raw, source = get_reader(spec["local_format"])(spec["local"], config, local_split, spec)
+            else:
+                raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
         else:
             raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
         parts.append(normalise(raw, task, lang, hub_split if several else split, source))

@@ -48,6 +48,9 @@ SIZES = {
     "paws-x": ({"train": 49_401, "validation": 2_000, "test": 2_000}, 60, 1),
     "tweet_sentiment_multilingual": ({"train": 1_839, "validation": 324, "test": 870}, 35, 1),
     "amazon_reviews": ({"train": 200_000, "validation": 5_000, "test": 5_000}, 60, 1),
+    # ---- extractive QA targets (issue 17)
+    # ---- structured prediction targets (issue 18)
+    # ---- XCOPA and retrieval targets (issue 19)
 }
 
 

@@ -279,6 +279,9 @@ TASKS: dict[str, Task] = {
             local_only="CCGbank is LDC-licensed and not on the Hub: convert it to jsonl/parquet with 'tokens' and "
             "'tags' lists and set datasets.<name>.local in config.yaml",
         ),
+        # ---- XTREME-R extractive QA targets (issue 17) ----------------------------------------
+        # ---- XTREME-R structured prediction targets (issue 18) -------------------------------
+        # ---- XTREME-R XCOPA and retrieval targets (issue 19) ---------------------------------
         # ---- multilingual MLM text -------------------------------------------------------
         Task(
             name="wikipedia",
