@@ -46,3 +46,18 @@ def matmul_peak(n: int, reps: int) -> float:
         torch.matmul(a, b)
         times.append(time.perf_counter() - t)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def common_args(ap, work: str) -> None:
+    """The arguments every bench takes: how long to wait for an idle machine, where to work."""
+    import tempfile
+    from pathlib import Path
+
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to this long until other processes leave the CPUs",
+    )
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / work))

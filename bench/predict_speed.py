@@ -29,11 +29,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+from machine import common_args, cpu_snapshot, matmul_peak, others_share, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "umsab"
@@ -81,14 +80,7 @@ def main() -> None:
         help="blocks: one language after the other, as in a prepared test.parquet; shuffled: languages mixed",
     )
     ap.add_argument("--model", help="a fine-tuned save_pretrained folder (default: MiniLM with a fresh 3-label head)")
-    ap.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="before each timed run, wait up to this long until other processes leave the CPUs",
-    )
-    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-predict"))
+    common_args(ap, "xlrobust-bench-predict")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)

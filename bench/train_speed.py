@@ -30,11 +30,10 @@ import io
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+from machine import common_args, cpu_snapshot, matmul_peak, others_share, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "umsab"
@@ -185,14 +184,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--matmul-size", type=int, default=4096)
     ap.add_argument("--matmul-runs", type=int, default=7)
-    ap.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="before each timed run, wait up to this long until other processes leave the CPUs",
-    )
-    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-train"))
+    common_args(ap, "xlrobust-bench-train")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 
-def open_page(path: Path) -> dict:
+def open_page(path: Path, width: int = 1280, height: int = 900) -> dict:
+    """The page at a window of `width` x `height` CSS pixels; `overflow` is how many pixels
+    the page is wider than the window (0: no horizontal scrolling of the page)."""
     from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
@@ -30,6 +32,7 @@ def open_page(path: Path) -> dict:
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
     ]:
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -54,6 +57,9 @@ def open_page(path: Path) -> dict:
             "figures": [(s.is_displayed(), s.size["width"], s.size["height"]) for s in svgs],
             "text": driver.find_element("tag name", "body").text,
             "title": driver.title,
+            "overflow": driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            ),
         }
     finally:
         driver.quit()

@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 BIN = Path(sys.executable).parent
 # No Hub access from a test: HF_HUB_OFFLINE, and no proxy that could reach it.
@@ -36,32 +35,10 @@ SNAKEMAKE_BANNER = (
 
 
 # ------------------------------------------------------------------ the reduced demo
-def reduce_demo(root: Path) -> dict:
-    """The shipped demo study, smaller (both the uninterrupted and the killed run use it):
-    one seed, the highest rate of each perturbation, three languages (Latin and
-    Arabic script), two attacked examples per language. Every stage still runs."""
-    path = root / "config.yaml"
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert cfg["studies"] == "demo", "the shipped config no longer selects the demo study"
-    st = cfg["study"]["demo"]
-    st["seeds"] = st["seeds"][:1]
-    st["perturbations"] = [{**p, "rates": [max(p["rates"])]} for p in st["perturbations"]]
-    st["attack"]["max_examples"] = 2
-    target = cfg["targets"][st["targets"][0]]["dataset"]
-    cfg["datasets"][target]["langs"] = [lang for lang in cfg["datasets"][target]["langs"] if lang in ("en", "de", "ar")]
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return cfg
-
-
-def reduced_project(tmp_path_factory, name: str) -> Path:
-    """A fresh copy of the project holding the reduced demo config."""
-    from test_workflow import project_copy
-
-    root = tmp_path_factory.mktemp(name) / "project"
-    root.mkdir()
-    project_copy(root)
-    reduce_demo(root)
-    return root
+# The demo made smaller, as a study in its own config file (Snakemake's --configfile),
+# for the SLURM run.
+SMALL_STUDY = "tests/studies/demo_small.yaml"
+SMALL = ["--configfile", SMALL_STUDY]
 
 
 # ------------------------------------------------------------------ a killable Snakemake
@@ -83,7 +60,7 @@ def _pgid_members(pgid: int) -> list[int]:
 
 
 class Snakemake:
-    """`snakemake --cores all results/report.html` in its own process group."""
+    """`snakemake --cores all results/report.html` (the shipped demo) in its own process group."""
 
     def __init__(self, root: Path, name: str):
         self.root, self.name = root, name

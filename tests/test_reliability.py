@@ -22,7 +22,7 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from conftest import REPO, SENTIMENT, make_examples
+from conftest import REPO, SENTIMENT, git_clone, make_examples
 from faults import (
     BIN,
     COUNTS,
@@ -33,27 +33,25 @@ from faults import (
     digests,
     error_lines,
     leftovers,
-    reduced_project,
     run_with_kills,
 )
-from test_workflow import project_copy
 
 SRC = REPO / "src" / "xlrobust"
 
 
 # =================================================================== 1 + 2: kills, determinism
 @pytest.fixture(scope="module")
-def reference_run(reduced_demo_by_dvc):
-    """The reduced demo, uninterrupted (run by `dvc repro`, tests/conftest.py): the
-    reference of the killed run and the first of the two runs compared for determinism."""
-    return reduced_demo_by_dvc
+def reference_run(quickstart):
+    """The demo, uninterrupted (the quickstart run of tests/conftest.py): the reference of
+    the killed run and the first of the two runs compared for determinism."""
+    return quickstart
 
 
 @pytest.fixture(scope="module")
 def killed_run(reference_run, tmp_path_factory):
-    """The same reduced demo, SIGKILLed (whole process group) once in every stage of
-    STAGES, each time rerun with --rerun-incomplete, finally left to finish."""
-    return run_with_kills(reduced_project(tmp_path_factory, "killed"))
+    """The same demo in another git clone, SIGKILLed (whole process group) once in every
+    stage of STAGES, each time rerun with --rerun-incomplete, finally left to finish."""
+    return run_with_kills(git_clone(tmp_path_factory.mktemp("killed") / "project"))
 
 
 @pytest.mark.slow
@@ -838,7 +836,8 @@ SNAKEMAKE_CONFIG_ERRORS = {
 def test_snakemake_stops_on_a_bad_config_with_one_line(case, tmp_path):
     COUNTS["bad inputs tried"] += 1
     mutate, extra, culprit = SNAKEMAKE_CONFIG_ERRORS[case]
-    project_copy(tmp_path)
+    git_clone(tmp_path / "project")
+    tmp_path = tmp_path / "project"
     if mutate:
         cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
         mutate(cfg)

@@ -318,3 +318,81 @@ def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(fil
     assert "second sentence:</small> a hypot<ins>e</ins>hsis" in html
     assert "mnli from local files demo/nli/{split}.jsonl" in html
     assert "nyu-mll/glue @ main" not in html
+
+
+def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
+    """XTREME-R's size (PAN-X and Tatoeba have 40+ languages): tables and heatmaps turn
+    languages into rows, and nothing makes the page wider than a 1280 px window."""
+    import yaml
+
+    from browser import open_page
+
+    rng = np.random.default_rng(0)
+    langs = [f"{a}{b}" for a in "abcdefgh" for b in "xyzvw"][:40]
+    ids = [str(i) for i in range(30)]
+    preds, atks = [], []
+    for recipe in ("none", "inter"):
+        run = ("m", recipe, "t", 1)
+        for probe, rate in (("clean", None), ("char_swap", 0.1), ("char_swap", 0.3)):
+            frames = []
+            for lang in langs:
+                labels = rng.integers(0, 2, 30).tolist()
+                p = [y if rng.random() < 0.8 - (rate or 0) else 1 - y for y in labels]
+                f = tmp_path / f"{recipe}-{probe}-{rate}-{lang}.parquet"
+                frames.append(
+                    _pred(f, ids, labels, p, lang=lang, run=run, probe=(probe, rate, None if rate is None else 1))
+                )
+            preds += frames
+        a = tmp_path / f"attack-{recipe}.parquet"
+        rows = pl.DataFrame(
+            {
+                "id": ids * len(langs),
+                "lang": [x for x in langs for _ in ids],
+                "label": [1] * 30 * len(langs),
+                "status": rng.choice(["succeeded", "failed", "skipped"], 30 * len(langs)).tolist(),
+                "num_queries": [10] * 30 * len(langs),
+                "words_perturbed": [1] * 30 * len(langs),
+                "words_total": [8] * 30 * len(langs),
+                "text_a": ["a long original sentence"] * 30 * len(langs),
+                "text_b": [None] * 30 * len(langs),
+                "perturbed_text_a": ["a lnog original sentence"] * 30 * len(langs),
+                "perturbed_text_b": [None] * 30 * len(langs),
+                "pred": [1] * 30 * len(langs),
+                "perturbed_pred": [0] * 30 * len(langs),
+            },
+            schema_overrides={"text_b": pl.String, "perturbed_text_b": pl.String},
+        )
+        _keys(rows, run=run).write_parquet(a)
+        atks.append(str(a))
+    s, out = score(preds, atks)
+    s.write_parquet(tmp_path / "scores.parquet")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["recipes"]["inter"] = {"datasets": ["demo_nli"]}
+    cfg["study"] = {
+        "wide": {
+            "question": "40 languages?",
+            "models": ["m"],
+            "recipes": ["none", "inter"],
+            "targets": ["t"],
+            "seeds": [1],
+            "perturbations": [{"name": "char_swap", "rates": [0.1, 0.3]}],
+        },
+        "only_none": {
+            "question": "no intermediate training?",
+            "models": ["m"],
+            "recipes": ["none"],
+            "targets": ["t"],
+            "seeds": [1],
+        },
+    }
+    cfg["studies"] = "all"
+    compare(out, {"wide": cfg["study"]["wide"]}).write_parquet(tmp_path / "c.parquet")
+    report = tmp_path / "report.html"
+    write_report(cfg, str(tmp_path / "scores.parquet"), atks, [], [], str(report), str(tmp_path / "c.parquet"))
+    page = open_page(report, width=1280)
+    assert page["overflow"] == 0, f"the page is {page['overflow']} px wider than the window"
+    assert page["console"] == [] and all(shown for shown, _, _ in page["figures"])
+    html = report.read_text()
+    assert "has only the <code>none</code> recipe" in html  # says it has no comparison to make
+    for lang in langs:
+        assert f"<td class='l'>{lang}</td>" in html  # languages as rows

@@ -12,22 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from faults import reduce_demo
+from conftest import git_clone
+from faults import SMALL
 
 RULES = {"prepare_data", "fetch_model", "perturb", "intermediate", "finetune", "predict", "attack", "score", "report"}
-
-
-def tracked_copy(dest: Path) -> Path:
-    """The repository's tracked files (working-tree content) in dest."""
-    assert (REPO / ".git").exists() and shutil.which("git"), f"{REPO} is not a git checkout: cannot list tracked files"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    for rel in filter(None, files.decode().split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
 
 
 def alive(pid: int) -> bool:
@@ -47,16 +35,15 @@ def test_demo_runs_through_a_real_slurm_and_the_daemons_stop(tmp_path):
     assert shutil.which("slurmctld") or shutil.which("apt-get"), (
         "test_slurm needs Debian's slurm-wlm and munge, or apt-get to install them"
     )
-    root = tracked_copy(tmp_path / "repo")
-    # The reduced demo (tests/faults.py): the same rules and DAG shape (every rule
-    # runs, paired comparison included) at fewer jobs, so the run stays within a few
-    # minutes on 2 cores despite SLURM's per-job overhead.
-    reduce_demo(root)
+    root = git_clone(tmp_path / "repo")
+    # The reduced demo (tests/studies/demo_small.yaml, --configfile): the same rules and
+    # DAG shape (every rule runs, paired comparison included) at fewer jobs, so the run
+    # stays within a few minutes on 2 cores despite SLURM's per-job overhead.
 
     # Jobs import this copy's package (consistent with its config and rules).
     env = {**os.environ, "XLROBUST_VENV": sys.prefix, "PYTHONPATH": str(root / "src"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        ["bash", str(root / "scripts/slurm_local.sh"), str(root)],
+        ["bash", str(root / "scripts/slurm_local.sh"), str(root), *SMALL],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -70,7 +57,7 @@ def test_demo_runs_through_a_real_slurm_and_the_daemons_stop(tmp_path):
         pytest.fail(f"slurm_local.sh timed out after 25 min:\n{stdout[-3000:]}\n{stderr[-3000:]}")
     assert proc.returncode == 0, f"{stdout[-4000:]}\n{stderr[-4000:]}"
     assert (root / "results/report.html").stat().st_size > 1000
-    assert "Study: demo" in (root / "results/report.html").read_text()
+    assert "Study: demo_small<" in (root / "results/report.html").read_text()
 
     state = root / "logs/slurm_local"
     # squeue's records (kept by MinJobAge) of every job the profile submitted.

@@ -1,5 +1,7 @@
-"""End to end: the shipped demo config through Snakemake, and through DVC, on a copy
-of the repository (the developer's own outputs stay untouched)."""
+"""End to end, as the README says a user runs it: in a git clone of the repository,
+the quickstart (`snakemake --cores all results/report.html`, the shipped demo on the
+multilingual encoder), then the README's DVC commands in the same clone against the
+committed dvc.lock; and a DVC remote round trip on the reduced demo."""
 
 import os
 import shutil
@@ -15,14 +17,6 @@ from conftest import REPO
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "envs", "demo", "profiles", "dvc.yaml", ".dvcignore"]
-
-
-def project_copy(dest: Path) -> Path:
-    for name in PROJECT_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
-    return dest
 
 
 def sh(cmd, cwd, timeout=900):
@@ -31,23 +25,27 @@ def sh(cmd, cwd, timeout=900):
     return r.stdout + r.stderr
 
 
-def demo_langs(root: Path = REPO):
-    cfg = yaml.safe_load((root / "config.yaml").read_text())
-    return cfg["datasets"]["demo_sentiment"]["langs"]
+def resolved(root: Path) -> dict:
+    """The config the run resolved (results/config.yaml, written by the workflow)."""
+    return yaml.safe_load((root / "results/config.yaml").read_text())
 
 
 def check_outputs(root: Path):
-    """The demo's outputs, for the languages and seeds of root's config.yaml."""
-    seeds = yaml.safe_load((root / "config.yaml").read_text())["study"]["demo"]["seeds"]
+    """The demo's outputs (the shipped demo or the reduced one), for the study, languages
+    and seeds its run resolved."""
+    cfg = resolved(root)
+    (study,) = cfg["studies"]
+    st = cfg["study"][study]
+    langs = cfg["datasets"]["demo_sentiment"]["langs"]
     html = (root / "results/report.html").read_text()
-    for lang in demo_langs(root):
+    for lang in langs:
         assert f"<th>{lang}</th>" in html, lang
-    assert "Study: demo" in html and "<svg" in html and "Answer" in html
+    assert f"Study: {study}<" in html and "<svg" in html and "Answer" in html
     scores = pl.read_parquet(root / "results/scores.parquet")
     clean = scores.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
-    assert sorted(clean["language"].unique()) == sorted(demo_langs(root) + ["all", "all_xl"])
+    assert sorted(clean["language"].unique()) == sorted(langs + ["all", "all_xl"])
     assert sorted(clean["recipe"].unique()) == ["demo_nli", "none"]
-    assert sorted(clean["seed"].unique()) == sorted(seeds)
+    assert sorted(clean["seed"].unique()) == sorted(st["seeds"])
     en = clean.filter(pl.col("language") == "en")["value"]
     assert en.min() > 0.6  # trained on English: well above chance (1/3)
     probes = set(scores["probe"].unique())
@@ -59,46 +57,64 @@ def check_outputs(root: Path):
 
 
 @pytest.mark.slow
-def test_snakemake_demo_end_to_end_then_nothing_to_do(tmp_path):
-    root = project_copy(tmp_path)
-    sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html"], root, timeout=1200)
-    check_outputs(root)
+def test_quickstart_demo_is_cross_lingual_on_the_multilingual_encoder_then_nothing_to_do(quickstart):
+    root = quickstart
+    scores = check_outputs(root)
+    assert resolved(root)["study"]["demo"]["models"] == ["me5"]
+    clean = scores.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
+    for lang, g in clean.filter(~pl.col("language").is_in(["all", "all_xl"])).group_by("language"):
+        assert g["ci_low"].min() > 1 / 3, f"{lang[0]}: zero-shot accuracy not above chance: {g['value'].to_list()}"
     from browser import open_page
 
     page = open_page(root / "results/report.html")
     assert page["console"] == [] and page["requests"] == [] and page["alert"] is None
     assert len(page["figures"]) >= 2 and all(shown and w > 100 and h > 100 for shown, w, h in page["figures"])
-    for lang in demo_langs():
+    for lang in resolved(root)["datasets"]["demo_sentiment"]["langs"]:
         assert lang in page["text"]
     again = sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], root)
     assert "Nothing to be done" in again
 
 
 @pytest.mark.slow
-def test_dvc_repro_runs_the_demo_then_nothing_and_round_trips_a_remote(reduced_demo_by_dvc, tmp_path):
-    """`dvc repro` of the reduced demo (tests/faults.py: every stage, fewer jobs; run
-    in tests/conftest.py). The full demo runs through Snakemake above, and
-    test_dvc_yaml_is_current checks that dvc.yaml runs the same commands as the rules."""
-    check_outputs(reduced_demo_by_dvc)
-    second = sh([str(BIN / "dvc"), "repro"], reduced_demo_by_dvc)
-    assert "didn't change" in second and "Running stage" not in second
-    assert "up to date" in sh([str(BIN / "dvc"), "status"], reduced_demo_by_dvc)
-    metrics = sh([str(BIN / "dvc"), "metrics", "show"], reduced_demo_by_dvc)
+def test_readme_dvc_commands_in_the_clone_against_the_committed_lock(quickstart):
+    """`dvc repro && dvc metrics show` in the clone (dvc.lock is committed, not git-ignored):
+    after the Snakemake run DVC reruns only stages whose outputs differ from the lock (the
+    report, which records its time; models where this machine computes other bits), then
+    a second repro runs nothing and `dvc status` is clean."""
+    root = quickstart
+    assert "dvc.lock" in sh(["git", "ls-files"], root).split()
+    r = subprocess.run(["git", "check-ignore", "dvc.lock"], cwd=root, capture_output=True, text=True)
+    assert r.returncode == 1, "dvc.lock is git-ignored"
+    first = sh([str(BIN / "dvc"), "repro"], root, timeout=1800)
+    rerun = sorted({line.split("'")[1] for line in first.splitlines() if line.startswith("Running stage")})
+    stages = sh([str(BIN / "dvc"), "stage", "list", "--name-only"], root).split()
+    print(f"dvc repro after the Snakemake run reran {len(rerun)} of {len(stages)} stages: {rerun}")
+    # data and perturbations are model-independent and integer-exact: Snakemake wrote what the lock records
+    assert not [s for s in rerun if s.startswith(("prepare_data", "perturb"))], rerun
+    second = sh([str(BIN / "dvc"), "repro"], root)
+    assert "Running stage" not in second
+    assert "up to date" in sh([str(BIN / "dvc"), "status"], root)
+    metrics = sh([str(BIN / "dvc"), "metrics", "show"], root)
     assert "results/metrics.json" in metrics and "accuracy_drop" in metrics and "attack_success_rate" in metrics
 
-    # On a copy (the run is shared with test_reliability): push to a local remote, lose
-    # every output and the cache, pull: byte for byte back
+
+@pytest.mark.slow
+def test_dvc_push_pull_round_trips_the_outputs(quickstart, tmp_path):
+    """After the DVC commands above (the lock then describes every output): push to a local
+    remote, lose every output and the cache, pull: byte for byte back, status clean, and
+    Snakemake agrees nothing is left to do. On a copy: the run is shared."""
+    sh([str(BIN / "dvc"), "repro", "-q"], quickstart, timeout=1800)  # no-op if the test above ran first
     root = tmp_path / "project"
-    shutil.copytree(reduced_demo_by_dvc, root, symlinks=True)
+    shutil.copytree(quickstart, root, symlinks=True)
     outputs = ["data", "models", "perturbed", "predictions", "attacks", "results"]
     before = tree_digest(root, outputs)
     assert len(before) > 30
     sh([str(BIN / "dvc"), "remote", "add", "-d", "store", str(tmp_path.parent / f"{tmp_path.name}-remote")], root)
     sh([str(BIN / "dvc"), "push", "-q"], root)
-    in_git = {f: (root / f).read_bytes() for f in ("results/metrics.json", "results/plots/accuracy_by_rate.csv")}
+    in_git = {f: (root / f).read_bytes() for f in ("results/metrics.json", "results/plots/score_by_rate.csv")}
     for d in outputs + [".dvc/cache"]:
         shutil.rmtree(root / d)
-    for f, content in in_git.items():  # `cache: false` outputs live in git, which would restore them
+    for f, content in in_git.items():  # `cache: false` outputs are not in DVC's cache
         (root / f).parent.mkdir(parents=True, exist_ok=True)
         (root / f).write_bytes(content)
     sh([str(BIN / "dvc"), "pull", "-q"], root)
@@ -133,6 +149,17 @@ def test_dvc_yaml_is_current_and_matches_snakemake_outputs():
     dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", []) + s.get("plots", [])}
     smk_outs = {o for job in summary(cwd=REPO) if job["rule"] != "all" for o in job["output"]}
     assert dvc_outs == smk_outs
+
+
+def test_dvc_lock_is_committed_and_current_with_dvc_yaml():
+    """The lock is the audit record: committed (not git-ignored), one entry per stage of
+    dvc.yaml with that stage's command."""
+    lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(lock) == set(stages)
+    assert all(lock[s]["cmd"] == stages[s]["cmd"] for s in stages)
+    r = subprocess.run(["git", "check-ignore", "dvc.lock"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 1, "dvc.lock is git-ignored"
 
 
 def test_snakemake_lint_is_clean():

@@ -187,6 +187,13 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
     config = task.configs[lang]
     cap = (spec.get("max_examples") or {}).get(split)
+    held = spec.get("holdout") or {}
+    if split in held:  # the last rows of the training split (a dataset released with one labelled split)
+        whole, source = load(dataset, {**spec, "holdout": {}, "max_examples": {}}, "train", lang)
+        part = whole.tail(held[split])
+        return (part.head(cap) if cap else part), f"{source} (its last {held[split]} rows)"
+    if split == "train" and held:
+        cap = None  # read it whole: the held-out rows are cut from its end below
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
@@ -205,6 +212,12 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     df = pl.concat(parts)
     if len(parts) > 1:
         validate(df, task, " + ".join(sources))
+    if split == "train" and held:
+        n = sum(held.values())
+        if n >= df.height:
+            raise XlrobustError(f"dataset '{dataset}': holdout takes {n} rows but the training split has {df.height}")
+        df = df.head(df.height - n)
+        cap = (spec.get("max_examples") or {}).get(split)
     return (df.head(cap) if cap else df), " + ".join(sources)
 
 

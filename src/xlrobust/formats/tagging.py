@@ -28,6 +28,7 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import register
 from xlrobust.formats.base import Format, first_bad
+from xlrobust.perturb import CHAR_OPS, WORD_OPS
 
 IGNORE = -100
 BIO = re.compile(r"^(O|[BI]-.+)$")
@@ -63,16 +64,7 @@ class Tagging(Format):
     sides = {"all": (), "entities": (), "context": ()}
     default_side = "all"
     collator_keeps_labels = True
-    perturbations = (
-        "char_swap",
-        "char_delete",
-        "char_insert",
-        "char_substitute",
-        "keyboard_typo",
-        "word_drop",
-        "word_swap",
-        "word_shuffle",
-    )
+    perturbations = CHAR_OPS + WORD_OPS  # tags follow their tokens; clauses have no tags to follow
 
     def label_names(self, task_labels, train):
         if task_labels:

@@ -283,6 +283,37 @@ def family_section(
     return "".join(out)
 
 
+def suite_summary(s: pl.DataFrame, targets: dict[str, str]) -> str:
+    """XTREME-R's summary: each target's primary metric averaged over its languages (the
+    `all` average), per model and recipe, mean over seeds; then the robustness side: the
+    mean drop over the study's perturbations and the metric under attack."""
+    rows = []
+    for target, metric in targets.items():
+        t = s.filter((pl.col("target") == target) & (pl.col("language") == "all"))
+        for label, m, probe in (
+            (f"{target} ({metric})", metric, "clean"),
+            (f"{target}: {metric} drop", f"{metric}_drop", None),
+            (f"{target}: under attack", f"{metric}_under_attack", None),
+        ):
+            g = t.filter(pl.col("metric") == m)
+            if probe:
+                g = g.filter(pl.col("probe") == probe)
+            if g.height:
+                rows.append(
+                    g.group_by("model", "recipe").agg(value=pl.col("value").mean()).with_columns(column=pl.lit(label))
+                )
+    if not rows:
+        return ""
+    d = pl.concat(rows)
+    order = list(dict.fromkeys(d["column"].to_list()))
+    wide = d.pivot(on="column", index=["model", "recipe"], values="value").sort("model", "recipe")
+    fmt = {c: pct for c in order}
+    return (
+        "<h3>Suite summary (XTREME-R style; %, average over each target's languages, mean over seeds; drop = "
+        "mean over the study's perturbations)</h3>" + table(wide.select("model", "recipe", *order), fmt, left=2)
+    )
+
+
 def study_section(
     name: str,
     st: dict,
@@ -310,6 +341,8 @@ def study_section(
         return "".join(out) + "<p>No scores for this study yet.</p>"
     c_all = comparisons.filter(pl.col("study") == name) if comparisons.height else comparisons
     fams = {f: v for f, v in (families or {}).items() if set(v[0]) & set(st["targets"])}
+    if len(st["targets"]) > 1:
+        out.append(suite_summary(s, {t: m for ts, m, _ in fams.values() for t in ts if t in st["targets"]}))
     for fam, (targets, metric, fmt) in fams.items():
         sf = s.filter(pl.col("target").is_in(targets))
         if sf.height == 0:
