@@ -2,7 +2,7 @@
 config.yaml through Snakemake in a git clone of the repository, as a user runs it. PAN-X
 (../shared/data/panx, release tsv files) English train subset -> dev in ar de en hi sw zh, and UD
 (CoNLL-U) English EWT -> German GSD, with multilingual-e5-small: fetch, prepare, finetune,
-perturb (char_swap; entity_char_swap on PAN-X), predict, attack (xl_charbug), score, report.
+perturb (keyboard_typo; entity_keyboard_typo on PAN-X), predict, attack (xl_charbug), score, report.
 Runs once (module fixture); the tests check what a researcher would."""
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def test_ud_german_beats_the_majority_tag_baseline(study):
 @pytest.mark.slow
 def test_perturbations_keep_tags_aligned_and_entity_probe_touches_entities_only(study):
     clean = pl.read_parquet(study / "data/panx_local/test.parquet").filter(pl.col("lang") == "de")
-    ent = pl.read_parquet(study / "perturbed/panx_local/de/entity_char_swap/r0.3_s1.parquet")
-    both = pl.read_parquet(study / "perturbed/panx_local/de/char_swap/r0.3_s1.parquet")
+    ent = pl.read_parquet(study / "perturbed/panx_local/de/entity_keyboard_typo/r0.3_s1.parquet")
+    both = pl.read_parquet(study / "perturbed/panx_local/de/keyboard_typo/r0.3_s1.parquet")
     for p in (ent, both):
         assert p["id"].to_list() == clean["id"].to_list() and p["tags"].to_list() == clean["tags"].to_list()
         assert (p["tokens"].list.len() == p["tags"].list.len()).all()
@@ -111,12 +111,12 @@ def test_perturbations_keep_tags_aligned_and_entity_probe_touches_entities_only(
                 changed["O" if t == "O" else "entity"] += 1
     assert changed["O"] == 0 and changed["entity"] > 0
     assert ent["sides"][0] == "entities" and both["sides"][0] == "all"
-    assert not (study / "perturbed/udpos_local/de/entity_char_swap").exists()  # NER-only probe
+    assert not (study / "perturbed/udpos_local/de/entity_keyboard_typo").exists()  # NER-only probe
     s = scores(study)
-    for probe in ("char_swap", "entity_char_swap"):
+    for probe in ("keyboard_typo", "entity_keyboard_typo"):
         drop = value(s, "panx_local", "all", "f1_drop", probe)
         assert -1 <= drop <= 1
-    assert value(s, "udpos_local", "de", "accuracy_drop", "char_swap") > -0.05
+    assert value(s, "udpos_local", "de", "accuracy_drop", "keyboard_typo") > -0.05
 
 
 @pytest.mark.slow

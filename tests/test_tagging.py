@@ -166,14 +166,14 @@ def test_config_checks_treebank_choice_and_named_probe_sides():
     with pytest.raises(XlrobustError, match="datasets.udpos.configs.de: 'de_foo' is not a udpos config"):
         config.validate(cfg)
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["study"]["cpu_tag"]["perturbations"].append({"name": "entity_keyboard_typo", "rates": [0.5], "sides": "all"})
+    cfg["study"]["cpu_tag"]["perturbations"].append({"name": "entity_char_delete", "rates": [0.5], "sides": "all"})
     with pytest.raises(
-        XlrobustError, match="perturbations.2: target panx_local: entity_keyboard_typo perturbs .* 'entities' side"
+        XlrobustError, match="perturbations.2: target panx_local: entity_char_delete perturbs .* 'entities' side"
     ):
         config.validate(cfg)
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["study"]["cpu_tag"]["perturbations"][1].pop("targets")  # entity_ probes need NER tags: not for UD POS
-    with pytest.raises(XlrobustError, match="target udpos_local: entity_char_swap on sides 'entities' needs NER tags"):
+    with pytest.raises(XlrobustError, match="target udpos_local: entity_keyboard_typo on sides 'entities' needs NER tags"):
         config.validate(cfg)
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["studies"] = "cpu_tag"
@@ -268,6 +268,15 @@ def test_outcomes_by_hand_and_corpus_f1_is_a_ratio_of_sums():
     value, lo, hi = score.cell_ci((f1["x"].to_numpy(), f1["w"].to_numpy(), None, None))
     assert value == 0.5 == corpus_f1(gold, pred) == pytest.approx(f1_score(gold, pred))
     assert score.cell_ci((acc["x"].to_numpy(), acc["w"].to_numpy(), None, None))[0] == pytest.approx(6 / 9)
+
+
+def test_f1_only_for_the_ner_target_when_one_file_mixes_ner_and_pos():
+    ner = table([(["Paris", "is"], ["B-LOC", "O"])]).with_columns(target=pl.lit("panx"))
+    pos = table([(["Paris", "is"], ["PROPN", "AUX"])], lang="de").with_columns(target=pl.lit("udpos"))
+    both = pl.concat([ner, pos]).with_columns(pred_tags=pl.Series([["B-LOC", "O"], ["PROPN", "VERB"]]))
+    out = TAG.outcomes(both)
+    assert out.filter(pl.col("metric") == "f1")["target"].to_list() == ["panx"]
+    assert out.filter(pl.col("metric") == "accuracy")["x"].to_list() == [2, 1]
 
 
 def test_corpus_f1_equals_seqeval_on_random_sequences():

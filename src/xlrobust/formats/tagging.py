@@ -298,6 +298,9 @@ class Tagging(Format):
         )
 
     def outcomes(self, preds):
+        """Token accuracy for every sentence; entity F1 (x = 2 TP, w = 2 TP + FP + FN) for the
+        sentences of NER targets: tag sets are told apart per target (a file of one format may
+        hold an NER and a POS target), or over the whole table when it has no target column."""
         gold, pred = preds["tags"].to_list(), preds["pred_tags"].to_list()
         correct = [sum(a == b for a, b in zip(g, p)) for g, p in zip(gold, pred)]
         parts = [
@@ -307,10 +310,16 @@ class Tagging(Format):
                 w=pl.Series([len(g) for g in gold], dtype=pl.Float64),
             )
         ]
-        if is_bio(t for g in gold for t in g):
-            counts = [entity_counts(g, p) for g, p in zip(gold, pred)]
+        groups = preds["target"].to_list() if "target" in preds.columns else [None] * preds.height
+        tags_of: dict = {}
+        for group, g in zip(groups, gold):
+            tags_of.setdefault(group, set()).update(g)
+        ner = {group for group, tags in tags_of.items() if is_bio(tags)}
+        rows = [i for i, group in enumerate(groups) if group in ner]
+        if rows:
+            counts = [entity_counts(gold[i], pred[i]) for i in rows]
             parts.append(
-                preds.with_columns(
+                preds[rows].with_columns(
                     metric=pl.lit("f1"),
                     x=pl.Series([2 * tp for tp, _, _ in counts], dtype=pl.Float64),
                     w=pl.Series([2 * tp + fp + fn for tp, fp, fn in counts], dtype=pl.Float64),
@@ -394,7 +403,7 @@ class Tagging(Format):
         gold = list(row.get("tags") or [])
         before, after = list(row.get("pred_tags") or []), list(row.get("perturbed_pred_tags") or [])
         tokens = list(row.get("perturbed_tokens") or row.get("tokens") or [])
-        bio = bio_tags(gold) and any(t != "O" for t in gold)
+        bio = bool(gold) and bio_tags(gold)  # NER (an all-O sentence too); POS tags are never O/B-/I-
         parts = []
         for i, (a, b) in enumerate(zip(before, after)):
             if a != b:

@@ -318,8 +318,9 @@ def study_section(
         af = attacks.get(fmt.name, pl.DataFrame())
         af = af.filter(pl.col("target").is_in(targets)) if af.height else af
         if len(fams) > 1:
+            anchor = "-".join(fam.replace("(", " ").replace(")", " ").split())  # "tagging (f1)" -> tagging-f1
             out.append(
-                f"<h3 id='study-{escape(name)}-{escape(fam)}'>Task family: {escape(fam)} "
+                f"<h3 id='study-{escape(name)}-{escape(anchor)}'>Task family: {escape(fam)} "
                 f"({escape(', '.join(t for t in targets if t in st['targets']))}; {escape(metric)})</h3>"
             )
         out.append(family_section(sf, cf, af, st, recipes, metric, fmt, fam if len(fams) > 1 else None, name))
