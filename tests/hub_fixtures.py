@@ -229,6 +229,34 @@ ROWS_BY_LANG = {
         ]
         for s in ["train", "validation", "test"]
     },
+    # (issue 18) wikiann: ner_tags ClassLabel ids (0 O, 1 B-PER, 2 I-PER, 3 B-ORG, 4 I-ORG, 5 B-LOC, 6 I-LOC)
+    "panx": {
+        s: [
+            {
+                "tokens": ["R.H.", "Saunders", "(", "St.", "Lawrence", ")"],
+                "ner_tags": [3, 4, 0, 5, 6, 0],
+                "langs": ["en"] * 6,
+            },
+            {"tokens": ["Anders", "Lindström"], "ner_tags": [1, 2], "langs": ["en"] * 2},
+        ]
+        for s in ["train", "validation", "test"]
+    },
+    # (issue 18) universal_dependencies rows as conllu.parse_incr gives them: the range line of "don't"
+    # (upos 13 '_', head None) before its words, and an empty node (head None)
+    "udpos": {
+        s: [
+            {
+                "idx": "s1",
+                "text": "I don't know.",
+                "tokens": ["I", "don't", "do", "n't", "know", "know", "."],
+                "lemmas": ["I", "_", "do", "not", "know", "know", "."],
+                "upos": [11, 13, 17, 7, 16, 16, 1],
+                "head": ["5", "None", "5", "5", "0", "None", "5"],
+            },
+            {"idx": "s2", "text": "Hi", "tokens": ["Hi"], "lemmas": ["hi"], "upos": [15], "head": ["0"]},
+        ]
+        for s in ["train", "validation", "test"]
+    },
 }
 
 
@@ -237,8 +265,12 @@ def write(task, root: Path, langs: list[str]) -> str:
     the path template for datasets.<name>.local."""
     rows = ROWS_BY_LANG.get(task.name) or ROWS[task.name]
     for lang in langs:
-        for split, split_rows in rows.items():
-            p = root / (task.configs[lang] or "") / f"{split}.parquet"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            pl.DataFrame(split_rows).write_parquet(p)
+        configs = task.configs[lang] if isinstance(task.configs[lang], tuple) else (task.configs[lang],)
+        for config in configs:  # a language merging several configs (UD treebanks) has each
+            for split, split_rows in rows.items():
+                if split not in task.config_splits.get(config, (split,)):
+                    continue
+                p = root / (config or "") / f"{split}.parquet"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                pl.DataFrame(split_rows).write_parquet(p)
     return str(root / "{config}" / "{split}.parquet")

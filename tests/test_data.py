@@ -251,6 +251,8 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xnli": (["train", "validation", "test"], 3, [0, 1, 2]),
     "paws-x": (["train", "validation", "test"], 2, [0, 1]),
     "amazon_reviews": (["train", "validation", "test"], 2, [0, 4]),
+    "panx": (["train", "validation", "test"], 2, None),  # (issue 18)
+    "udpos": (["train", "validation", "test"], 8, None),  # en: 2 rows in each of its 4 treebanks with train
 }
 
 

@@ -126,8 +126,14 @@ def _cross_check(cfg: dict, source: str) -> None:
         for t in st["targets"]:
             need("target", t, cfg["targets"], f"study.{name}.targets")
         for i, p in enumerate(st.get("perturbations", [])):
-            need("perturbation", p["name"], PERTURBATIONS, f"study.{name}.perturbations")
-            for t in st["targets"]:
+            need("perturbation", p["name"], set(PERTURBATIONS) | named_perturbations(), f"study.{name}.perturbations")
+            for t in p.get("targets", []):
+                if t not in st["targets"]:
+                    raise XlrobustError(
+                        f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
+                        f"({', '.join(st['targets'])})"
+                    )
+            for t in probe_targets(st, p):
                 fmt = target_format(cfg, t)
                 if p["name"] not in fmt.perturbations:
                     raise XlrobustError(
@@ -139,6 +145,14 @@ def _cross_check(cfg: dict, source: str) -> None:
                         f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
                         f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
                     )
+                try:
+                    fmt.probe(
+                        p["name"],
+                        p.get("sides"),
+                        get_task(cfg["datasets"][cfg["targets"][t]["dataset"]]["task"]).labels,
+                    )
+                except XlrobustError as e:
+                    raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
         for a in st.get("attack", {}).get("recipes", []):
             need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
     selected_studies(cfg, source)
@@ -167,8 +181,8 @@ def _check_conflicts(cfg: dict, source: str) -> None:
     for name in selected_studies(cfg):
         st = cfg["study"][name]
         for p in st.get("perturbations", []):
-            for t in st["targets"]:
-                side = p.get("sides") or target_format(cfg, t).default_side
+            for t in probe_targets(st, p):
+                side = target_format(cfg, t).probe(p["name"], p.get("sides"))[1]
                 key = (t, p["name"])
                 if key in sides and sides[key][1] != side:
                     raise XlrobustError(
@@ -192,6 +206,29 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
             raise XlrobustError(
                 f"{source}: datasets.{name}.langs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
             )
+    for lang in ds.get("configs") or {}:
+        if lang not in task.configs:
+            raise XlrobustError(
+                f"{source}: datasets.{name}.configs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
+            )
+        from xlrobust.data import config_list
+
+        try:
+            config_list(task, ds, lang, name)
+        except XlrobustError as e:
+            raise XlrobustError(f"{source}: datasets.{name}.{str(e).split(': ', 1)[1]}") from None
+
+
+def probe_targets(st: dict, p: dict) -> list[str]:
+    """The targets of a study that one of its perturbations applies to (`targets`, default all)."""
+    return [t for t in st["targets"] if t in p.get("targets", st["targets"])]
+
+
+def named_perturbations() -> set[str]:
+    """The probes formats name (tagging's entity_/context_ modes), next to perturb.PERTURBATIONS."""
+    from xlrobust.formats import all_formats
+
+    return {n for fmt in all_formats().values() for n in fmt.named_perturbations}
 
 
 def selected_studies(cfg: dict, source: str = "config") -> list[str]:
@@ -269,6 +306,8 @@ def probes(cfg: dict, target: str) -> list[tuple[str, float, int]]:
         if target not in st["targets"]:
             continue
         for p in st.get("perturbations", []):
+            if target not in probe_targets(st, p):
+                continue
             for rate in p["rates"]:
                 for ps in st.get("perturbation_seeds", [1]):
                     if (p["name"], rate, ps) not in out:
@@ -282,9 +321,9 @@ def perturbation_sides(cfg: dict, target: str, perturbation: str) -> str:
     for name in selected_studies(cfg):
         st = cfg["study"][name]
         for p in st.get("perturbations", []):
-            if target in st["targets"] and p["name"] == perturbation and "sides" in p:
+            if target in probe_targets(st, p) and p["name"] == perturbation and "sides" in p:
                 return p["sides"]
-    return target_format(cfg, target).default_side
+    return target_format(cfg, target).probe(perturbation)[1]
 
 
 def attack_jobs(cfg: dict) -> list[tuple[Run, str, dict]]:

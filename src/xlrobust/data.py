@@ -176,6 +176,24 @@ def validate(df: pl.DataFrame, task: Task, source: str) -> None:
     get_format(task.format).validate(df, task.labels, source, raw_name)
 
 
+def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | None]:
+    """The Hub configs one language reads: the registry's (several where it merges them, as
+    UD's treebanks), or those `configs` in the dataset's spec chooses among them."""
+    registry = task.configs[lang]
+    registry = list(registry) if isinstance(registry, tuple) else [registry]
+    chosen = (spec.get("configs") or {}).get(lang)
+    if not chosen:
+        return registry
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    bad = next((c for c in chosen if c not in registry), None)
+    if bad is not None:
+        raise XlrobustError(
+            f"dataset '{dataset}': configs.{lang}: '{bad}' is not a {task.name} config of language '{lang}' "
+            f"(known: {', '.join(str(c) for c in registry)})"
+        )
+    return chosen
+
+
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
@@ -185,7 +203,8 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
         )
     if split not in task.splits:
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
-    config = task.configs[lang]
+    configs = config_list(task, spec, lang, dataset)
+    merged = isinstance(task.configs[lang], tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
     held = spec.get("holdout") or {}
     if split in held:  # the last rows of the training split (a dataset released with one labelled split)
@@ -198,17 +217,27 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
     parts, sources = [], []
-    for hub_split in hub_splits if several else [hub_splits]:
-        if spec.get("local"):
-            local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
-            if spec.get("local_format"):  # a release format (xlrobust.readers)
-                raw, source = get_reader(spec["local_format"])(spec["local"], config, local_split, spec)
+    for config in configs:
+        for hub_split in hub_splits if several else [hub_splits]:
+            if merged and hub_split not in task.config_splits.get(config, (hub_split,)):
+                continue  # a treebank without this split (UD's test-only treebanks)
+            if spec.get("local"):
+                local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
+                if spec.get("local_format"):  # a release format (xlrobust.readers)
+                    raw, source = get_reader(spec["local_format"])(spec["local"], config, local_split, spec)
+                else:
+                    raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
             else:
-                raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
-        else:
-            raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
-        parts.append(normalise(raw, task, lang, hub_split if several else split, source))
-        sources.append(source)
+                raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
+            df = normalise(raw, task, lang, hub_split if several else split, source)
+            if merged:  # ids stay unique across the merged configs
+                df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
+            parts.append(df)
+            sources.append(source)
+    if not parts:
+        raise XlrobustError(
+            f"dataset '{dataset}': no {task.name} config of language '{lang}' ({', '.join(configs)}) has split '{split}'"
+        )
     df = pl.concat(parts)
     if len(parts) > 1:
         validate(df, task, " + ".join(sources))

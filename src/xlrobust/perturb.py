@@ -322,7 +322,7 @@ def frame_alphabet(df: pl.DataFrame) -> dict[tuple[str, bool], list[str]]:
 
 
 def probe_list(
-    names: list[str], rates: list[float], seeds: list[int], sides: list[str | None], outs: list[str]
+    names: list[str], rates: list[float], seeds: list[int], sides: list[str | None], outs: list[str], fmt=None
 ) -> list[tuple[str, float, int, str | None, str]]:
     """(perturbation, rate, seed, sides, out) per output file: the i-th value of each flag
     goes with the i-th --out, and a flag given once applies to every output. Checked whole
@@ -336,8 +336,9 @@ def probe_list(
         dup = next(o for o in outs if outs.count(o) > 1)
         raise XlrobustError(f"--out {dup} is given more than once")
     probes = list(zip(*(v * n if len(v) == 1 else v for v in given.values()), outs))
+    named = fmt.named_perturbations if fmt is not None else {}
     for name, rate, seed, _, _ in probes:
-        Perturber(name, "en", rate, seed, {})  # validates name and rate
+        Perturber(named.get(name, (name,))[0], "en", rate, seed, {})  # validates name and rate
     return probes
 
 
@@ -356,14 +357,14 @@ def perturb_frame(
     from xlrobust.formats import get_format
 
     fmt = fmt or get_format("classify")
-    sides = sides or fmt.default_side
-    fmt.columns_of(sides)
     if name not in fmt.perturbations:
         raise XlrobustError(
             f"perturbation {name} is not available for the {fmt.name} format "
             f"(available: {', '.join(fmt.perturbations)})"
         )
-    p = Perturber(name, lang, rate, seed, frame_alphabet(df) if alphabet is None else alphabet)
+    base, sides = fmt.probe(name, sides)  # a probe the format names fixes its sides
+    fmt.columns_of(sides)
+    p = Perturber(base, lang, rate, seed, frame_alphabet(df) if alphabet is None else alphabet)
     out = fmt.perturb(df, p, sides)
     return out.with_columns(
         probe=pl.lit(name),
@@ -388,19 +389,19 @@ def perturb(
     replacement alphabet built once, then one file per probe."""
     from xlrobust.formats import format_of_table
 
-    probes = probe_list(list(names), list(rates), list(seeds), list(sides), list(outs))
     fmt = format_of_table(data, fmt_name)
+    probes = probe_list(list(names), list(rates), list(seeds), list(sides), list(outs), fmt)
     for name, _, _, side, _ in probes:
-        fmt.columns_of(side or fmt.default_side)
         if name not in fmt.perturbations:
             raise XlrobustError(
                 f"perturbation {name} is not available for the {fmt.name} format "
                 f"(available: {', '.join(fmt.perturbations)})"
             )
+        fmt.columns_of(fmt.probe(name, side)[1])
     df = read_examples(data, lang, fmt)
     alphabet = frame_alphabet(df)
     for name, rate, seed, side, out in probes:
         write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet, fmt), out)
         print(
-            f"{name} rate {rate:g} seed {seed} sides {side or fmt.default_side}: {df.height} rows -> {out}", flush=True
+            f"{name} rate {rate:g} seed {seed} sides {fmt.probe(name, side)[1]}: {df.height} rows -> {out}", flush=True
         )

@@ -50,6 +50,121 @@ def path_of(template: str, config: str | None, split: str, **more) -> Path:
 
 # ---- extractive QA: SQuAD v1.1 JSON (data -> paragraphs -> qas) ------------------------- (issue 17)
 
+
 # ---- tagging: CoNLL-U and CoNLL token<TAB>tag ------------------------------------------ (issue 18)
+def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
+    """The raw ClassLabel column of the dataset's task and its names, in the Hub's id order."""
+    from xlrobust.tasks import get_task
+
+    task = get_task(spec["task"])
+    if len(task.class_labels) != 1:
+        raise XlrobustError(
+            f"{path}: local_format '{spec.get('local_format')}' yields tag ids, but task '{task.name}' has no "
+            "ClassLabel tag column to map them to; use a task whose Hub data has one (panx, udpos)"
+        )
+    return next(iter(task.class_labels.items()))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise XlrobustError(f"{path}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8") from None
+
+
+@reader("conllu")
+def read_conllu(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
+    """A CoNLL-U file (Universal Dependencies) as the Hub's universal_dependencies rows: parsed with
+    conllu.parse_incr and its sentences turned into columns exactly as that dataset's script does
+    (idx = sent_id, else the running number; text; tokens = FORM of every token line, multiword-token
+    ranges and empty nodes included; upos as ClassLabel ids; head etc. as str()). The registry task
+    then keeps the syntactic words (no range, no empty node) with their UPOS (column 4)."""
+    import conllu
+
+    path = path_of(template, config, split)
+    column, names = _class_label(spec, path)
+    ids = {name: i for i, name in enumerate(names)}
+    rows = []
+    text = _read_text(path)
+    try:
+        sentences = conllu.parse(text)
+    except conllu.exceptions.ParseException as e:
+        raise XlrobustError(f"{path}: not valid CoNLL-U ({str(e).splitlines()[0][:160]})") from None
+    for n, sent in enumerate(sentences):
+        tokens = [t["form"] for t in sent]
+        bad = next((t for t in sent if t["upos"] not in ids), None)
+        if bad is not None:
+            where = sent.metadata.get("sent_id", n)
+            raise XlrobustError(
+                f"{path}: sentence {where}, token {bad['id']}: UPOS '{bad['upos']}' is not one of "
+                f"{', '.join(names)} (column 4)"
+            )
+        rows.append(
+            {
+                "idx": str(sent.metadata.get("sent_id", n)),
+                "text": sent.metadata.get("text", " ".join(tokens)),
+                "tokens": tokens,
+                "lemmas": [t["lemma"] for t in sent],
+                column: [ids[t["upos"]] for t in sent],
+                "xpos": [t["xpos"] for t in sent],
+                "feats": [str(t["feats"]) for t in sent],
+                "head": [str(t["head"]) for t in sent],
+                "deprel": [str(t["deprel"]) for t in sent],
+                "deps": [str(t["deps"]) for t in sent],
+                "misc": [str(t["misc"]) for t in sent],
+            }
+        )
+    if not rows:
+        raise XlrobustError(f"{path}: no sentences")
+    schema = {"idx": pl.String, "text": pl.String, column: pl.List(pl.Int64)}
+    schema.update(
+        {c: pl.List(pl.String) for c in ("tokens", "lemmas", "xpos", "feats", "head", "deprel", "deps", "misc")}
+    )
+    return pl.DataFrame(rows, schema=schema), str(path)
+
+
+@reader("conll_tags")
+def read_conll_tags(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
+    """One `token<TAB>tag` a line, a blank line between sentences (PAN-X as XTREME distributes it;
+    CoNLL-2003 style), as the Hub's rows: tokens, the tags as ids of the task's ClassLabel column
+    (wikiann: ner_tags) and, as wikiann has, `langs` (the config per token). XTREME's raw PAN-X files
+    prefix every token with its language ("en:Paris"): stripped when every token of the file has it."""
+    path = path_of(template, config, split)
+    column, names = _class_label(spec, path)
+    ids = {name: i for i, name in enumerate(names)}
+    sentences, tokens, tags = [], [], []
+    for n, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            if tokens:
+                sentences.append((tokens, tags))
+                tokens, tags = [], []
+            continue
+        parts = line.rsplit("\t", 1) if "\t" in line else line.rsplit(None, 1)
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise XlrobustError(f"{path}: line {n}: expected 'token<TAB>tag', got {line[:60]!r}")
+        token, tag = parts[0].strip(), parts[1].strip()
+        if tag not in ids:
+            raise XlrobustError(f"{path}: line {n}: tag '{tag}' is not one of {', '.join(names)}")
+        tokens.append(token)
+        tags.append(ids[tag])
+    if tokens:
+        sentences.append((tokens, tags))
+    if not sentences:
+        raise XlrobustError(f"{path}: no sentences (one token<TAB>tag a line, blank lines between sentences)")
+    prefix = f"{config}:" if config else None
+    if prefix and all(t.startswith(prefix) and len(t) > len(prefix) for toks, _ in sentences for t in toks):
+        sentences = [([t[len(prefix) :] for t in toks], tg) for toks, tg in sentences]
+    return (
+        pl.DataFrame(
+            {
+                "tokens": [s[0] for s in sentences],
+                column: [s[1] for s in sentences],
+                "langs": [[config or ""] * len(s[0]) for s in sentences],
+            },
+            schema={"tokens": pl.List(pl.String), column: pl.List(pl.Int64), "langs": pl.List(pl.String)},
+        ),
+        str(path),
+    )
+
 
 # ---- XCOPA / COPA / SIQA and bitext retrieval (Tatoeba, BUCC) ---------------------------- (issue 19)

@@ -306,7 +306,7 @@ def outcomes(preds: dict[str, pl.DataFrame], attacks: dict[str, pl.DataFrame]) -
             else:  # a ratio of sums: the drop is clean ratio - perturbed ratio
                 drops.append(_rows(pert, f"{metric}_drop", pl.col("x"), pl.col("w"), pl.col("cx"), pl.col("cw")))
             if flips is None:  # one flip row per example: the answer changed under the probe
-                flips = _rows(pert, "flip_rate", (pl.col("answer") != pl.col("canswer")), pl.lit(1.0))
+                flips = _rows(pert, "flip_rate", fmt.flip(), pl.lit(1.0))
         parts += drops + ([flips] if flips is not None else [])
     for name, attacks_df in attacks.items():
         fmt = get_format(name)

@@ -76,6 +76,10 @@ class AttackSettings:
         minimum=0,
         maximum=1,
     )
+    any_change: bool = _f(
+        False,
+        "tagging: the attack succeeds as soon as any predicted entity (POS: any tag) changes, instead of at the threshold",
+    )
 
 
 def defaults(cls) -> dict:

@@ -28,7 +28,9 @@ class Task:
     fields: dict[str, pl.Expr]  # normalised column -> expression over the raw columns (id, lang added)
     labels: tuple[str, ...] = ()  # classification label names, index = label id
     id: str | None = None  # raw id column, if the dataset has one
-    configs: dict[str, str | None] = field(default_factory=lambda: {"en": None})  # lang -> Hub config
+    # lang -> Hub config; a tuple: several configs read and concatenated in order (UD: every
+    # treebank of a language, as XTREME merges them), ids prefixed with the config
+    configs: dict[str, str | None | tuple[str, ...]] = field(default_factory=lambda: {"en": None})
     splits: dict[str, str | tuple[str, ...]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
     )
@@ -36,6 +38,8 @@ class Task:
     parquet_branch: bool = False  # read refs/convert/parquet with data_dir=<config> (script on main)
     licence: str = ""
     local_only: str = ""  # why the task cannot come from the Hub (shown as the error)
+    config_splits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # config lacking splits -> its splits
+    class_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # raw ClassLabel column -> Hub names
     note: str = ""
 
     @property
@@ -281,6 +285,141 @@ TASKS: dict[str, Task] = {
         ),
         # ---- XTREME-R extractive QA targets (issue 17) ----------------------------------------
         # ---- XTREME-R structured prediction targets (issue 18) -------------------------------
+        # PAN-X = WikiANN (Rahimi et al. 2019 splits), the 48 XTREME-R languages. Parquet on main, one
+        # config per Wikipedia language code; ner_tags are ClassLabel ids (order of the card / wikiann.py).
+        Task(
+            name="panx",
+            hub="unimelb-nlp/wikiann",
+            format="tagging",
+            needs=("tokens", "ner_tags"),
+            fields={
+                "tokens": pl.col("tokens").cast(pl.List(pl.String)),
+                "tags": pl.col("ner_tags").list.eval(
+                    pl.element().replace_strict(
+                        dict(enumerate(("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"))),
+                        default=None,
+                        return_dtype=pl.String,
+                    )
+                ),
+            },
+            labels=("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"),
+            class_labels={"ner_tags": ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")},
+            configs={
+                lang: lang
+                for lang in "af ar az bg bn de el en es et eu fa fi fr gu he hi hu id it ja jv ka kk ko lt ml mr ms my "
+                "nl pa pl pt qu ro ru sw ta te th tl tr uk ur vi yo zh".split()
+            },
+            licence="ODC-BY (see the card); built from Wikipedia",
+            note="PAN-X (Pan et al. 2017) in Rahimi et al.'s splits; XTREME-R's 48 languages",
+        ),
+        # UD-POS: Universal Dependencies 2.7 (XTREME-R's version). The repo keeps a loading script on
+        # main, so it is read from refs/convert/parquet (data_dir = treebank). Several treebanks per
+        # language: the registry lists every treebank of the language (XTREME merges all treebanks of a
+        # language, per split) and reads each that has the split (`config_splits`: those lacking some);
+        # datasets.<name>.configs in config.yaml narrows a language to some of them (a local copy with one
+        # treebank). Left out, as XTREME drops their all-'_' sentences: treebanks released without word
+        # forms (ar_nyuad, en_esl, en_gumreddit, fr_ftb, ja_bccwj). The Hub rows are conllu.parse_incr's:
+        # multiword-token ranges ("1-2", upos '_') and empty nodes ("8.1"), both with head None, are
+        # dropped here, so each tag is a syntactic word's UPOS (17 tags; XTREME instead keeps fused forms).
+        Task(
+            name="udpos",
+            hub="universal-dependencies/universal_dependencies",
+            format="tagging",
+            needs=("idx", "tokens", "upos", "head"),
+            fields={
+                "tokens": pl.col("tokens").list.gather(
+                    (
+                        pl.col("upos").list.eval((pl.element() != 13).cast(pl.Int8))
+                        * pl.col("head").list.eval((pl.element() != "None").cast(pl.Int8))
+                    ).list.eval((pl.element() == 1).arg_true())
+                ),
+                "tags": pl.col("upos")
+                .list.gather(
+                    (
+                        pl.col("upos").list.eval((pl.element() != 13).cast(pl.Int8))
+                        * pl.col("head").list.eval((pl.element() != "None").cast(pl.Int8))
+                    ).list.eval((pl.element() == 1).arg_true())
+                )
+                .list.eval(
+                    pl.element().replace_strict(
+                        dict(
+                            enumerate(
+                                "NOUN PUNCT ADP NUM SYM SCONJ ADJ PART DET CCONJ PROPN PRON X _ ADV INTJ VERB AUX".split()
+                            )
+                        ),
+                        default=None,
+                        return_dtype=pl.String,
+                    )
+                ),
+            },
+            labels=tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()),
+            class_labels={
+                "upos": tuple(
+                    "NOUN PUNCT ADP NUM SYM SCONJ ADJ PART DET CCONJ PROPN PRON X _ ADV INTJ VERB AUX".split()
+                )
+            },
+            id="idx",
+            configs={
+                lang: tuple(f"{lang}_{tb}" for tb in treebanks.split())
+                for lang, treebanks in {
+                    "af": "afribooms",
+                    "ar": "padt pud",
+                    "bg": "btb",
+                    "de": "gsd hdt lit pud",
+                    "el": "gdt",
+                    "en": "ewt gum lines partut pronouns pud",
+                    "es": "ancora gsd pud",
+                    "et": "edt ewt",
+                    "eu": "bdt",
+                    "fa": "perdt seraji",
+                    "fi": "ftb ood pud tdt",
+                    "fr": "fqb gsd partut pud sequoia spoken",
+                    "he": "htb",
+                    "hi": "hdtb pud",
+                    "hu": "szeged",
+                    "id": "csui gsd pud",
+                    "it": "isdt partut postwita pud twittiro vit",
+                    "ja": "gsd modern pud",
+                    "kk": "ktb",
+                    "ko": "gsd kaist pud",
+                    "lt": "alksnis hse",
+                    "mr": "ufal",
+                    "nl": "alpino lassysmall",
+                    "pl": "lfg pdb pud",
+                    "pt": "bosque gsd pud",
+                    "ro": "nonstandard rrt simonero",
+                    "ru": "gsd pud syntagrus taiga",
+                    "ta": "mwtt ttb",
+                    "te": "mtg",
+                    "th": "pud",
+                    "tl": "trg ugnayan",
+                    "tr": "boun gb imst pud",
+                    "uk": "iu",
+                    "ur": "udtb",
+                    "vi": "vtb",
+                    "wo": "wtb",
+                    "yo": "ytb",
+                    "zh": "cfl gsd gsdsimp hk pud",
+                }.items()
+            },
+            # from the _UD_DATASETS table of the Hub's universal_dependencies.py (UD 2.7); every other
+            # treebank has train, validation and test. lt_hse: that script serves its train file as all
+            # three splits, so only its train split is read.
+            config_splits={
+                **{
+                    tb: ("test",)
+                    for tb in "ar_pud de_lit de_pud en_pronouns en_pud es_pud fi_ood fi_pud fr_fqb fr_pud hi_pud id_pud "
+                    "it_pud ja_modern ja_pud ko_pud pl_pud pt_pud ru_pud ta_mwtt th_pud tl_trg tl_ugnayan tr_gb tr_pud "
+                    "yo_ytb zh_cfl zh_hk zh_pud".split()
+                },
+                "id_csui": ("train", "test"),
+                "kk_ktb": ("train", "test"),
+                "lt_hse": ("train",),
+            },
+            parquet_branch=True,
+            licence="per treebank (UD licences, mostly CC BY-SA 4.0 / CC BY-NC-SA 4.0)",
+            note="UD 2.7 UPOS; a language's treebanks merged per split as XTREME does",
+        ),
         # ---- XTREME-R XCOPA and retrieval targets (issue 19) ---------------------------------
         # ---- multilingual MLM text -------------------------------------------------------
         Task(

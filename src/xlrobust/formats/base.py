@@ -43,6 +43,9 @@ class Format:
     metric: str = "accuracy"  # the primary metric: dev selection, comparisons, report
     sides: dict[str, tuple[str, ...]] = {}  # perturbation `sides` value -> the columns it touches
     default_side: str = "both"
+    # probes this format names: name -> (perturbation, sides), e.g. tagging's entity_char_swap =
+    # char_swap on entity tokens only; listed in `perturbations`, written under their own name
+    named_perturbations: dict[str, tuple[str, str]] = {}
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
@@ -135,6 +138,11 @@ class Format:
         """The prediction as one comparable value: a changed answer under a probe is a flip."""
         return pl.col("pred")
 
+    def flip(self) -> pl.Expr:
+        """Whether a perturbed example's prediction (`answer`) differs from its clean one
+        (`canswer`): what flip_rate averages."""
+        return pl.col("answer") != pl.col("canswer")
+
     def corpus_scores(self, preds: pl.DataFrame) -> dict[str, Callable]:
         """Metrics that are no ratio of per-example sums (classification's macro-F1):
         name -> function(group of prediction rows) -> (value, ci_low, ci_high)."""
@@ -166,6 +174,19 @@ class Format:
     def prediction_change(self, row: dict) -> str:
         """The prediction before -> after the attack, as escaped HTML."""
         return escape(f"{row.get('pred')} → {row.get('perturbed_pred')}")
+
+    def probe(self, name: str, sides: str | None = None, labels: tuple[str, ...] = ()) -> tuple[str, str]:
+        """(the perturbation to run, the sides it touches) of a probe name: a named probe fixes
+        its sides (giving others is an error), any other takes `sides` or the default.
+        `labels`: the target task's label names, when a side only exists for some label sets."""
+        if name in self.named_perturbations:
+            base, side = self.named_perturbations[name]
+            if sides not in (None, side):
+                raise XlrobustError(
+                    f"{name} perturbs the {self.name} format's '{side}' side; it takes no sides '{sides}'"
+                )
+            return base, side
+        return name, sides or self.default_side
 
     def columns_of(self, sides: str) -> tuple[str, ...]:
         if sides not in self.sides:

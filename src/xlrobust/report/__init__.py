@@ -24,20 +24,22 @@ ATTACK_EXAMPLE_COLUMNS = ["recipe", "target", "format", "id", "lang", "status", 
 
 
 def families(cfg: dict, scores: pl.DataFrame) -> dict:
-    """format name -> (targets, primary metric, format) over the scored targets (a target
-    the config does not define is taken as classification)."""
+    """family -> (targets, primary metric, format) over the scored targets (a target the
+    config does not define is taken as classification). A family is a format, split by
+    primary metric where its targets differ (tagging: NER by F1, POS by accuracy)."""
     from xlrobust.formats import get_format
 
-    out: dict = {}
+    found: dict = {}
     for target in scores["target"].unique(maintain_order=True).to_list():
         if target in cfg.get("targets", {}) and cfg["targets"][target]["dataset"] in cfg.get("datasets", {}):
             fmt = cfgmod.target_format(cfg, target)
         else:
             fmt = get_format("classify")
         metric = fmt.primary_metric(set(scores.filter(pl.col("target") == target)["metric"].unique().to_list()))
-        targets, _, _ = out.setdefault(fmt.name, ([], metric, fmt))
+        targets, _, _ = found.setdefault((fmt.name, metric), ([], metric, fmt))
         targets.append(target)
-    return out
+    split = {name for name, _ in found if sum(n == name for n, _ in found) > 1}
+    return {(f"{name} ({metric})" if name in split else name): v for (name, metric), v in found.items()}
 
 
 def write_report(

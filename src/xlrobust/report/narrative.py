@@ -324,7 +324,7 @@ def study_section(
     families: dict | None = None,
 ) -> str:
     """One study: its question, then per task family (targets of one format) the answer and
-    everything behind it. `families`: format name -> (targets, primary metric, format);
+    everything behind it. `families`: family -> (targets, primary metric, format) (report.families);
     `attacks`: format name -> attack rows."""
     recipes = recipes or {}
     s = scores.filter(
@@ -348,11 +348,12 @@ def study_section(
         if sf.height == 0:
             continue
         cf = c_all.filter(pl.col("target").is_in(targets)) if c_all.height else c_all
-        af = attacks.get(fam, pl.DataFrame())
+        af = attacks.get(fmt.name, pl.DataFrame())
         af = af.filter(pl.col("target").is_in(targets)) if af.height else af
         if len(fams) > 1:
+            anchor = "-".join(fam.replace("(", " ").replace(")", " ").split())  # "tagging (f1)" -> tagging-f1
             out.append(
-                f"<h3 id='study-{escape(name)}-{escape(fam)}'>Task family: {escape(fam)} "
+                f"<h3 id='study-{escape(name)}-{escape(anchor)}'>Task family: {escape(fam)} "
                 f"({escape(', '.join(t for t in targets if t in st['targets']))}; {escape(metric)})</h3>"
             )
         out.append(family_section(sf, cf, af, st, recipes, metric, fmt, fam if len(fams) > 1 else None, name))
