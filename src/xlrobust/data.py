@@ -187,6 +187,7 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
     config = task.configs[lang]
     cap = (spec.get("max_examples") or {}).get(split)
+    skip = (spec.get("skip_examples") or {}).get(split, 0)  # a held-out slice: rows after the first `skip`
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
@@ -199,12 +200,15 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             else:
                 raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
         else:
-            raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
+            hub_task, hub_config = task.hub_source(lang)
+            revision = spec.get("revision") if hub_task.hub == task.hub else None
+            raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, cap and skip + cap)
         parts.append(normalise(raw, task, lang, hub_split if several else split, source))
         sources.append(source)
     df = pl.concat(parts)
     if len(parts) > 1:
         validate(df, task, " + ".join(sources))
+    df = df.slice(skip) if skip else df
     return (df.head(cap) if cap else df), " + ".join(sources)
 
 
