@@ -201,9 +201,60 @@ ROWS: dict[str, dict[str, list[dict]]] = {
             },
         ]
     },
+    # ---- XCOPA and retrieval (issue 19)
+    "social_i_qa": {  # the Hub's parquet conversion: labels "1".."3" as strings (early versions kept "\n")
+        s: [
+            {
+                "context": "Tracy didn't go home that evening and resisted Riley's attacks.",
+                "question": "What does Tracy need to do before this?",
+                "answerA": "make a new plan",
+                "answerB": "Go home and see Riley",
+                "answerC": "Find somewhere to go",
+                "label": "3\n",
+            },
+            {
+                "context": "Sydney walked past a homeless woman asking for change.",
+                "question": "How would you describe Sydney?",
+                "answerA": "sympathetic",
+                "answerB": "like a person who was unable to help",
+                "answerC": "incredulous",
+                "label": "1",
+            },
+        ]
+        for s in ["train", "validation"]
+    },
 }
+# XCOPA / COPA rows (cambridgeltl/xcopa; aps/super_glue copa has the same columns but `changed`)
+COPA_ROWS = [
+    {
+        "premise": "My body cast a shadow over the grass.",
+        "choice1": "The sun was rising.",
+        "choice2": "The grass was cut.",
+        "question": "cause",
+        "label": 0,
+        "idx": 0,
+        "changed": False,
+    },
+    {
+        "premise": "The man turned on the faucet.",
+        "choice1": "The toilet filled with water.",
+        "choice2": "Water flowed from the spout.",
+        "question": "effect",
+        "label": 1,
+        "idx": 1,
+        "changed": False,
+    },
+]
 # Per-language targets: the same rows in every configured language folder.
 ROWS_BY_LANG = {
+    "xcopa": {"train": COPA_ROWS, "validation": COPA_ROWS, "test": COPA_ROWS},
+    "tatoeba": {  # mteb/tatoeba-bitext-mining: sentence1 in the language, sentence2 English
+        "test": [
+            {"sentence1": "Ich habe Hunger.\n", "sentence2": "I am hungry.\n"},
+            {"sentence1": "Wo ist der Bahnhof?", "sentence2": "Where is the station?"},
+            {"sentence1": "Tom schläft.", "sentence2": "Tom is sleeping."},
+        ]
+    },
     "xnli": {"train": NLI_ROWS, "validation": NLI_ROWS, "test": NLI_ROWS},
     "paws-x": {
         s: [

@@ -253,6 +253,9 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "amazon_reviews": (["train", "validation", "test"], 2, [0, 4]),
     "panx": (["train", "validation", "test"], 2, None),  # (issue 18)
     "udpos": (["train", "validation", "test"], 8, None),  # en: 2 rows in each of its 4 treebanks with train
+    "xcopa": (["train", "validation", "test"], 2, [0, 1]),
+    "social_i_qa": (["train", "validation"], 2, [0, 2]),
+    "tatoeba": (["test"], 3, None),  # no training split: the rows counted are English test rows
 }
 
 
@@ -265,18 +268,24 @@ def test_registry_task_from_hub_schema_fixture(name, tmp_path):
     task = TASKS[name]
     splits, train_rows, labels = EXPECT[name]
     test_langs = sorted(task.configs) if len(task.configs) > 1 and "test" in splits else ["en"]
+    written = sorted(set(test_langs) | {"en"})
+    if "en" not in task.configs:  # a target without English (Tatoeba: every language against English)
+        test_langs = written = sorted(task.configs)
     spec = {
         "task": name,
         "splits": splits,
         "langs": test_langs,
-        "local": hub_fixtures.write(task, tmp_path / "raw", sorted(set(test_langs) | {"en"})),
+        "local": hub_fixtures.write(task, tmp_path / "raw", written),
     }
     meta = data.prepare(name, spec, tmp_path / "out")
     assert meta["format"] == task.format
-    train = pl.read_parquet(tmp_path / "out/train.parquet")
+    first = splits[0]
+    train = pl.read_parquet(tmp_path / f"out/{first}.parquet")
     assert train.schema == pl.Schema(get_format(task.format).schema)
-    assert meta["splits"]["train"]["rows"] == {"en": train_rows}
-    assert train["id"].n_unique() == train.height and all(i.startswith("en-") for i in train["id"])
+    lang = "en" if first != "test" else test_langs[0]
+    assert meta["splits"][first]["rows"][lang] == train_rows
+    assert train["id"].n_unique() == train.height
+    assert all(i.startswith(f"{x}-") for i, x in zip(train["id"], train["lang"])) and lang in train["lang"]
     if labels is not None:
         assert sorted(train["label"].unique()) == labels
     if "test" in splits:
@@ -288,7 +297,7 @@ def test_registry_task_from_hub_schema_fixture(name, tmp_path):
             assert train["answer_text"].list.len().to_list() == [1, 0]
     if task.format == "choice":
         assert train["choices"].list.len().n_unique() == 1
-        assert train["choices"].list.len()[0] == {"commonsense_qa": 5}.get(name, 4)
+        assert train["choices"].list.len()[0] == {"commonsense_qa": 5, "xcopa": 2, "social_i_qa": 3}.get(name, 4)
     if task.format == "tagging":
         assert (train["tokens"].list.len() == train["tags"].list.len()).all()
 

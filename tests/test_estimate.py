@@ -45,10 +45,11 @@ def test_estimate_scales_with_seeds_and_studies():
 
 def test_unknown_model_size_names_the_fix():
     c = cfg(studies="demo")
-    c["models"]["minilm"]["source"] = "/somewhere/else"
-    with pytest.raises(XlrobustError, match="set models.minilm.params_m"):
+    (m,) = c["study"]["demo"]["models"]
+    c["models"][m]["source"] = "/somewhere/else"
+    with pytest.raises(XlrobustError, match=f"set models.{m}.params_m"):
         estimate.estimate(c)
-    c["models"]["minilm"]["params_m"] = 22.7
+    c["models"][m]["params_m"] = 117.7
     assert estimate.estimate(c)[0].flops > 0
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
@@ -146,6 +147,10 @@ class Attacker:
     def prepare(self, ex: dict) -> None:
         """Per-example state the model wrapper needs (nothing by default)."""
 
+    def start(self, table: pl.DataFrame) -> None:
+        """The attacked language's whole table, before its first example (a retrieval
+        attacker embeds its candidate pool); nothing by default."""
+
 
 class ClassificationAttacker(Attacker):
     """TextAttack's untargeted classification goal over our length-sorted, dynamically
@@ -215,6 +220,7 @@ class ChoiceAttacker(Attacker):
     schema = {
         "label": pl.Int64,
         "text_a": pl.String,
+        "text_b": pl.String,
         "choices": pl.List(pl.String),
         "perturbed_text_a": pl.String,
         "perturbed_choices": pl.List(pl.String),
@@ -261,6 +267,7 @@ class ChoiceAttacker(Attacker):
         return {
             "label": ex["label"],
             "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
             "choices": ex["choices"],
             "perturbed_text_a": cols[0],
             "perturbed_choices": cols[1:],
@@ -439,6 +446,99 @@ class TaggingAttacker(Attacker):
 # ---- retrieval attack (issue 19)
 
 
+def nearest_goal(model_wrapper, query_budget: int):
+    """TextAttack's untargeted classification goal with the candidates as classes and
+    cosine similarities as scores: it succeeds when the gold candidate is no longer the
+    nearest. Its score is the margin of the best other candidate over the gold one (> 0:
+    succeeded), not 1 - softmax(gold): over a pool of 1000 near-equal similarities a
+    softmax is flat, and the margin is what the search has to push past zero."""
+    import torch
+
+    import_textattack()
+    from textattack.goal_functions import UntargetedClassification
+
+    class NearestNeighbourGoal(UntargetedClassification):
+        def _process_model_outputs(self, inputs, scores):
+            scores = torch.as_tensor(np.asarray(scores) if isinstance(scores, list) else scores)
+            if scores.ndim == 1 and len(inputs) == 1:
+                scores = scores.unsqueeze(0)
+            if scores.ndim != 2 or scores.shape[0] != len(inputs):
+                raise ValueError(f"similarities of shape {tuple(scores.shape)} for {len(inputs)} queries")
+            return scores.cpu()  # similarities, not probabilities: no softmax
+
+        def _is_goal_complete(self, model_output, _):
+            return int(model_output.argmax()) != self.ground_truth_output
+
+        def _get_score(self, model_output, _):
+            gold = float(model_output[self.ground_truth_output])
+            others = torch.cat([model_output[: self.ground_truth_output], model_output[self.ground_truth_output + 1 :]])
+            return float(others.max()) - gold if len(others) else -1.0
+
+    return NearestNeighbourGoal(model_wrapper, query_budget=query_budget)
+
+
+class RetrievalAttacker(Attacker):
+    """Retrieval (Tatoeba): the query, the non-English sentence, is edited until its English
+    translation is no longer its nearest neighbour among the language's English sentences
+    (the candidate pool of prediction, embedded once per language). Recorded: the nearest
+    candidate and the gold's rank (1 = nearest) before and after."""
+
+    schema = {
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "perturbed_text_a": pl.String,
+        "nearest": pl.String,
+        "perturbed_nearest": pl.String,
+        "nearest_text": pl.String,
+        "perturbed_nearest_text": pl.String,
+        "rank": pl.Int64,
+        "perturbed_rank": pl.Int64,
+    }
+
+    def goal(self, query_budget):
+        ta = import_textattack()
+        attacker = self
+
+        class Wrapper(ta.models.wrappers.ModelWrapper):
+            """Queries in, their cosine similarities to every candidate out."""
+
+            def __init__(self):
+                self.model = attacker.model.model
+
+            def __call__(self, inputs):
+                return attacker.fmt.embed(attacker.model, list(inputs)) @ attacker.pool.T
+
+        return nearest_goal(Wrapper(), query_budget)
+
+    def start(self, table):
+        self.ids = table["id"].to_list()
+        self.position = {i: k for k, i in enumerate(self.ids)}
+        self.candidates = table["text_b"].to_list()
+        self.pool = self.fmt.embed(self.model, self.candidates)
+
+    def inputs(self, ex):
+        return ex["text_a"], self.position[ex["id"]]
+
+    def row(self, result, ex):
+        gold = self.position[ex["id"]]
+        ranks = [
+            1 + int((r.raw_output > r.raw_output[gold]).sum())
+            for r in (result.original_result, result.perturbed_result)
+        ]
+        before, after = int(result.original_result.output), int(result.perturbed_result.output)
+        return {
+            "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
+            "perturbed_text_a": result.perturbed_result.attacked_text.text,
+            "nearest": self.ids[before],
+            "perturbed_nearest": self.ids[after],
+            "nearest_text": self.candidates[before],
+            "perturbed_nearest_text": self.candidates[after],
+            "rank": ranks[0],
+            "perturbed_rank": ranks[1],
+        }
+
+
 KEYS = {
     "model": pl.String,
     "recipe": pl.String,
@@ -473,6 +573,7 @@ def attack(
     run: dict | None = None,
     fmt_name: str | None = None,
     settings: dict | None = None,
+    layer: int | None = None,
 ) -> None:
     """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
@@ -499,7 +600,7 @@ def attack(
     full = [read_examples(data, lang, fmt) for lang in langs]  # fail on bad input before loading the model
     fmt.check_model(model_dir, pl.concat(full), data)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
-    model = Model(model_dir, fmt, max_length=max_length)
+    model = Model(model_dir, fmt, max_length=max_length, layer=layer)
     set_seed = import_textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
     if claim(
@@ -512,6 +613,7 @@ def attack(
             "query_budget": query_budget,
             "seed": seed,
             "max_length": max_length,
+            "layer": layer,
             "threshold": opts["threshold"],
             "any_change": opts["any_change"],
             "run": run or {},
@@ -521,6 +623,7 @@ def attack(
     keys = {**(run or {}), "probe": f"attack:{recipe}", "rate": None, "pseed": None, "format": fmt.name}
     for lang, whole, out in zip(langs, full, outs):
         attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
+        attacker.start(whole)
         df = whole.head(max_examples)
         partial = progress / f"{lang}.jsonl"
         done = {}

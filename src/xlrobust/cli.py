@@ -132,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--run", nargs="*", default=None, help=RUN_HELP)
     S.add_arguments(p, S.AttackSettings)
     p.add_argument("--max-length", type=int, default=None, help="default: the model's training max length, else 128")
+    p.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="retrieval: the hidden layer pooled, as predict --layer (default: 2/3 of the depth)",
+    )
     p.add_argument("--out", required=True, nargs="+")
     p.add_argument(
         "--resume-dir",
@@ -268,6 +274,7 @@ def run(args) -> None:  # noqa: C901 (one branch per command)
             resume_dir=args.resume_dir,
             run=parse_run(args.run),
             fmt_name=args.format,
+            layer=args.layer,
         )
     elif args.cmd == "score":
         from xlrobust import config

@@ -201,7 +201,11 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
             f"{source}: datasets.{name}.local_format: unknown reader '{ds['local_format']}' "
             f"(known: {', '.join(sorted(READERS))})"
         )
-    for lang in ds.get("langs", []) + ds.get("train_langs", []) + [ds.get("train_lang", "en")]:
+    trains = set(ds.get("splits", ["train", "validation", "test"])) - {
+        "test"
+    }  # a test-only dataset has no train language
+    train_langs = ds.get("train_langs", []) + [ds.get("train_lang", "en")] if trains else []
+    for lang in ds.get("langs", []) + train_langs:
         if lang not in task.configs:
             raise XlrobustError(
                 f"{source}: datasets.{name}.langs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
@@ -396,6 +400,17 @@ def predict_flags(cfg: dict, target: str) -> str:
     return flags(cfg["targets"][target].get("predict", {}))
 
 
+def model_flags(cfg: dict, target: str) -> str:
+    """The target's prediction settings that change what its model computes (max length,
+    retrieval layer), as flags after a space (none: nothing): an attack runs the model as
+    prediction does."""
+    from xlrobust.settings import flags
+
+    spec = cfg["targets"][target].get("predict", {})
+    given = flags({k: v for k, v in spec.items() if k in ("max_length", "layer")})
+    return f" {given}" if given else ""
+
+
 def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[tuple[str, str]]:
     """(perturbed input, prediction output) pairs of one run."""
     from xlrobust import layout
@@ -444,16 +459,26 @@ def all_attacks(cfg: dict) -> list[str]:
     return [layout.attacks(r.model, r.recipe, r.target, r.seed, a) for r, a, _ in attack_jobs(cfg)]
 
 
-def resources(cfg: dict, group: str) -> dict:
+def resources(cfg: dict, group: str, fmt: str | None = None) -> dict:
     """Cluster resources of a rule group (train, predict, attack); threads = the CPUs
-    asked of SLURM (Snakemake lowers them to --cores locally)."""
-    r = cfg.get("resources", {}).get(group, {})
+    asked of SLURM (Snakemake lowers them to --cores locally). `fmt`: the target's format,
+    whose own group `<group>_<format>` wins where the config has one (e.g. predict_retrieval:
+    a retrieval job only embeds sentences and needs no GPU)."""
+    groups = cfg.get("resources", {})
+    r = groups.get(f"{group}_{fmt}", groups.get(group, {})) if fmt else groups.get(group, {})
     return dict(
         mem_mb=r.get("mem_mb", 4000),
         runtime=r.get("runtime", 60),
         gpu=r.get("gpu", 0),
         cpus_per_task=r.get("cpus_per_task", 1),
     )
+
+
+def rule_resources(cfg: dict, group: str) -> dict:
+    """`resources(cfg, group, format of the job's target)` per resource, as functions of a
+    rule's wildcards (for the rules whose jobs are one target's: predict, attack)."""
+    pick = lambda key: lambda w: resources(cfg, group, target_format(cfg, w.target).name)[key]  # noqa: E731
+    return {key: pick(key) for key in resources(cfg, group)}
 
 
 def threads(cfg: dict, group: str) -> int:

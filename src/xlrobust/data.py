@@ -228,7 +228,9 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 else:
                     raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
             else:
-                raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
+                hub_task, hub_config = task.hub_source(lang, config)  # a language another repo holds
+                revision = spec.get("revision") if hub_task.hub == task.hub else None
+                raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, cap)
             df = normalise(raw, task, lang, hub_split if several else split, source)
             if merged:  # ids stay unique across the merged configs
                 df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))

@@ -56,6 +56,11 @@ SIZES = {
     "panx": ({"train": 20_000, "validation": 10_000, "test": 10_000}, 20, 1),
     "udpos": ({"train": 21_253, "validation": 3_974, "test": 5_440}, 32, 1),
     # ---- XCOPA and retrieval targets (issue 19)
+    # XCOPA: English train/validation are COPA's (400/100), test is XCOPA's (500 per language)
+    "xcopa": ({"train": 400, "validation": 100, "test": 500}, 30, 2),
+    "social_i_qa": ({"train": 33_410, "validation": 1_954}, 40, 3),
+    # Tatoeba: up to 1000 pairs per language; each is two sentences to embed (no training)
+    "tatoeba": ({"test": 1_000}, 15, 2),
 }
 
 
@@ -96,6 +101,8 @@ def rows(cfg: dict, dataset: str, split: str) -> int:
     if spec["task"] == "wikipedia" and split == "train":
         n = cap or n
         return n * len(spec.get("train_langs", ["en"]))
+    held = spec.get("holdout") or {}
+    n = held[split] if split in held else (max(0, n - sum(held.values())) if split == "train" else n)
     return min(n, cap) if cap else n
 
 
@@ -131,12 +138,13 @@ def estimate(cfg: dict) -> list[Line]:
         h = hp(t)
         ds = t["dataset"]
         p = params(cfg, r.model)
-        n_tok = rows(cfg, ds, "train") * tokens(cfg, ds, h["max_length"])
-        lines["finetune"].jobs += 1
-        lines["finetune"].flops += (
-            6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, ds, "validation") * tokens(cfg, ds, 128) * h["epochs"]
-        )
-        lines["finetune"].disk_gb += 4 * p / 1e9
+        if xcfg.target_format(cfg, r.target).trains:  # retrieval uses the encoder as it is: no finetune job
+            n_tok = rows(cfg, ds, "train") * tokens(cfg, ds, h["max_length"])
+            lines["finetune"].jobs += 1
+            lines["finetune"].flops += (
+                6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, ds, "validation") * tokens(cfg, ds, 128) * h["epochs"]
+            )
+            lines["finetune"].disk_gb += 4 * p / 1e9
         langs = xcfg.target_langs(cfg, r.target)
         n_probes = 1 + len(xcfg.probes(cfg, r.target))
         test_tok = rows(cfg, ds, "test") * tokens(cfg, ds, 128) * len(langs)

@@ -168,3 +168,25 @@ def read_conll_tags(template: str, config: str | None, split: str, spec: dict) -
 
 
 # ---- XCOPA / COPA / SIQA and bitext retrieval (Tatoeba, BUCC) ---------------------------- (issue 19)
+
+
+@reader("bitext_lines")
+def bitext_lines(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
+    """A line-aligned bitext release (Tatoeba's `tatoeba.deu-eng.deu` + `tatoeba.deu-eng.eng`;
+    XTREME's download): `local` names the common prefix (`.../tatoeba.{config}`) and the
+    config `<xx>-<yy>` the two suffixes. Line i of one file translates line i of the other.
+    Yields the Hub's table (mteb/tatoeba-bitext-mining): sentence1 (xx), sentence2 (yy)."""
+    from xlrobust.data import read_lines
+
+    sides = (config or "").split("-")
+    if len(sides) != 2 or not all(sides):
+        raise XlrobustError(f"local_format bitext_lines: config '{config}' is not '<xx>-<yy>' (e.g. deu-eng)")
+    first, second = (path_of(template + ".{side}", config, split, side=side) for side in sides)
+    a, b = read_lines(first), read_lines(second)
+    if len(a) != len(b):
+        raise XlrobustError(
+            f"{first}: {len(a)} lines but {second.name} has {len(b)}: the two sides must be line-aligned"
+        )
+    return pl.DataFrame({"sentence1": a, "sentence2": b}, schema={"sentence1": pl.String, "sentence2": pl.String}), (
+        f"{first} + {second.name}"
+    )

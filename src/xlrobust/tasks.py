@@ -41,6 +41,19 @@ class Task:
     config_splits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # config lacking splits -> its splits
     class_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # raw ClassLabel column -> Hub names
     note: str = ""
+    # lang -> (Hub repo, config, parquet_branch) for a language another repo holds (XCOPA's
+    # English: COPA in aps/super_glue); the dataset's `revision` pins only `hub`
+    sources: dict[str, tuple[str, str | None, bool]] = field(default_factory=dict)
+
+    def hub_source(self, lang: str, config: str | None = None) -> tuple[Task, str | None]:
+        """The task to read `lang` from the Hub (itself, or a copy pointing at the repo that
+        holds that language) and the config to read there (default: the language's)."""
+        if lang in self.sources:
+            from dataclasses import replace
+
+            repo, config, parquet_branch = self.sources[lang]
+            return replace(self, hub=repo, parquet_branch=parquet_branch, sources={}), config
+        return self, self.configs[lang] if config is None else config
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
@@ -90,6 +103,28 @@ SQUAD_FIELDS = {
     "answer_start": pl.col("answers").struct.field("answer_start").cast(pl.List(pl.Int64)),
     "answer_text": pl.col("answers").struct.field("text").cast(pl.List(pl.String)),
     "scoring": pl.lit("squad"),
+}
+
+# ---- XCOPA and retrieval (issue 19) -------------------------------------------------------
+XCOPA_LANGS = "et ht id it qu sw ta th tr vi zh".split()  # XTREME-R scripts/train_xcopa.sh
+# XTREME-R's 41 Tatoeba languages: the project's 2-letter code -> ISO 639-3 code of the
+# Tatoeba release and of mteb/tatoeba-bitext-mining's `<l3>-eng` configs (XTREME's
+# utils_preprocess.py lang3_dict; zh is Mandarin cmn, fa Iranian Persian pes, sw swh).
+TATOEBA_LANGS = {
+    "af": "afr", "ar": "ara", "az": "aze", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa",
+    "et": "est", "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun",
+    "id": "ind", "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "lt": "lit",
+    "ml": "mal", "mr": "mar", "nl": "nld", "pl": "pol", "pt": "por", "ro": "ron", "ru": "rus", "sw": "swh",
+    "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl", "tr": "tur", "uk": "ukr", "ur": "urd", "vi": "vie",
+    "zh": "cmn",
+}  # fmt: skip
+COPA_FIELDS = {  # XCOPA and COPA rows: premise, choice1, choice2, question (cause/effect), label 0/1
+    "text_a": pl.col("premise"),
+    # XTREME-R's question sentence (third_party/run_xcopa.py: "{premise} What was the {question}?"),
+    # in English for every language; the choice format puts it before each choice
+    "text_b": pl.format("What was the {}?", pl.col("question").cast(pl.String).str.strip_chars()),
+    "choices": pl.concat_list([pl.col("choice1").cast(pl.String), pl.col("choice2").cast(pl.String)]),
+    "label": pl.col("label").cast(pl.Int64, strict=False),
 }
 
 TASKS: dict[str, Task] = {
@@ -421,6 +456,52 @@ TASKS: dict[str, Task] = {
             note="UD 2.7 UPOS; a language's treebanks merged per split as XTREME does",
         ),
         # ---- XTREME-R XCOPA and retrieval targets (issue 19) ---------------------------------
+        Task(
+            name="xcopa",
+            hub="cambridgeltl/xcopa",
+            format="choice",
+            needs=("premise", "choice1", "choice2", "question", "label"),
+            fields=COPA_FIELDS,
+            id="idx",
+            configs={"en": "en", **{lang: lang for lang in XCOPA_LANGS}},
+            # English (train, validation) is COPA's (XCOPA translates COPA's validation and test)
+            sources={"en": ("aps/super_glue", "copa", True)},
+            drop_labels=(-1,),  # COPA's test labels are hidden (-1): English has train and validation only
+            licence="CC BY 4.0 (XCOPA); COPA: BSD 2-Clause",
+            note="XCOPA: validation 100 and test 500 per language; English training: COPA train (400)",
+        ),
+        Task(
+            name="social_i_qa",
+            hub="allenai/social_i_qa",
+            format="choice",
+            needs=("context", "question", "answerA", "answerB", "answerC", "label"),
+            fields={
+                "text_a": pl.col("context"),
+                "text_b": pl.col("question"),
+                "choices": pl.concat_list([pl.col(f"answer{c}").cast(pl.String) for c in "ABC"]),
+                # "1".."3" (1-based; early versions kept a trailing newline)
+                "label": pl.col("label").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False) - 1,
+            },
+            splits={"train": "train", "validation": "validation"},
+            parquet_branch=True,
+            licence="CC BY 4.0",
+            note="SIQA (Sap et al. 2019): XTREME-R trains XCOPA models on it before COPA",
+        ),
+        Task(
+            name="tatoeba",
+            hub="mteb/tatoeba-bitext-mining",
+            format="retrieval",
+            needs=("sentence1", "sentence2"),
+            fields={  # sentence1 is the non-English sentence, sentence2 its English translation
+                "text_a": pl.col("sentence1").cast(pl.String).str.strip_chars(),
+                "text_b": pl.col("sentence2").cast(pl.String).str.strip_chars(),
+            },
+            configs={lang: f"{l3}-eng" for lang, l3 in TATOEBA_LANGS.items()},
+            splits={"test": "test"},
+            parquet_branch=True,
+            licence="CC BY 2.0 FR",
+            note="LASER's Tatoeba v1: up to 1000 English-aligned pairs per language; no training split",
+        ),
         # ---- multilingual MLM text -------------------------------------------------------
         Task(
             name="wikipedia",

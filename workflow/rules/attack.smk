@@ -14,10 +14,11 @@ rule attack:
         settings=lambda w: S.flags(xcfg.attack_settings(config, w.model, w.recipe, w.target, w.seed, w.attack)),
         test=lambda w: layout.data(config["targets"][w.target]["dataset"], "test"),
         format=lambda w: xcfg.target_format(config, w.target).name,
+        model_flags=lambda w: xcfg.model_flags(config, w.target),
         partial=lambda w, output: layout.partial(output[0]),
     threads: xcfg.threads(config, "attack")
     resources:
-        **xcfg.resources(config, "attack"),
+        **xcfg.rule_resources(config, "attack"),
     log:
         layout.log("attack", "{model}", "{recipe}", "{target}", "seed{seed}", "{attack}"),
     benchmark:
@@ -27,5 +28,5 @@ rule attack:
     shell:
         "OMP_NUM_THREADS={threads} xlrobust attack --model {input.model:q} --format {params.format:q}"
         " --run model={wildcards.model:q} recipe={wildcards.recipe:q} target={wildcards.target:q} seed={wildcards.seed:q}"
-        " --data {params.test:q} --lang {params.langs:q} --recipe {wildcards.attack:q} {params.settings}"
+        " --data {params.test:q} --lang {params.langs:q} --recipe {wildcards.attack:q} {params.settings}{params.model_flags}"
         " --out {params.outs:q} --resume-dir {params.partial:q} > {log:q} 2>&1"

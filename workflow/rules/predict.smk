@@ -16,7 +16,7 @@ rule predict:
         flags=lambda w: xcfg.predict_flags(config, w.target),
     threads: xcfg.threads(config, "predict")
     resources:
-        **xcfg.resources(config, "predict"),
+        **xcfg.rule_resources(config, "predict"),
     log:
         layout.log("predict", "{model}", "{recipe}", "{target}", "seed{seed}"),
     benchmark:

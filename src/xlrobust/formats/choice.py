@@ -4,10 +4,20 @@ Table: id, lang, text_a (context or premise), text_b (question, or null), choice
 of str, the same number in every row), label (index of the right choice). Each choice
 is encoded as the pair (context, "question choice"), truncated longest first. Head:
 AutoModelForMultipleChoice. Metric: accuracy. A perturbation touches the context
-(`a`), the choices (`choices`) or both; the answer index stays valid.
+(`a`), the choices (`choices`) or both, never the question; the answer index stays
+valid. The attack (xlrobust.attack.ChoiceAttacker) is TextAttack's untargeted
+classification goal over the chosen alternative, editing the context and the choices.
+
+XCOPA (xlrobust.tasks): text_b is XTREME-R's question sentence "What was the cause?" /
+"What was the effect?" (English in every language). XTREME-R's run_xcopa.py appends it
+to the premise ("{premise} What was the cause?" | choice); here it opens the second
+segment (premise | "What was the cause? choice"), the place this format gives every
+question, so that a perturbation of the premise never touches it.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 import numpy as np
 import polars as pl
@@ -97,6 +107,7 @@ class Choice(Format):
         if df.height == 0:
             return np.zeros((0, 2), dtype=np.float32)
         feats = self.features(model.tok, df, model.max_length)
+        feats["labels"] = [0] * df.height  # transformers' multiple-choice collator needs labels; run() drops them
         return np.stack(model.run(feats, collate=self.collator(model.tok)))
 
     def predict(self, model, df):
@@ -137,11 +148,18 @@ class Choice(Format):
         return out
 
     def attack_example(self, row):
-        pairs = [("premise", row["text_a"], row["perturbed_text_a"])]
+        pairs = [("context", row["text_a"], row["perturbed_text_a"])]
+        if row.get("text_b"):  # the question is never attacked: shown as it was
+            pairs.append(("question", row["text_b"], row["text_b"]))
         return pairs + [
             (f"choice {i + 1}", a, b)
             for i, (a, b) in enumerate(zip(row["choices"], row["perturbed_choices"] or row["choices"]))
         ]
+
+    def prediction_change(self, row):
+        """The chosen alternative before -> after the attack (1-based, as the table shows them)."""
+        name = lambda k: "–" if k is None else f"choice {k + 1}"  # noqa: E731
+        return escape(f"{name(row.get('pred'))} → {name(row.get('perturbed_pred'))} (gold: {name(row.get('label'))})")
 
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
         from xlrobust.attack import ChoiceAttacker

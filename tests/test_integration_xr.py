@@ -1,0 +1,109 @@
+"""The cpu_xr study end to end through Snakemake, in a git clone as a user gets it, on the
+real data of ../shared/data and the multilingual encoder me5 (multilingual-e5-small):
+XCOPA (English COPA training, zero-shot to et, it, sw, zh) and Tatoeba retrieval (six
+languages against English, no fine-tuning), with a static perturbation, an attack and the
+report. Run once per module; the tests check what a researcher would look at."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import git_clone
+
+BIN = Path(sys.executable).parent
+XCOPA_LANGS = ["en", "et", "it", "sw", "zh"]
+TATOEBA_LANGS = ["ar", "de", "fr", "hi", "sw", "zh"]
+TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, shared_data) -> Path:
+    root = tmp_path_factory.mktemp("cpu_xr")
+    clone = git_clone(root / "xlrobust")
+    (root / "shared").mkdir()
+    (root / "shared" / "data").symlink_to(shared_data)  # the config's ../shared/data, next to the clone
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HF_HUB_OFFLINE="1", PYTHONPATH=str(clone / "src"))
+    start = time.time()
+    r = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", "2", "--config", "studies=cpu_xr"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    TIMES["snakemake"] = time.time() - start
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    print(f"cpu_xr through Snakemake: {TIMES['snakemake']:.0f} s")
+    return clone
+
+
+def clean(scores: pl.DataFrame, target: str, metric: str = "accuracy") -> dict[str, float]:
+    rows = scores.filter((pl.col("target") == target) & (pl.col("probe") == "clean") & (pl.col("metric") == metric))
+    return dict(rows.select("language", "value").iter_rows())
+
+
+@pytest.mark.slow
+def test_tatoeba_far_above_chance_in_every_language_without_fine_tuning(run):
+    assert not (run / "models/target/me5/none/tatoeba_real").exists()  # retrieval has no finetune job
+    scores = pl.read_parquet(run / "results/scores.parquet")
+    for metric in ("accuracy", "accuracy_en_xx"):  # xx -> en (the attacked direction) and XTREME's en -> xx
+        acc = clean(scores, "tatoeba_real", metric)
+        print(f"Tatoeba {metric} (chance 1/1000; sw 1/390):", {k: round(v, 3) for k, v in sorted(acc.items())})
+        assert sorted(k for k in acc if k not in ("all", "all_xl")) == TATOEBA_LANGS
+        assert all(acc[lang] > 0.5 for lang in TATOEBA_LANGS) and acc["all"] > 0.7
+    n = scores.filter(
+        (pl.col("target") == "tatoeba_real") & (pl.col("probe") == "clean") & (pl.col("language") == "sw")
+    )
+    assert set(n["n"]) == {390}  # one outcome per query
+
+
+@pytest.mark.slow
+def test_xcopa_trained_on_english_copa_beats_chance_on_average(run):
+    info = json.loads((run / "models/target/me5/none/xcopa_real/seed1/xlrobust_train.json").read_text())
+    assert info["format"] == "choice" and info["dev_examples"] == 50 and info["train_examples"] == 350
+    acc = clean(pl.read_parquet(run / "results/scores.parquet"), "xcopa_real")
+    print("XCOPA accuracy (chance 0.5):", {k: round(v, 3) for k, v in sorted(acc.items())})
+    assert sorted(k for k in acc if k not in ("all", "all_xl")) == XCOPA_LANGS
+    assert acc["all"] > 0.5
+
+
+@pytest.mark.slow
+def test_perturbation_and_attack_are_scored_for_both_targets(run):
+    scores = pl.read_parquet(run / "results/scores.parquet")
+    for target, langs in (("xcopa_real", XCOPA_LANGS), ("tatoeba_real", TATOEBA_LANGS)):
+        s = scores.filter(pl.col("target") == target)
+        drop = s.filter((pl.col("probe") == "char_swap") & (pl.col("metric") == "accuracy_drop"))
+        assert set(langs) <= set(drop["language"]) and set(drop["rate"]) == {0.2}
+        attacked = s.filter(pl.col("probe") == "attack:xl_charbug")
+        assert {"attack_success_rate", "accuracy_under_attack", "mean_queries"} <= set(attacked["metric"])
+        for lang in langs:
+            a = pl.read_parquet(run / f"attacks/me5/none/{target}/seed1/xl_charbug/{lang}.parquet")
+            assert a.height == 4 and set(a["status"]) <= {"succeeded", "failed", "skipped"}
+    tat = scores.filter((pl.col("target") == "tatoeba_real") & (pl.col("language") == "all"))
+    value = dict(tat.select("metric", "value").filter(pl.col("metric").is_in(["accuracy_drop"])).rows())
+    print("Tatoeba accuracy lost to char_swap 0.2 (all languages):", round(value["accuracy_drop"], 3))
+    assert value["accuracy_drop"] > 0  # character noise on the queries costs hits
+    attacks = pl.read_parquet(run / "attacks/me5/none/tatoeba_real/seed1/xl_charbug/de.parquet")
+    for r in attacks.filter(pl.col("status") == "succeeded").iter_rows(named=True):
+        assert r["perturbed_nearest"] != r["id"] and r["perturbed_rank"] > 1 and r["rank"] == 1
+
+
+@pytest.mark.slow
+def test_report_has_a_section_per_task_family_with_adversarial_examples(run):
+    html = (run / "results/report.html").read_text(encoding="utf-8")
+    assert "Study: cpu_xr" in html
+    assert "Task family: choice" in html and "Task family: retrieval" in html
+    assert "Accuracy en xx per language" in html  # XTREME's direction next to the attacked one
+    assert "gold rank" in html or "attack_success_rate" in html
+    metrics = json.loads((run / "results/metrics.json").read_text())
+    assert {"me5/none/xcopa_real", "me5/none/tatoeba_real"} <= set(metrics)
