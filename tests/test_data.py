@@ -251,6 +251,10 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xnli": (["train", "validation", "test"], 3, [0, 1, 2]),
     "paws-x": (["train", "validation", "test"], 2, [0, 1]),
     "amazon_reviews": (["train", "validation", "test"], 2, [0, 4]),
+    # extractive QA targets (issue 17): rows of the first split (per language for a test-only set)
+    "xquad": (["test"], 2, None),
+    "mlqa": (["validation", "test"], 2, None),
+    "tydiqa": (["train", "validation", "test"], 2, None),  # English rows only (the id prefix says)
 }
 
 
@@ -271,10 +275,13 @@ def test_registry_task_from_hub_schema_fixture(name, tmp_path):
     }
     meta = data.prepare(name, spec, tmp_path / "out")
     assert meta["format"] == task.format
-    train = pl.read_parquet(tmp_path / "out/train.parquet")
+    train = pl.read_parquet(tmp_path / f"out/{splits[0]}.parquet")  # the train split, or a test-only set's test
     assert train.schema == pl.Schema(get_format(task.format).schema)
-    assert meta["splits"]["train"]["rows"] == {"en": train_rows}
-    assert train["id"].n_unique() == train.height and all(i.startswith("en-") for i in train["id"])
+    rows = meta["splits"][splits[0]]["rows"]
+    assert rows == {"en": train_rows} if splits[0] != "test" else set(rows.values()) == {train_rows}
+    assert train["id"].n_unique() == train.height and all(
+        i.startswith(f"{lang}-") for i, lang in train["id", "lang"].iter_rows()
+    )
     if labels is not None:
         assert sorted(train["label"].unique()) == labels
     if "test" in splits:

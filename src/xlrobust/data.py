@@ -149,6 +149,9 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
+    if task.row_lang is not None:  # several languages in one config: keep `lang`'s rows
+        of = raw.select(task.row_lang.alias("_lang"))["_lang"]
+        raw = raw.filter(of.is_null() | (of == lang))
     fmt.check_raw(raw, task.fields, source)
     if task.id and task.id in raw.columns:
         ids = raw[task.id].cast(pl.String)
@@ -176,6 +179,19 @@ def validate(df: pl.DataFrame, task: Task, source: str) -> None:
     get_format(task.format).validate(df, task.labels, source, raw_name)
 
 
+SPLIT_ROWS = re.compile(r"^(.*)\[(\d*):(\d*)\]$")
+
+
+def split_rows(name: str) -> tuple[str, slice | None]:
+    """A local split name with a row range, as `datasets`' split syntax: `train[3400:]` is
+    rows 3400 to the end of the train file (e.g. an English dev set held out of a train
+    file when the local files have no dev split)."""
+    m = SPLIT_ROWS.match(name)
+    if not m:
+        return name, None
+    return m[1], slice(int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+
+
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
@@ -194,10 +210,15 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     for hub_split in hub_splits if several else [hub_splits]:
         if spec.get("local"):
             local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
+            local_split, rows = split_rows(local_split)
+            template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
             if spec.get("local_format"):  # a release format (xlrobust.readers)
-                raw, source = get_reader(spec["local_format"])(spec["local"], config, local_split, spec)
+                raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
             else:
-                raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
+                raw, source = read_local(template, spec.get("local_labels"), config, local_split)
+            if rows is not None:
+                raw = raw[rows]
+                source += f"[{rows.start or ''}:{rows.stop or ''}]"
         else:
             raw, source = read_hub(task, config, hub_split, spec.get("revision"), dataset, cap)
         parts.append(normalise(raw, task, lang, hub_split if several else split, source))

@@ -36,6 +36,9 @@ class Task:
     parquet_branch: bool = False  # read refs/convert/parquet with data_dir=<config> (script on main)
     licence: str = ""
     local_only: str = ""  # why the task cannot come from the Hub (shown as the error)
+    # several languages in one Hub config (TyDiQA-GoldP): each raw row's language, from its
+    # columns; a split keeps its language's rows (and rows whose language is null: unknown)
+    row_lang: pl.Expr | None = None
     note: str = ""
 
     @property
@@ -87,6 +90,24 @@ SQUAD_FIELDS = {
     "answer_text": pl.col("answers").struct.field("text").cast(pl.List(pl.String)),
     "scoring": pl.lit("squad"),
 }
+
+# ---- extractive QA targets (issue 17)
+SQUAD_NEEDS = ("id", "question", "context", "answers")
+XQUAD_LANGS = "ar de el en es hi ro ru th tr vi zh".split()  # XTREME(-R)'s 11 and Romanian
+MLQA_LANGS = "ar de en es hi vi zh".split()
+# TyDiQA-GoldP id prefix -> ISO 639-1 (XTREME utils_preprocess.py tydiqa_preprocess, LANG2ISO)
+TYDIQA_LANGS = {
+    "arabic": "ar",
+    "bengali": "bn",
+    "english": "en",
+    "finnish": "fi",
+    "indonesian": "id",
+    "korean": "ko",
+    "russian": "ru",
+    "swahili": "sw",
+    "telugu": "te",
+}
+TYDIQA_ROW_LANG = pl.col("id").cast(pl.String).str.split("-").list.first().replace_strict(TYDIQA_LANGS, default=None)
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -280,6 +301,51 @@ TASKS: dict[str, Task] = {
             "'tags' lists and set datasets.<name>.local in config.yaml",
         ),
         # ---- XTREME-R extractive QA targets (issue 17) ----------------------------------------
+        # The test sets; the English training data is another dataset of config.yaml
+        # (targets.<name>.train_dataset), as XTREME trains: SQuAD v1.1 for XQuAD and MLQA,
+        # TyDiQA-GoldP English train for TyDiQA. Hub ids, configs and columns checked
+        # against /work/notes/hub_datasets.md (sections 1-3).
+        Task(
+            name="xquad",
+            hub="google/xquad",  # parquet on main since "Convert dataset to Parquet (#3)"
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields=SQUAD_FIELDS,
+            id="id",
+            configs={lang: f"xquad.{lang}" for lang in XQUAD_LANGS},
+            splits={"test": "validation"},  # its only split: the test set
+            licence="CC BY-SA 4.0",
+            note="1190 questions per language, parallel; XTREME(-R) uses 11 languages (ro is extra); scored "
+            "with the SQuAD v1.1 script",
+        ),
+        Task(
+            name="mlqa",
+            hub="facebook/mlqa",  # a loading script on main: its parquet conversion
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields={**SQUAD_FIELDS, "scoring": pl.lit("mlqa")},
+            id="id",
+            configs={lang: f"mlqa.{lang}.{lang}" for lang in MLQA_LANGS},  # context and question in one language
+            splits={"validation": "validation", "test": "test"},
+            parquet_branch=True,
+            licence="CC BY-SA 3.0",
+            note="mlqa.<context>.<question> on the diagonal (G-XLT off-diagonal configs not used); scored with "
+            "the MLQA script (language-specific normalisation); google/xtreme MLQA.<l>.<l> holds the same data",
+        ),
+        Task(
+            name="tydiqa",
+            hub="google-research-datasets/tydiqa",  # parquet on main since "Convert dataset to Parquet (#3)"
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields=SQUAD_FIELDS,
+            id="id",
+            configs={lang: "secondary_task" for lang in TYDIQA_LANGS.values()},  # GoldP = the secondary task
+            splits={"train": "train", "validation": "validation", "test": "validation"},
+            row_lang=TYDIQA_ROW_LANG,
+            licence="Apache 2.0",
+            note="TyDiQA-GoldP: all 9 languages in one config, each row's language from its id prefix (as XTREME's "
+            "tydiqa_preprocess); train on English train, English dev selects, test = dev per language",
+        ),
         # ---- XTREME-R structured prediction targets (issue 18) -------------------------------
         # ---- XTREME-R XCOPA and retrieval targets (issue 19) ---------------------------------
         # ---- multilingual MLM text -------------------------------------------------------
