@@ -29,7 +29,7 @@ def test_shipped_config_is_the_offline_demo():
 
 def test_shipped_config_holds_the_research_studies():
     c = config.validate({**cfg(), "studies": "all"})
-    assert config.selected_studies(c) == ["demo", "q1", "q2", "q3", "q4", "q5"]
+    assert config.selected_studies(c)[:6] == ["demo", "q1", "q2", "q3", "q4", "q5"]  # then the real-data CPU checks
     models = lambda q: {c["models"][m]["source"] for m in c["study"][q]["models"]}  # noqa: E731
     assert models("q1") == {"google-bert/bert-base-multilingual-cased"}
     assert models("q2") == models("q4") == models("q5") == {"FacebookAI/xlm-roberta-base"}
