@@ -245,6 +245,36 @@ COPA_ROWS = [
         "changed": False,
     },
 ]
+# ---- extractive QA targets (issue 17): the Hub's flat SQuAD schema (answers: struct of lists)
+QA_ROWS = [
+    {
+        "id": "56beace93aeaaa14008c91df",
+        "context": "The Panthers beat the Arizona Cardinals 49-15 in the NFC Championship Game.",
+        "question": "Who lost the NFC Championship Game?",
+        "answers": {"text": ["the Arizona Cardinals", "Arizona Cardinals"], "answer_start": [18, 22]},
+    },
+    {
+        "id": "56beace93aeaaa14008c91e0",
+        "context": "Super Bowl 50 was played at Levi's Stadium in Santa Clara, California.",
+        "question": "Where was Super Bowl 50 played?",
+        "answers": {"text": ["Levi's Stadium"], "answer_start": [28]},
+    },
+]
+# TyDiQA-GoldP: every language in one config; the id prefix names the language
+TYDIQA_ROWS = {
+    "train": [
+        {**QA_ROWS[0], "id": "english-9017813441823713085-0", "title": "NFC"},
+        {**QA_ROWS[1], "id": "english-3384291733815311716-1", "title": "Super Bowl"},
+        {**QA_ROWS[1], "id": "arabic-2387335860751143628-0", "title": "Super Bowl"},
+    ],
+    "validation": [
+        {**QA_ROWS[i % 2], "id": f"{name}-{1000 + i}-0", "title": "t"}
+        for i, name in enumerate(
+            ["arabic", "bengali", "english", "finnish", "indonesian", "korean", "russian", "swahili", "telugu"]
+        )
+    ],
+}
+
 # Per-language targets: the same rows in every configured language folder.
 ROWS_BY_LANG = {
     "xcopa": {"train": COPA_ROWS, "validation": COPA_ROWS, "test": COPA_ROWS},
@@ -255,6 +285,9 @@ ROWS_BY_LANG = {
             {"sentence1": "Tom schläft.", "sentence2": "Tom is sleeping."},
         ]
     },
+    "xquad": {"validation": QA_ROWS},
+    "mlqa": {s: [{**r, "title": "Super_Bowl_50"} for r in QA_ROWS] for s in ["validation", "test"]},
+    "tydiqa": TYDIQA_ROWS,
     "xnli": {"train": NLI_ROWS, "validation": NLI_ROWS, "test": NLI_ROWS},
     "paws-x": {
         s: [

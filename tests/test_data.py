@@ -256,6 +256,10 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xcopa": (["train", "validation", "test"], 2, [0, 1]),
     "social_i_qa": (["train", "validation"], 2, [0, 2]),
     "tatoeba": (["test"], 3, None),  # no training split: the rows counted are English test rows
+    # extractive QA targets (issue 17): rows of the first split (per language for a test-only set)
+    "xquad": (["test"], 2, None),
+    "mlqa": (["validation", "test"], 2, None),
+    "tydiqa": (["train", "validation", "test"], 2, None),  # English rows only (the id prefix says)
 }
 
 
@@ -397,19 +401,17 @@ def test_hub_reads_choose_parquet_branch_stream_caps_and_rounds(monkeypatch, tmp
     assert df.height == 9 and "facebook/anli@abc123" in source
 
 
-def test_holdout_carves_dev_from_a_dataset_released_with_one_labelled_split(shared_data, tmp_path):
-    """CommonsenseQA's labelled questions here are one file: its last 221 rows become the
-    validation split and leave the training split; max_examples still caps."""
+def test_row_slices_carve_dev_from_a_dataset_released_with_one_labelled_split(shared_data, tmp_path):
+    """CommonsenseQA's labelled questions here are one file: `local_splits` slices its rows
+    (datasets' split syntax) into disjoint train and validation; max_examples still caps."""
     spec = {
         "task": "commonsense_qa",
         "local": str(shared_data / "commonsenseqa/dev_rand_split.jsonl"),
         "splits": ["train", "validation"],
-        "holdout": {"validation": 221},
+        "local_splits": {"train": "dev[:1000]", "validation": "dev[1000:]"},
         "max_examples": {"train": 400},
     }
     meta = data.prepare("csqa", spec, tmp_path)
     assert meta["splits"]["train"]["rows"] == {"en": 400} and meta["splits"]["validation"]["rows"] == {"en": 221}
     train, dev = pl.read_parquet(tmp_path / "train.parquet"), pl.read_parquet(tmp_path / "validation.parquet")
     assert not set(train["id"]) & set(dev["id"])
-    with pytest.raises(XlrobustError, match="holdout takes 2000 rows but the training split has 1221"):
-        data.load("csqa", {**spec, "holdout": {"validation": 2000}, "max_examples": {}}, "train", "en")

@@ -104,6 +104,14 @@ def _cross_check(cfg: dict, source: str) -> None:
         _check_dataset(name, ds, source)
     for name, spec in cfg["targets"].items():
         need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
+        if "train_dataset" in spec:
+            need("dataset", spec["train_dataset"], cfg["datasets"], f"targets.{name}.train_dataset")
+            trains = get_format(get_task(cfg["datasets"][spec["train_dataset"]]["task"]).format)
+            if trains is not target_format(cfg, name):
+                raise XlrobustError(
+                    f"{source}: targets.{name}.train_dataset: '{spec['train_dataset']}' is {trains.name} data but "
+                    f"'{spec['dataset']}' is {target_format(cfg, name).name}: train a target on its own format"
+                )
         if not target_format(cfg, name).metric:
             raise XlrobustError(
                 f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
@@ -268,8 +276,15 @@ def used_datasets(cfg: dict) -> list[str]:
     """Datasets the selected studies read: their targets' and their recipes' (MLM text included)."""
     names = []
     for r in runs(cfg):
-        names += [cfg["targets"][r.target]["dataset"], *recipe_datasets(cfg, r.recipe)]
+        names += [cfg["targets"][r.target]["dataset"], train_dataset(cfg, r.target), *recipe_datasets(cfg, r.recipe)]
     return sorted(set(names))
+
+
+def train_dataset(cfg: dict, target: str) -> str:
+    """The dataset a target is fine-tuned (train) and selected (validation) on: its own,
+    or `train_dataset` (XTREME trains XQuAD and MLQA on SQuAD v1.1)."""
+    spec = cfg["targets"][target]
+    return spec.get("train_dataset") or spec["dataset"]
 
 
 def used(cfg: dict) -> dict:

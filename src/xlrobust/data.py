@@ -149,6 +149,9 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
+    if task.row_lang is not None:  # several languages in one config: keep `lang`'s rows
+        of = raw.select(task.row_lang.alias("_lang"))["_lang"]
+        raw = raw.filter(of.is_null() | (of == lang))
     fmt.check_raw(raw, task.fields, source)
     if task.id and task.id in raw.columns:
         ids = raw[task.id].cast(pl.String)
@@ -194,6 +197,19 @@ def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | N
     return chosen
 
 
+SPLIT_ROWS = re.compile(r"^(.*)\[(\d*):(\d*)\]$")
+
+
+def split_rows(name: str) -> tuple[str, slice | None]:
+    """A local split name with a row range, as `datasets`' split syntax: `train[3400:]` is
+    rows 3400 to the end of the train file (e.g. an English dev set held out of a train
+    file when the local files have no dev split)."""
+    m = SPLIT_ROWS.match(name)
+    if not m:
+        return name, None
+    return m[1], slice(int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+
+
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
@@ -206,13 +222,6 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs[lang], tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
-    held = spec.get("holdout") or {}
-    if split in held:  # the last rows of the training split (a dataset released with one labelled split)
-        whole, source = load(dataset, {**spec, "holdout": {}, "max_examples": {}}, "train", lang)
-        part = whole.tail(held[split])
-        return (part.head(cap) if cap else part), f"{source} (its last {held[split]} rows)"
-    if split == "train" and held:
-        cap = None  # read it whole: the held-out rows are cut from its end below
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
@@ -223,10 +232,15 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 continue  # a treebank without this split (UD's test-only treebanks)
             if spec.get("local"):
                 local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
+                local_split, rows = split_rows(local_split)
+                template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
                 if spec.get("local_format"):  # a release format (xlrobust.readers)
-                    raw, source = get_reader(spec["local_format"])(spec["local"], config, local_split, spec)
+                    raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
                 else:
-                    raw, source = read_local(spec["local"], spec.get("local_labels"), config, local_split)
+                    raw, source = read_local(template, spec.get("local_labels"), config, local_split)
+                if rows is not None:
+                    raw = raw[rows]
+                    source += f"[{rows.start or ''}:{rows.stop or ''}]"
             else:
                 hub_task, hub_config = task.hub_source(lang, config)  # a language another repo holds
                 revision = spec.get("revision") if hub_task.hub == task.hub else None
@@ -243,12 +257,6 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     df = pl.concat(parts)
     if len(parts) > 1:
         validate(df, task, " + ".join(sources))
-    if split == "train" and held:
-        n = sum(held.values())
-        if n >= df.height:
-            raise XlrobustError(f"dataset '{dataset}': holdout takes {n} rows but the training split has {df.height}")
-        df = df.head(df.height - n)
-        cap = (spec.get("max_examples") or {}).get(split)
     return (df.head(cap) if cap else df), " + ".join(sources)
 
 

@@ -49,7 +49,11 @@ SIZES = {
     "paws-x": ({"train": 49_401, "validation": 2_000, "test": 2_000}, 60, 1),
     "tweet_sentiment_multilingual": ({"train": 1_839, "validation": 324, "test": 870}, 35, 1),
     "amazon_reviews": ({"train": 200_000, "validation": 5_000, "test": 5_000}, 60, 1),
-    # ---- extractive QA targets (issue 17)
+    # ---- extractive QA targets (issue 17): test rows per language; tokens of a question with its
+    # context (SQuAD-style paragraphs; MLQA's are longer), capped at the configured max length
+    "xquad": ({"test": 1_190}, 180, 1),  # google/xquad card: 1190 per language
+    "mlqa": ({"validation": 500, "test": 5_000}, 230, 1),  # facebook/mlqa card: en 1148 / 11590, others ~500 / ~5000
+    "tydiqa": ({"train": 3_696, "validation": 440, "test": 564}, 200, 1),  # English train/dev; test: 5077 over 9
     # ---- structured prediction targets (issue 18)
     # PAN-X en (test: the English split; others 1k-10k); UD-POS en = ewt+gum+lines+partut (XTREME v1 counts);
     # sub-tokens per sentence with XLM-R's vocabulary
@@ -93,16 +97,19 @@ def rows(cfg: dict, dataset: str, split: str) -> int:
         hub_split = task.splits.get(split, split)
         hub_split = hub_split if isinstance(hub_split, str) else hub_split[0]
         hub_split = (spec.get("local_splits") or {}).get(split, hub_split)
-        path = Path(spec["local"].format(config=task.configs.get(lang) or "", split=hub_split))
+        from xlrobust.data import split_rows
+
+        hub_split, sliced = split_rows(hub_split)
+        template = spec["local"].replace("{lang}", lang)
+        path = Path(template.format(config=task.configs.get(lang) or "", split=hub_split))
         if path.exists() and path.suffix in (".jsonl", ".txt", ".csv", ".tsv"):
             n = sum(1 for _ in path.open(encoding="utf-8"))
+            n = len(range(n)[sliced]) if sliced else n
     if n is None:
         n = SIZES[spec["task"]][0].get(split, 0)
     if spec["task"] == "wikipedia" and split == "train":
         n = cap or n
         return n * len(spec.get("train_langs", ["en"]))
-    held = spec.get("holdout") or {}
-    n = held[split] if split in held else (max(0, n - sum(held.values())) if split == "train" else n)
     return min(n, cap) if cap else n
 
 
@@ -136,13 +143,13 @@ def estimate(cfg: dict) -> list[Line]:
     for r in runs:
         t = cfg["targets"][r.target]
         h = hp(t)
-        ds = t["dataset"]
+        ds, tr = t["dataset"], xcfg.train_dataset(cfg, r.target)
         p = params(cfg, r.model)
         if xcfg.target_format(cfg, r.target).trains:  # retrieval uses the encoder as it is: no finetune job
-            n_tok = rows(cfg, ds, "train") * tokens(cfg, ds, h["max_length"])
+            n_tok = rows(cfg, tr, "train") * tokens(cfg, tr, h["max_length"])
             lines["finetune"].jobs += 1
             lines["finetune"].flops += (
-                6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, ds, "validation") * tokens(cfg, ds, 128) * h["epochs"]
+                6 * p * n_tok * h["epochs"] + 2 * p * rows(cfg, tr, "validation") * tokens(cfg, tr, 128) * h["epochs"]
             )
             lines["finetune"].disk_gb += 4 * p / 1e9
         langs = xcfg.target_langs(cfg, r.target)

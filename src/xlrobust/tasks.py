@@ -40,6 +40,9 @@ class Task:
     local_only: str = ""  # why the task cannot come from the Hub (shown as the error)
     config_splits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # config lacking splits -> its splits
     class_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # raw ClassLabel column -> Hub names
+    # several languages in one Hub config (TyDiQA-GoldP): each raw row's language, from its
+    # columns; a split keeps its language's rows (and rows whose language is null: unknown)
+    row_lang: pl.Expr | None = None
     note: str = ""
     # lang -> (Hub repo, config, parquet_branch) for a language another repo holds (XCOPA's
     # English: COPA in aps/super_glue); the dataset's `revision` pins only `hub`
@@ -126,6 +129,23 @@ COPA_FIELDS = {  # XCOPA and COPA rows: premise, choice1, choice2, question (cau
     "choices": pl.concat_list([pl.col("choice1").cast(pl.String), pl.col("choice2").cast(pl.String)]),
     "label": pl.col("label").cast(pl.Int64, strict=False),
 }
+# ---- extractive QA targets (issue 17)
+SQUAD_NEEDS = ("id", "question", "context", "answers")
+XQUAD_LANGS = "ar de el en es hi ro ru th tr vi zh".split()  # XTREME(-R)'s 11 and Romanian
+MLQA_LANGS = "ar de en es hi vi zh".split()
+# TyDiQA-GoldP id prefix -> ISO 639-1 (XTREME utils_preprocess.py tydiqa_preprocess, LANG2ISO)
+TYDIQA_LANGS = {
+    "arabic": "ar",
+    "bengali": "bn",
+    "english": "en",
+    "finnish": "fi",
+    "indonesian": "id",
+    "korean": "ko",
+    "russian": "ru",
+    "swahili": "sw",
+    "telugu": "te",
+}
+TYDIQA_ROW_LANG = pl.col("id").cast(pl.String).str.split("-").list.first().replace_strict(TYDIQA_LANGS, default=None)
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -319,6 +339,51 @@ TASKS: dict[str, Task] = {
             "'tags' lists and set datasets.<name>.local in config.yaml",
         ),
         # ---- XTREME-R extractive QA targets (issue 17) ----------------------------------------
+        # The test sets; the English training data is another dataset of config.yaml
+        # (targets.<name>.train_dataset), as XTREME trains: SQuAD v1.1 for XQuAD and MLQA,
+        # TyDiQA-GoldP English train for TyDiQA. Hub ids, configs and columns checked
+        # against /work/notes/hub_datasets.md (sections 1-3).
+        Task(
+            name="xquad",
+            hub="google/xquad",  # parquet on main since "Convert dataset to Parquet (#3)"
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields=SQUAD_FIELDS,
+            id="id",
+            configs={lang: f"xquad.{lang}" for lang in XQUAD_LANGS},
+            splits={"test": "validation"},  # its only split: the test set
+            licence="CC BY-SA 4.0",
+            note="1190 questions per language, parallel; XTREME(-R) uses 11 languages (ro is extra); scored "
+            "with the SQuAD v1.1 script",
+        ),
+        Task(
+            name="mlqa",
+            hub="facebook/mlqa",  # a loading script on main: its parquet conversion
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields={**SQUAD_FIELDS, "scoring": pl.lit("mlqa")},
+            id="id",
+            configs={lang: f"mlqa.{lang}.{lang}" for lang in MLQA_LANGS},  # context and question in one language
+            splits={"validation": "validation", "test": "test"},
+            parquet_branch=True,
+            licence="CC BY-SA 3.0",
+            note="mlqa.<context>.<question> on the diagonal (G-XLT off-diagonal configs not used); scored with "
+            "the MLQA script (language-specific normalisation); google/xtreme MLQA.<l>.<l> holds the same data",
+        ),
+        Task(
+            name="tydiqa",
+            hub="google-research-datasets/tydiqa",  # parquet on main since "Convert dataset to Parquet (#3)"
+            format="span_qa",
+            needs=SQUAD_NEEDS,
+            fields=SQUAD_FIELDS,
+            id="id",
+            configs={lang: "secondary_task" for lang in TYDIQA_LANGS.values()},  # GoldP = the secondary task
+            splits={"train": "train", "validation": "validation", "test": "validation"},
+            row_lang=TYDIQA_ROW_LANG,
+            licence="Apache 2.0",
+            note="TyDiQA-GoldP: all 9 languages in one config, each row's language from its id prefix (as XTREME's "
+            "tydiqa_preprocess); train on English train, English dev selects, test = dev per language",
+        ),
         # ---- XTREME-R structured prediction targets (issue 18) -------------------------------
         # PAN-X = WikiANN (Rahimi et al. 2019 splits), the 48 XTREME-R languages. Parquet on main, one
         # config per Wikipedia language code; ner_tags are ClassLabel ids (order of the card / wikiann.py).

@@ -3,7 +3,7 @@ rule finetune:
     Formats used without fine-tuning (retrieval) have no such job."""
     input:
         encoder=lambda w: layout.encoder(w.model, w.recipe, w.seed),
-        data=lambda w: layout.data_dir(config["targets"][w.target]["dataset"]),
+        data=lambda w: layout.data_dir(xcfg.train_dataset(config, w.target)),
     output:
         directory(layout.target("{model}", "{recipe}", "{target}", "{seed}")),
     params:

@@ -188,6 +188,11 @@ class Format:
             return base, side
         return name, sides or self.default_side
 
+    def probe_note(self, side: str) -> str:
+        """What a perturbation on `side` does to this format's examples, for the report where
+        it matters to read the scores (QA: which probes rewrite the gold answers); "" for none."""
+        return ""
+
     def columns_of(self, sides: str) -> tuple[str, ...]:
         if sides not in self.sides:
             raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")

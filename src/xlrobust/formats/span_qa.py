@@ -21,6 +21,7 @@ import re
 import string
 import sys
 import unicodedata
+from html import escape
 
 import numpy as np
 import polars as pl
@@ -178,12 +179,47 @@ def _keep_edges(perturber, text: str, key: str) -> tuple[str, int]:
     return lead + new + trail, n
 
 
-def _map_position(old: str, new: str, pos: int) -> int:
-    """Where character position `pos` of `old` lands in `new` (difflib alignment)."""
+def _map_span(old: str, new: str, start: int, end: int) -> tuple[int, int]:
+    """Where the characters [start, end) of `old` are in `new` (difflib alignment): a
+    boundary inside an edited block widens to cover the whole edit (start to the block's
+    start, end to its end), so an answer keeps every character an edit put into it."""
+    new_start, new_end = len(new), len(new)
+    found_start = found_end = False
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
-        if i1 <= pos < i2 or (pos == i2 == len(old)):
-            return j1 + (min(pos - i1, j2 - j1) if tag == "equal" else (0 if pos == i1 else j2 - j1))
-    return len(new)
+        if not found_start and (i1 <= start < i2 or (tag == "equal" and start == i2 == len(old))):
+            new_start = j1 + (start - i1) if tag == "equal" else j1
+            found_start = True
+        if not found_end and (i1 < end <= i2 or (end == i1 == i2 == 0)):
+            new_end = j1 + (end - i1) if tag == "equal" else j2
+            found_end = True
+    return new_start, max(new_start, new_end)
+
+
+def gold_span_probability(
+    start_logits: np.ndarray, end_logits: np.ndarray, features, starts: list[list[int]], texts: list[list[str]]
+) -> list[float]:
+    """Per example, the probability the model gives a gold answer span: softmax over a
+    window's context tokens of the start and of the end, multiplied (as the transformers
+    QA pipeline scores a span), the best over the example's windows and gold answers; 0
+    when no window holds a gold answer whole. The attack's graded signal."""
+    best = [0.0] * len(starts)
+    for i, (ex, offs) in enumerate(zip(features["example_index"], features["context_offsets"])):
+        ctx = [j for j, o in enumerate(offs) if o is not None]
+        if not ctx or not starts[ex]:
+            continue
+        s_log, e_log = start_logits[i][ctx], end_logits[i][ctx]
+        ps, pe = np.exp(s_log - s_log.max()), np.exp(e_log - e_log.max())
+        ps, pe = ps / ps.sum(), pe / pe.sum()
+        first, last = offs[ctx[0]][0], offs[ctx[-1]][1]
+        for s_char, text in zip(starts[ex], texts[ex]):
+            e_char = s_char + len(text)
+            if not (first <= s_char and e_char <= last) or not text:
+                continue
+            s_tok = next(k for k, j in enumerate(ctx) if offs[j][1] > s_char)
+            e_tok = max(k for k, j in enumerate(ctx) if offs[j][0] < e_char)
+            if e_tok >= s_tok:
+                best[ex] = max(best[ex], float(ps[s_tok] * pe[e_tok]))
+    return best
 
 
 class SpanQA(Format):
@@ -215,6 +251,18 @@ class SpanQA(Format):
     def label_names(self, task_labels, train):
         return []
 
+    def validate(self, df, labels, source, raw_name=None) -> None:
+        """As every format's, with the question id in each error (a SQuAD JSON file has no
+        rows to count: the id is what a user searches for)."""
+        raw_name = raw_name or {}
+        for col in self.text_columns:
+            row = first_bad(df, pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
+            if row is not None:
+                raise XlrobustError(
+                    f"{source}: row {row} (question {df['id'][row]}): empty text in field '{raw_name.get(col, col)}'"
+                )
+        super().validate(df, labels, source, raw_name)
+
     def check(self, df, labels, source, raw_name) -> None:
         row = first_bad(df, pl.col("answer_start").list.len() != pl.col("answer_text").list.len())
         if row is not None:
@@ -234,6 +282,8 @@ class SpanQA(Format):
                         f"{source}: row {i}: answer start outside the context in field 'answers' "
                         f"(question {qid}, answer_start {s})"
                     )
+                if not t.strip():
+                    raise XlrobustError(f"{source}: row {i} (question {qid}): empty answer text in field 'answers'")
                 if ctx[s : s + len(t)] != t:
                     raise XlrobustError(
                         f"{source}: row {i} (question {qid}): answer {t!r} is not the context at answer_start {s} "
@@ -270,9 +320,9 @@ class SpanQA(Format):
             if train:
                 cls = enc["input_ids"][i].index(tok.cls_token_id) if tok.cls_token_id in enc["input_ids"][i] else 0
                 s_tok = e_tok = cls
-                if len(a_starts[ex]):
+                ctx = [j for j, s in enumerate(seq) if s == ctx_side]
+                if len(a_starts[ex]) and ctx:  # no context token: the question filled the window
                     s_char, e_char = a_starts[ex][0], a_starts[ex][0] + len(a_texts[ex][0])
-                    ctx = [j for j, s in enumerate(seq) if s == ctx_side]
                     if offs[ctx[0]][0] <= s_char and offs[ctx[-1]][1] >= e_char:
                         s_tok = next(j for j in ctx if offs[j][1] > s_char)
                         e_tok = next(j for j in reversed(ctx) if offs[j][0] < e_char)
@@ -313,10 +363,10 @@ class SpanQA(Format):
         return m, m["f1"] / 100
 
     # ------------------------------------------------------------------ prediction and outcomes
-    def answers(self, model, df: pl.DataFrame, allow_no_answer: bool = False) -> list[str]:
-        """The predicted answer text of each question (windows batched, length-sorted)."""
-        if df.height == 0:
-            return []
+    def window_logits(self, model, df: pl.DataFrame) -> tuple[np.ndarray, dict]:
+        """Start and end logits (windows x tokens x 2, padding at -1e9) of every context
+        window of the table, and the windows' features: all windows in one length-sorted,
+        batched run (predict.Model.run), each batch padded to its own longest window."""
         feats = self.features(model.tok, df, model.max_length, model.doc_stride, train=False)
         inputs = {k: feats[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in feats}
         outs = model.run(inputs, per_token=True)
@@ -324,7 +374,26 @@ class SpanQA(Format):
         logits = np.full((len(outs), width, 2), -1e9, dtype=np.float32)
         for i, o in enumerate(outs):
             logits[i, : len(o)] = o
+        return logits, feats
+
+    def answers(self, model, df: pl.DataFrame, allow_no_answer: bool = False) -> list[str]:
+        """The predicted answer text of each question (n-best span decoding over its windows)."""
+        if df.height == 0:
+            return []
+        logits, feats = self.window_logits(model, df)
         return qa_answers(logits[:, :, 0], logits[:, :, 1], feats, df["text_b"].to_list(), allow_no_answer)
+
+    def answers_and_gold_probability(self, model, df: pl.DataFrame) -> tuple[list[str], list[float]]:
+        """The predicted answers and the probability of the gold spans (`gold_span_probability`),
+        from one run: what the attack's goal asks of each query."""
+        if df.height == 0:
+            return [], []
+        logits, feats = self.window_logits(model, df)
+        start, end = logits[:, :, 0], logits[:, :, 1]
+        preds = qa_answers(start, end, feats, df["text_b"].to_list(), allow_no_answer=False)
+        return preds, gold_span_probability(
+            start, end, feats, df["answer_start"].to_list(), df["answer_text"].to_list()
+        )
 
     def predict(self, model, df):
         return pl.DataFrame(
@@ -353,6 +422,12 @@ class SpanQA(Format):
 
     def answer(self) -> pl.Expr:
         return pl.col("prediction")
+
+    def attack_outcomes(self, attacks):
+        """Exact match and F1 of the prediction each attack ended with (the clean prediction
+        when the attack was skipped: already at or below the threshold)."""
+        final = attacks.with_columns(prediction=pl.col("perturbed_prediction"))
+        return self.outcomes(final)
 
     # ------------------------------------------------------------------ robustness
     def perturb(self, df, perturber, sides):
@@ -411,10 +486,37 @@ class SpanQA(Format):
             base, old, new = new_at[k]
             a, b = s - old_pos[k], s - old_pos[k] + len(t)
             if old != new:  # the answer's interval was perturbed: map its ends through the edit
-                a, b = _map_position(old, new, a), max(_map_position(old, new, b), _map_position(old, new, a))
+                a, b = _map_span(old, new, a, b)
             new_starts.append(base + a)
             new_texts.append(new_ctx[base + a : base + b])
         return new_ctx, new_starts, new_texts, edits
+
+    def probe_note(self, side: str) -> str:
+        return {
+            "question": "the question is perturbed; contexts and gold answers are unchanged",
+            "context": "the context outside the gold answers is perturbed (every answer kept character for "
+            "character, answer_start recomputed); questions and gold answers are unchanged",
+            "both": "the question and the context outside the gold answers are perturbed (answers kept, "
+            "answer_start recomputed)",
+            "with_answers": "the question and the whole context, the gold answer spans included, are perturbed: "
+            "the gold answers are rewritten to the perturbed spans, so this probe scores against perturbed gold "
+            "answers",
+        }.get(side, "")
+
+    def attack_example(self, row):
+        pairs = [("question", row.get("text_a"), row.get("perturbed_text_a"))]
+        if row.get("perturbed_text_b") not in (None, row.get("text_b")):  # the context was attacked too
+            pairs.append(("context", row.get("text_b"), row.get("perturbed_text_b")))
+        return pairs
+
+    def prediction_change(self, row):
+        """The gold answers, and the model's answer before -> after the attack (a changed
+        answer marked as a whole: two spans rarely share characters worth marking)."""
+        gold = " | ".join(row.get("answer_text") or [])
+        before, after = escape(row.get("prediction") or ""), escape(row.get("perturbed_prediction") or "")
+        if before != after:
+            before, after = f"<del>{before}</del>", f"<ins>{after}</ins>"
+        return f"<small>gold:</small> {escape(gold)}<br><small>answer:</small> {before} → {after}"
 
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
         from xlrobust.attack import QAAttacker

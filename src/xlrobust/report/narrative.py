@@ -226,6 +226,13 @@ def family_section(
     langs = sorted(per_lang["language"].unique().to_list())
     cols = langs + [x for x in ("all_xl", "all") if x in s["language"].unique()]
     out = [answer(c, st, s["seed"].n_unique(), len(langs), family)]
+    notes = [(p["name"], fmt.probe_note(p.get("sides") or fmt.default_side)) for p in st.get("perturbations", [])]
+    if any(note for _, note in notes):  # what a probe does to the examples, where the format says it matters
+        out.append(
+            "<p><small>What each probe perturbs: "
+            + "; ".join(f"<b>{escape(n)}</b>: {escape(note)}" for n, note in notes if note)
+            + ".</small></p>"
+        )
     d = (
         per_lang.filter(pl.col("metric") == f"{metric}_drop")
         .with_columns(row=pl.col("recipe") + " · " + probe_label_expr())

@@ -1,0 +1,151 @@
+"""Extractive QA end to end on real data through Snakemake (issue 17): the `cpu_qa` study
+of config.yaml in a git clone of the repository, as a user runs it -- multilingual-e5-small
+fine-tuned on English TyDiQA-GoldP train questions (XTREME's file in ../shared/data),
+English dev held out of the same file, zero-shot prediction of MLQA dev in its 7
+languages, a question perturbation, a context perturbation outside the answers, an
+adaptive character attack on the questions, scores and the report's QA section.
+
+Trivial baseline the model must beat in every language, computed here on the same
+questions with the same official scoring (MLQA's rules): the better of two answers that
+use no model, (a) the context's first k tokens, k = the median gold answer length in
+that language's scoring tokens (characters for zh), and (b) the context's first sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from xlrobust.formats.span_qa import normalize, question_scores
+
+from conftest import SHARED_DATA, git_clone
+from test_workflow import BIN, ENV
+
+LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
+RUN = "me5/none/cpu_qa/seed1"
+
+
+@pytest.fixture(scope="module")
+def cpu_qa(tmp_path_factory) -> tuple[Path, float]:
+    """The study run once: (project folder, wall time in seconds)."""
+    root = tmp_path_factory.mktemp("cpu_qa")
+    project = git_clone(root / "xlrobust")
+    (root / "shared").mkdir()
+    (root / "shared" / "data").symlink_to(SHARED_DATA)  # config.yaml reads ../shared/data, as next to the repository
+    t0 = time.time()
+    cmd = [str(BIN / "snakemake"), "--cores", "2", "results/report.html", "--config", "studies=cpu_qa"]
+    r = subprocess.run(cmd, cwd=project, env=ENV, capture_output=True, text=True, timeout=3600)
+    assert r.returncode == 0, f"{cmd} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    wall = time.time() - t0
+    print(f"\ncpu_qa study through Snakemake: {wall:.0f} s wall time")
+    return project, wall
+
+
+def first_sentence(ctx: str) -> str:
+    return re.split(r"(?<=[.!?。！？])\s*|(?<=।)\s*|(?<=؟)\s*", ctx.strip(), maxsplit=1)[0]
+
+
+def first_k(ctx: str, k: int, lang: str) -> str:
+    return "".join(ctx.split())[:k] if lang == "zh" else " ".join(ctx.split()[:k])
+
+
+def mean_f1(rows: list[dict], answer) -> float:
+    """Mean F1 (the dataset's official rules) of answering each question with answer(context)."""
+    return statistics.mean(
+        question_scores(answer(r["text_b"]), r["answer_text"], r["lang"], r["scoring"])[1] for r in rows
+    )
+
+
+def baseline_f1(test: pl.DataFrame) -> dict[str, float]:
+    """Per language: the better of the first-k-tokens and first-sentence answers (mean F1)."""
+    out = {}
+    for (lang,), g in test.group_by("lang"):
+        rows = list(g.iter_rows(named=True))
+        k = max(
+            1, int(statistics.median(len(normalize(r["answer_text"][0], lang, r["scoring"]).split()) for r in rows))
+        )
+        out[lang] = max(mean_f1(rows, lambda c, k=k, lang=lang: first_k(c, k, lang)), mean_f1(rows, first_sentence))
+    return out
+
+
+@pytest.mark.slow
+def test_cpu_qa_study_end_to_end(cpu_qa):
+    project, wall = cpu_qa
+    cfg = yaml.safe_load((project / "config.yaml").read_text())
+    per_lang = cfg["datasets"]["mlqa_dev_shared"]["max_examples"]["test"]
+    test = pl.read_parquet(project / "data/mlqa_dev_shared/test.parquet")
+    assert sorted(test["lang"].unique()) == LANGS and test.height == 7 * per_lang
+
+    # predictions: one row per question, the answer text and the gold answers
+    preds = pl.read_parquet(project / f"predictions/{RUN}/clean.parquet")
+    assert {"id", "lang", "prediction", "answer_text"} <= set(preds.columns)
+    assert preds["id"].to_list() == test["id"].to_list()
+    contexts = dict(test.select("id", "text_b").iter_rows())
+    assert all(p in contexts[i] for i, p in preds.select("id", "prediction").iter_rows())  # spans of the context
+
+    # F1 / EM per language in the scores = the official rules over the predictions
+    scores = pl.read_parquet(project / "results/scores.parquet")
+    clean = scores.filter(pl.col("probe") == "clean")
+    f1, em = {}, {}
+    for (lang,), g in preds.group_by("lang"):
+        s = [
+            question_scores(p, a, lang, sc) for p, a, sc in g.select("prediction", "answer_text", "scoring").iter_rows()
+        ]
+        f1[lang], em[lang] = statistics.mean(x[1] for x in s), statistics.mean(x[0] for x in s)
+        for metric, want in (("f1", f1[lang]), ("exact_match", em[lang])):
+            got = clean.filter((pl.col("metric") == metric) & (pl.col("language") == lang))["value"]
+            assert got.len() == 1 and got[0] == pytest.approx(want)
+    base = baseline_f1(test)
+    print(f"wall time {wall:.0f} s; per language F1 / EM (%) and the trivial baseline's F1:")
+    for lang in LANGS:
+        print(f"  {lang}: F1 {100 * f1[lang]:5.1f}  EM {100 * em[lang]:5.1f}  baseline F1 {100 * base[lang]:5.1f}")
+    assert all(f1[lang] > base[lang] for lang in LANGS), (f1, base)
+
+    # the two perturbations: the question only; the context outside the answers only
+    for lang in LANGS:
+        t = test.filter(pl.col("lang") == lang)
+        q = pl.read_parquet(project / f"perturbed/cpu_qa/{lang}/keyboard_typo/r0.3_s1.parquet")
+        c = pl.read_parquet(project / f"perturbed/cpu_qa/{lang}/word_drop/r0.2_s1.parquet")
+        assert q["text_b"].to_list() == t["text_b"].to_list() and (q["text_a"] != t["text_a"]).any()
+        assert c["text_a"].to_list() == t["text_a"].to_list() and (c["text_b"] != t["text_b"]).mean() > 0.9
+        assert c["answer_text"].to_list() == t["answer_text"].to_list()
+        for ctx, starts, texts in c.select("text_b", "answer_start", "answer_text").iter_rows():
+            assert all(ctx[s : s + len(a)] == a for s, a in zip(starts, texts))
+    drops = scores.filter(pl.col("metric") == "f1_drop")
+    assert {(p, lang) for p, lang in drops.select("probe", "language").iter_rows()} >= {
+        (p, lang) for p in ("keyboard_typo", "word_drop") for lang in LANGS
+    }
+
+    # the attack: the question's characters, success = F1 at 0
+    attacks = pl.concat([pl.read_parquet(project / f"attacks/{RUN}/xl_charbug/{lang}.parquet") for lang in LANGS])
+    assert attacks.height == 7 * cfg["study"]["cpu_qa"]["attack"]["max_examples"]
+    for r in attacks.iter_rows(named=True):
+        assert r["perturbed_text_b"] == r["text_b"]  # the question is attacked, not the context
+        if r["status"] == "succeeded":
+            assert r["perturbed_f1"] == 0.0 < r["f1"] and r["perturbed_text_a"] != r["text_a"]
+        elif r["status"] == "skipped":
+            assert r["f1"] == 0.0
+        else:
+            assert r["perturbed_f1"] > 0.0
+    under = scores.filter((pl.col("metric") == "f1_under_attack") & pl.col("language").is_in(LANGS))
+    assert under.height == 7
+    for (lang,), g in attacks.group_by("lang"):  # F1 of the answers the attacks ended with
+        got = under.filter(pl.col("language") == lang)["value"][0]
+        assert got == pytest.approx(g["perturbed_f1"].mean()) and got <= g["f1"].mean()
+
+    # the report's QA section
+    html = (project / "results/report.html").read_text()
+    assert "Study: cpu_qa" in html and "F1 per language" in html and "Exact match per language" in html
+    assert "f1 drop under perturbation by language" in html and "<svg" in html
+    assert "the context outside the gold answers is perturbed" in html  # what each probe does
+    for lang in LANGS:
+        assert f"<th>{lang}</th>" in html
+    if (attacks["status"] == "succeeded").any():
+        assert "Adversarial examples per language" in html and "<small>gold:</small>" in html
