@@ -148,8 +148,26 @@ def main() -> None:
 
         return f
 
+    tokens: dict[str, int] = {}  # positions each setup's encoder computes (padding included)
+
+    def counter(key):
+        def count(module, args, kwargs):
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            tokens[key] = tokens.get(key, 0) + ids.numel()
+
+        return count
+
+    for key, model in (("ours", ours.model), ("pipe", pipe.model)):
+        enc = next(m for m in model.modules() if hasattr(m, "embeddings") and hasattr(m, "encoder"))
+        enc.register_forward_pre_hook(counter(key), with_kwargs=True)
+    params = sum(p.numel() for n, p in ours.model.named_parameters() if "embeddings" not in n)
+
     setups = {"ours": run_ours, "pipeline_fair": run_pipe(a.batch_size), "pipeline_default": run_pipe(1)}
-    results = {name: f() for name, f in setups.items()}  # warm-up, untimed
+    results, computed = {}, {}
+    for name, f in setups.items():  # warm-up, untimed; counts the positions each setup computes
+        tokens.clear()
+        results[name] = f()
+        computed[name] = sum(tokens.values())
     times = {k: [] for k in setups}
     for run in range(a.runs):
         wait_idle(a.wait_idle)
@@ -172,7 +190,11 @@ def main() -> None:
     for name in ("pipeline_fair", "pipeline_default"):
         same = sum(a_ == b_ for x, y in zip(results["ours"], results[name]) for a_, b_ in zip(x, y))
         whole = sum(x == y for x, y in zip(results["ours"], results[name]))
-        print(f"tag agreement ours vs {name}: {same}/{words} words, {whole}/{len(sents)} sentences identical")
+        differ = [sub[i] for i, (x, y) in enumerate(zip(results["ours"], results[name])) if x != y]
+        print(
+            f"tag agreement ours vs {name}: {same}/{words} words, {whole}/{len(sents)} sentences identical"
+            + (f" (the others: {differ} sub-tokens; ours splits a sentence into windows of 128)" if differ else "")
+        )
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nmedians of {a.runs} runs over {len(sents)} sentences (fp32 matmul peak {max(peaks):.0f} GFLOP/s):")
     for name, label in (
@@ -180,7 +202,11 @@ def main() -> None:
         ("pipeline_fair", f"pipeline batch_size={a.batch_size}"),
         ("pipeline_default", "pipeline default batch_size=1"),
     ):
-        print(f"  {label:42s} {len(sents) / med[name]:7.1f} sentences/s ({med[name]:.2f} s)")
+        gf = 2 * params * computed[name] / med[name] / 1e9
+        print(
+            f"  {label:42s} {len(sents) / med[name]:7.1f} sentences/s ({med[name]:.2f} s); computes "
+            f"{computed[name]} positions ({computed[name] / sum(sub):.2f}x the sub-tokens), {gf:.0f} GFLOP/s"
+        )
     print(
         f"\ntagging speed-up: {med['pipeline_fair'] / med['ours']:.2f}x over pipeline(batch_size={a.batch_size}) "
         f"(goal >= 3x); {med['pipeline_default'] / med['ours']:.2f}x over the pipeline's default batch_size=1"

@@ -141,7 +141,7 @@ def test_attack_keeps_tokens_and_the_report_marks_changed_characters_and_tags(st
         else:
             assert after > threshold
     succeeded = attacks.filter(pl.col("status") == "succeeded")
-    print("attack outcomes:", dict(attacks.group_by("target", "status").len().iter_rows()))
+    print("attack outcomes:", {f"{t} {s}": n for t, s, n in attacks.group_by("target", "status").len().iter_rows()})
     html = (study / "results/report.html").read_text(encoding="utf-8")
     assert (
         "Study: cpu_tag" in html and "Task family: tagging (f1)" in html and "Task family: tagging (accuracy)" in html
