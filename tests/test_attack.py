@@ -119,6 +119,24 @@ def test_resume_dir_with_foreign_files_is_refused_not_emptied(model_and_data, tm
     assert (keep / "notes.txt").read_text() == "precious"
 
 
+def test_cli_accepts_the_progress_a_killed_attack_left_and_refuses_foreign_files(tmp_path):
+    """The CLI's early folder check knows a resume folder by its own stamp: a SIGKILL
+    after the first example leaves `<out>.partial` with progress, and the rerun takes it."""
+    from xlrobust import cli, resume
+
+    progress, out = tmp_path / "deepwordbug.partial", str(tmp_path / "en.parquet")
+    argv = ["attack", "--model", "m", "--format", "classify", "--data", "d.parquet", "--lang", "en"]
+    argv += ["--recipe", "deepwordbug", "--out", out, "--resume-dir", str(progress)]
+    progress.mkdir()
+    (progress / "en.jsonl").write_text('{"id": "0"}\n')
+    (progress / resume.STAMP).write_text('{"fingerprint": "f"}\n')
+    cli.check_paths(cli.parser().parse_args(argv))  # no error
+    (progress / resume.STAMP).unlink()
+    with pytest.raises(XlrobustError, match="did not write"):
+        cli.check_paths(cli.parser().parse_args(argv))
+    assert (progress / "en.jsonl").exists()
+
+
 def test_unknown_recipe(model_and_data, tmp_path):
     model, data = model_and_data
     with pytest.raises(XlrobustError, match="unknown attack recipe 'nope'"):

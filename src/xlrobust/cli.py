@@ -346,7 +346,8 @@ def _flag(dest: str) -> str:
 
 def check_paths(args) -> None:
     from xlrobust.io import check_paths as check
-    from xlrobust.io import refuse_foreign_folder
+    from xlrobust import resume
+    from xlrobust.io import STAMP, refuse_foreign_folder
 
     if args.cmd not in PATHS:
         return
@@ -362,7 +363,7 @@ def check_paths(args) -> None:
     check(inputs, {_flag(d): values(d) for d in outs}, tuple(_flag(d) for d in folders))
     for d in folders:  # before minutes of work: refuse a folder that is not ours now, not at the end
         for v in values(d):
-            refuse_foreign_folder(Path(v))
+            refuse_foreign_folder(Path(v), resume.STAMP if d == "resume_dir" else STAMP)
 
 
 def check_seeds(args) -> None:

@@ -49,9 +49,10 @@ STAMP = ".xlrobust-output"
 STAMP_TEXT = "written by xlrobust; the next run of the command that wrote this folder replaces it\n"
 
 
-def refuse_foreign_folder(folder: Path) -> None:
-    """An existing output folder may be replaced only if xlrobust wrote it (or it is empty)."""
-    if folder.is_dir() and not folder.is_symlink() and any(folder.iterdir()) and not (folder / STAMP).is_file():
+def refuse_foreign_folder(folder: Path, stamp: str = STAMP) -> None:
+    """An existing output folder may be replaced only if xlrobust wrote it (or it is empty):
+    it holds `stamp`, the file its writer leaves (a resume folder: `resume.STAMP`)."""
+    if folder.is_dir() and not folder.is_symlink() and any(folder.iterdir()) and not (folder / stamp).is_file():
         raise XlrobustError(
             f"output folder {folder} holds files xlrobust did not write; nothing was changed "
             "(choose another output folder, or move those files away)"

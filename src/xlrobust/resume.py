@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from xlrobust.errors import XlrobustError
+from xlrobust.io import refuse_foreign_folder
 
 STAMP = "xlrobust_resume.json"
 
@@ -42,8 +42,7 @@ def claim(state_dir: str | os.PathLike, **job) -> bool:
     stamp = state_dir / STAMP
     kept = False
     if state_dir.is_dir() and any(state_dir.iterdir()):
-        if not stamp.exists():  # never empty a folder this module did not make
-            raise XlrobustError(f"{state_dir} holds files xlrobust did not write there; move it away and rerun")
+        refuse_foreign_folder(state_dir, STAMP)  # never empty a folder this module did not make
         try:
             kept = json.loads(stamp.read_text())["fingerprint"] == fp
         except (OSError, ValueError, KeyError, TypeError):
