@@ -345,9 +345,9 @@ def _flag(dest: str) -> str:
 
 
 def check_paths(args) -> None:
-    from xlrobust.io import check_paths as check
     from xlrobust import resume
     from xlrobust.io import STAMP, refuse_foreign_folder
+    from xlrobust.io import check_paths as check
 
     if args.cmd not in PATHS:
         return
