@@ -53,7 +53,7 @@ def git_clone(dest: Path) -> Path:
     return dest
 
 
-def run_study(tmp_path_factory, studies: str, *args: str, timeout: int = 3600) -> tuple[Path, float]:
+def run_study(tmp_path_factory, name: str, studies: str, *args: str, timeout: int = 3600) -> tuple[Path, float]:
     """`snakemake --cores all results/report.html --config studies=<studies> [args]` in a
     git clone that sits next to the shared data (`../shared/data`, as this repository's
     home does): the README's way to run a real-data study. Returns the clone and the
@@ -62,7 +62,7 @@ def run_study(tmp_path_factory, studies: str, *args: str, timeout: int = 3600) -
     import sys
     import time
 
-    home = tmp_path_factory.mktemp(f"study-{studies.replace(',', '-')}")
+    home = tmp_path_factory.mktemp(name)
     (home / "shared").symlink_to(SHARED_DATA.parent, target_is_directory=True)
     root = git_clone(home / "project")
     bin_ = Path(sys.executable).parent
@@ -72,6 +72,22 @@ def run_study(tmp_path_factory, studies: str, *args: str, timeout: int = 3600) -
     r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{cmd} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     return root, time.time() - start
+
+
+REAL_STUDIES = ["cpu", "cpu_qa", "cpu_tag", "cpu_xr"]
+
+
+@pytest.fixture(scope="session")
+def real_studies(tmp_path_factory, shared_data) -> Path:
+    """The real-data CPU studies of config.yaml (UMSAB, QA, tagging, XCOPA/Tatoeba) in
+    their reduced CI form (tests/studies/real_ci.yaml), all in ONE Snakemake run that the
+    test modules of each format share: one encoder conversion, both cores kept busy."""
+    root, seconds = run_study(
+        tmp_path_factory, "real", f"[{','.join(REAL_STUDIES)}]", "--configfile", "tests/studies/real_ci.yaml"
+    )
+    print(f"\nreal-data studies {REAL_STUDIES} through Snakemake: {seconds:.0f} s wall", flush=True)
+    (root / "wall_seconds").write_text(f"{seconds:.0f}\n")
+    return root
 
 
 def make_examples(rows, lang="en") -> pl.DataFrame:

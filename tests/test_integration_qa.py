@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import subprocess
-import time
 from pathlib import Path
 
 import polars as pl
@@ -25,27 +23,14 @@ import yaml
 
 from xlrobust.formats.span_qa import normalize, question_scores
 
-from conftest import SHARED_DATA, git_clone
-from test_workflow import BIN, ENV
-
 LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
 RUN = "me5/none/cpu_qa/seed1"
 
 
 @pytest.fixture(scope="module")
-def cpu_qa(tmp_path_factory) -> tuple[Path, float]:
-    """The study run once: (project folder, wall time in seconds)."""
-    root = tmp_path_factory.mktemp("cpu_qa")
-    project = git_clone(root / "xlrobust")
-    (root / "shared").mkdir()
-    (root / "shared" / "data").symlink_to(SHARED_DATA)  # config.yaml reads ../shared/data, as next to the repository
-    t0 = time.time()
-    cmd = [str(BIN / "snakemake"), "--cores", "2", "results/report.html", "--config", "studies=cpu_qa"]
-    r = subprocess.run(cmd, cwd=project, env=ENV, capture_output=True, text=True, timeout=3600)
-    assert r.returncode == 0, f"{cmd} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    wall = time.time() - t0
-    print(f"\ncpu_qa study through Snakemake: {wall:.0f} s wall time")
-    return project, wall
+def cpu_qa(real_studies) -> tuple[Path, float]:
+    """The study's run (shared with the other real-data tests): (project folder, wall time)."""
+    return real_studies, float((real_studies / "wall_seconds").read_text())
 
 
 def first_sentence(ctx: str) -> str:
@@ -78,7 +63,7 @@ def baseline_f1(test: pl.DataFrame) -> dict[str, float]:
 @pytest.mark.slow
 def test_cpu_qa_study_end_to_end(cpu_qa):
     project, wall = cpu_qa
-    cfg = yaml.safe_load((project / "config.yaml").read_text())
+    cfg = yaml.safe_load((project / "results/config.yaml").read_text())  # as the run resolved it
     per_lang = cfg["datasets"]["mlqa_dev_shared"]["max_examples"]["test"]
     test = pl.read_parquet(project / "data/mlqa_dev_shared/test.parquet")
     assert sorted(test["lang"].unique()) == LANGS and test.height == 7 * per_lang

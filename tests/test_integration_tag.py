@@ -7,10 +7,7 @@ Runs once (module fixture); the tests check what a researcher would."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,28 +17,13 @@ import yaml
 
 from xlrobust.formats.tagging import corpus_f1, sentence_score
 
-from conftest import SHARED_DATA, git_clone
-
 BIN = Path(sys.executable).parent
 PANX_LANGS = ["ar", "de", "en", "hi", "sw", "zh"]
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory, shared_data) -> Path:
-    base = tmp_path_factory.mktemp("cpu_tag")
-    root = git_clone(base / "xlrobust")
-    (base / "shared").mkdir()
-    (base / "shared" / "data").symlink_to(SHARED_DATA)  # config.yaml reads ../shared/data, as in the repo
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(PATH=f"{BIN}{os.pathsep}{env['PATH']}", HF_HUB_OFFLINE="1", PYTHONPATH=str(root / "src"))
-    cmd = [str(BIN / "snakemake"), "--cores", "2", "results/report.html", "--config", "studies=cpu_tag"]
-    start = time.time()
-    r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=3600)
-    wall = time.time() - start
-    assert r.returncode == 0, f"snakemake failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
-    print(f"\ncpu_tag through Snakemake: {wall:.0f} s wall", flush=True)
-    (root / "wall_seconds").write_text(f"{wall:.0f}\n")
-    return root
+def study(real_studies) -> Path:
+    return real_studies  # the cpu_tag study's run, shared with the other real-data tests
 
 
 def scores(root: Path) -> pl.DataFrame:

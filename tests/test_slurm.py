@@ -15,7 +15,18 @@ import pytest
 from conftest import git_clone
 from faults import SMALL
 
-RULES = {"prepare_data", "fetch_model", "perturb", "intermediate", "finetune", "predict", "attack", "score", "report"}
+RULES = {
+    "prepare_data",
+    "fetch_model",
+    "config_snapshot",
+    "perturb",
+    "intermediate",
+    "finetune",
+    "predict",
+    "attack",
+    "score",
+    "report",
+}
 
 
 def alive(pid: int) -> bool:

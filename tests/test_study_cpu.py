@@ -1,7 +1,8 @@
-"""The real-data CPU study `cpu` (config.yaml) through Snakemake, as a user selects a
-study: `snakemake --config studies=cpu` in a git clone next to ../shared/data, in its
-reduced form (tests/studies/cpu_ci.yaml, a --configfile over config.yaml). Real UMSAB
-tweets in 8 languages on multilingual-e5-small, recipes none and real CommonsenseQA.
+"""The real-data CPU study `cpu` (config.yaml) through Snakemake, as a user selects
+studies: `snakemake --config 'studies=[cpu,...]'` in a git clone next to ../shared/data,
+in its reduced form (tests/studies/real_ci.yaml, a --configfile over config.yaml; the
+run `real_studies` of conftest.py, shared with the other formats' real-data tests). Real
+UMSAB tweets in 8 languages on multilingual-e5-small.
 What a researcher checks: English well above chance, every other language above
 chance, accuracy falling as the perturbation rate rises, and that the run answered the
 study that was selected (not config.yaml's default)."""
@@ -10,25 +11,23 @@ import polars as pl
 import pytest
 import yaml
 
-from conftest import run_study
+from conftest import REAL_STUDIES
 
 CHANCE = 1 / 3  # UMSAB: 3 balanced classes
 
 
 @pytest.fixture(scope="module")
-def cpu(tmp_path_factory):
-    root, seconds = run_study(tmp_path_factory, "cpu", "--configfile", "tests/studies/cpu_ci.yaml")
-    print(f"cpu study (reduced form): {seconds:.0f} s")
-    return root
+def cpu(real_studies):
+    return real_studies
 
 
 @pytest.mark.slow
 def test_the_selected_study_is_the_one_that_ran(cpu):
     resolved = yaml.safe_load((cpu / "results/config.yaml").read_text())
-    assert resolved["studies"] == ["cpu"] and resolved["study"]["cpu"]["seeds"] == [1]  # both config forms applied
+    assert resolved["studies"] == REAL_STUDIES and resolved["study"]["cpu"]["seeds"] == [1]  # both config forms applied
     assert resolved["datasets"]["umsab"]["max_examples"]["test"] == 100
     html = (cpu / "results/report.html").read_text()
-    assert "Study: cpu<" in html and "Study: demo<" not in html
+    assert all(f"Study: {s}<" in html for s in REAL_STUDIES) and "Study: demo<" not in html
 
 
 @pytest.mark.slow

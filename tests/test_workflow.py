@@ -134,7 +134,7 @@ def tree_digest(root: Path, dirs) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()  # DVC's and Snakemake's markers
         for d in dirs
         for p in sorted((root / d).rglob("*"))
-        if p.is_file() and p.name not in (".gitignore", ".snakemake_timestamp")
+        if p.is_file() and p.name not in (".gitignore", ".gitkeep", ".snakemake_timestamp")  # git's too
     }
 
 
