@@ -48,6 +48,18 @@ def test_shipped_config_holds_the_research_studies():
     assert {r.study for r in config.runs(one)} == {"q2"}
 
 
+def test_one_attack_jobs_settings_are_those_of_the_list_of_all_attack_jobs():
+    """attack_settings (one lookup per job while Snakemake plans) agrees with attack_jobs
+    on every attack of every study, and names the job it cannot find."""
+    c = config.validate({**cfg(), "studies": "all"})
+    jobs = config.attack_jobs(c)
+    assert len(jobs) > 1000
+    for r, a, spec in jobs:
+        assert config.attack_settings(c, r.model, r.recipe, r.target, str(r.seed), a) == spec
+    with pytest.raises(XlrobustError, match="no selected study attacks me5/none/demo_sentiment/seed9 with"):
+        config.attack_settings(c, "me5", "none", "demo_sentiment", "9", "deepwordbug")
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [

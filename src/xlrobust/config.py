@@ -348,11 +348,11 @@ def perturbation_sides(cfg: dict, target: str, perturbation: str) -> str:
 def attack_jobs(cfg: dict) -> list[tuple[Run, str, dict]]:
     """(run, attack recipe, settings) of every attack of the selected studies (settings:
     xlrobust.settings.AttackSettings fields the study gives)."""
-    out = {}
+    out, rs = {}, runs(cfg)
     for name in selected_studies(cfg):
         st = cfg["study"][name]
         spec = {k: v for k, v in st.get("attack", {}).items() if k != "recipes"}
-        for r in runs(cfg):
+        for r in rs:
             if (
                 r.model in st["models"]
                 and r.recipe in st["recipes"]
@@ -365,9 +365,19 @@ def attack_jobs(cfg: dict) -> list[tuple[Run, str, dict]]:
 
 
 def attack_settings(cfg: dict, model: str, recipe: str, target: str, seed, attack: str) -> dict:
-    for r, a, spec in attack_jobs(cfg):
-        if (r.model, r.recipe, r.target, str(r.seed), a) == (model, recipe, target, str(seed), attack):
-            return spec
+    """The settings of one attack job (as in attack_jobs: the first selected study that
+    names it; studies that disagree are a config error). Looked up in the studies
+    directly: called once per attack job while Snakemake plans, so no scan of all runs."""
+    for name in selected_studies(cfg):
+        st = cfg["study"][name]
+        if (
+            model in st["models"]
+            and recipe in st["recipes"]
+            and target in st["targets"]
+            and str(seed) in map(str, st["seeds"])
+            and attack in st.get("attack", {}).get("recipes", [])
+        ):
+            return {k: v for k, v in st["attack"].items() if k != "recipes"}
     raise XlrobustError(f"no selected study attacks {model}/{recipe}/{target}/seed{seed} with {attack}")
 
 
