@@ -145,6 +145,9 @@ def test_dvc_yaml_is_current_and_matches_snakemake_outputs():
     rendered = render(config.load(REPO / "config.yaml"), cwd=REPO)
     assert rendered == (REPO / "dvc.yaml").read_text(), "dvc.yaml is stale: run `xlrobust dvc-yaml --out dvc.yaml`"
     dvc = yaml.safe_load(rendered)["stages"]
+    # DVC keeps a command's text in dvc.lock, and a lock written from a command with a double
+    # space (an empty flags value) was later reported as "changed command" by `dvc status`
+    assert not [name for name, s in dvc.items() if "  " in s["cmd"]]
     dvc_outs = {o for s in dvc.values() for o in s.get("outs", [])}
     dvc_outs |= {next(iter(m)) for s in dvc.values() for m in s.get("metrics", []) + s.get("plots", [])}
     smk_outs = {o for job in summary(cwd=REPO) if job["rule"] != "all" for o in job["output"]}

@@ -420,9 +420,12 @@ def train_flags(cfg: dict, target: str) -> str:
 
 
 def predict_flags(cfg: dict, target: str) -> str:
+    """The target's prediction settings as flags after a space (none: nothing, so the
+    command has no double space: DVC compares commands as strings)."""
     from xlrobust.settings import flags
 
-    return flags(cfg["targets"][target].get("predict", {}))
+    given = flags(cfg["targets"][target].get("predict", {}))
+    return f" {given}" if given else ""
 
 
 def model_flags(cfg: dict, target: str) -> str:

@@ -26,4 +26,4 @@ rule predict:
     shell:
         "OMP_NUM_THREADS={threads} xlrobust predict --model {input.model:q} --format {params.format:q}"
         " --run model={wildcards.model:q} recipe={wildcards.recipe:q} target={wildcards.target:q} seed={wildcards.seed:q}"
-        " {params.flags} --data {params.test:q} {params.ins:q} --out {params.clean:q} {params.outs:q} > {log:q} 2>&1"
+        "{params.flags} --data {params.test:q} {params.ins:q} --out {params.clean:q} {params.outs:q} > {log:q} 2>&1"
