@@ -4,6 +4,7 @@ multilingual encoder), then the README's DVC commands in the same clone against 
 committed dvc.lock; and a DVC remote round trip on the reduced demo."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,39 @@ def test_quickstart_demo_is_cross_lingual_on_the_multilingual_encoder_then_nothi
         assert lang in page["text"]
     again = sh([str(BIN / "snakemake"), "--cores", "all", "results/report.html", "-n"], root)
     assert "Nothing to be done" in again
+
+
+def peak_threads(log: str) -> tuple[int, int]:
+    """(provided cores, most threads of jobs running at once) from a Snakemake log: each
+    job's block names its jobid and threads; "Finished jobid: N" ends it."""
+    cores = int(re.search(r"Provided cores: (\d+)", log)[1])
+    running, peak = {}, 0
+    for block in re.split(r"\n(?=\[\w{3} \w{3} )", log):  # one block per timestamp line
+        if m := re.search(r"Finished jobid: (\d+)", block):
+            running.pop(m[1], None)
+        elif (job := re.search(r"\n\s+jobid: (\d+)", block)) and (t := re.search(r"\n\s+threads: (\d+)", block)):
+            running[job[1]] = int(t[1])
+            peak = max(peak, sum(running.values()))
+    return cores, peak
+
+
+def test_peak_threads_reads_overlapping_jobs_from_a_log():
+    log = "Provided cores: 2\n[Thu Dec  3 16:23:16 2026]\nlocalrule finetune:\n    jobid: 26\n    threads: 2\n"
+    log += "[Thu Dec  3 16:23:16 2026]\nlocalrule predict:\n    jobid: 46\n    threads: 2\n"
+    assert peak_threads(log) == (2, 4)
+    log = log.replace(
+        "localrule predict", "Finished jobid: 26 (Rule: finetune)\n[Thu Dec  3 16:24:00 2026]\nlocalrule predict"
+    )
+    assert peak_threads(log) == (2, 2)
+
+
+@pytest.mark.slow
+def test_the_quickstart_never_runs_more_threads_than_cores(quickstart):
+    """Snakemake 9.10-9.16 forgot the cores of a job selected alone and then ran two
+    `threads: 2` jobs on 2 cores (snakemake#3913), each training twice as slowly."""
+    (log,) = (quickstart / ".snakemake/log").glob("*.snakemake.log")
+    cores, peak = peak_threads(log.read_text())
+    assert peak <= cores, f"{peak} threads ran at once on {cores} cores"
 
 
 @pytest.mark.slow
