@@ -104,7 +104,9 @@ def test_perturbations_keep_tags_aligned_and_entity_probe_touches_entities_only(
 @pytest.mark.slow
 def test_attack_keeps_tokens_and_the_report_marks_changed_characters_and_tags(study):
     attacks = pl.concat(
-        pl.read_parquet(p) for p in sorted((study / "attacks/me5/none").glob("*/seed1/xl_charbug/*.parquet"))
+        pl.read_parquet(p)
+        for target in ("panx_local", "udpos_local")  # the run is shared with the other formats' studies
+        for p in sorted((study / f"attacks/me5/none/{target}/seed1/xl_charbug").glob("*.parquet"))
     )
     assert sorted(attacks["lang"].unique()) == sorted(set(PANX_LANGS) | {"de"})
     threshold = yaml.safe_load((study / "results/config.yaml").read_text())["study"]["cpu_tag"]["attack"]["threshold"]
@@ -134,5 +136,5 @@ def test_attack_keeps_tokens_and_the_report_marks_changed_characters_and_tags(st
     assert succeeded.height > 0
     assert "Adversarial examples" in html and "<ins>" in html and "<del>" in html and "tags changed" in html
     cfg = yaml.safe_load((study / "results/config.yaml").read_text())
-    assert cfg["studies"] == ["cpu_tag"]
+    assert "cpu_tag" in cfg["studies"]
     print("wall time:", (study / "wall_seconds").read_text().strip(), "s")

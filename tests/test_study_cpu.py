@@ -21,6 +21,11 @@ def cpu(real_studies):
     return real_studies
 
 
+def umsab_scores(root) -> pl.DataFrame:
+    """The cpu study's scores (the run is shared with the other formats' studies)."""
+    return pl.read_parquet(root / "results/scores.parquet").filter(pl.col("target") == "umsab")
+
+
 @pytest.mark.slow
 def test_the_selected_study_is_the_one_that_ran(cpu):
     resolved = yaml.safe_load((cpu / "results/config.yaml").read_text())
@@ -32,7 +37,7 @@ def test_the_selected_study_is_the_one_that_ran(cpu):
 
 @pytest.mark.slow
 def test_zero_shot_accuracy_is_above_chance_in_every_language(cpu):
-    s = pl.read_parquet(cpu / "results/scores.parquet")
+    s = umsab_scores(cpu)
     clean = s.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
     per_lang = clean.group_by("language").agg(pl.col("value").mean(), pl.col("ci_low").mean()).sort("language")
     print("UMSAB clean accuracy (mean over recipes):", dict(per_lang.select("language", "value").iter_rows()))
@@ -46,13 +51,11 @@ def test_zero_shot_accuracy_is_above_chance_in_every_language(cpu):
 
 @pytest.mark.slow
 def test_accuracy_falls_as_the_perturbation_rate_rises(cpu):
-    s = pl.read_parquet(cpu / "results/scores.parquet").filter(
-        (pl.col("language") == "all") & (pl.col("metric") == "accuracy")
-    )
+    s = umsab_scores(cpu).filter((pl.col("language") == "all") & (pl.col("metric") == "accuracy"))
     acc = {
         (r["probe"], r["rate"]): r["value"]
         for r in s.group_by("probe", "rate").agg(pl.col("value").mean()).iter_rows(named=True)
     }
     assert acc[("clean", None)] > acc[("char_swap", 0.1)] > acc[("char_swap", 0.3)], acc
-    attacks = pl.read_parquet(cpu / "results/scores.parquet").filter(pl.col("metric") == "attack_success_rate")
+    attacks = umsab_scores(cpu).filter(pl.col("metric") == "attack_success_rate")
     assert attacks.height and attacks["value"].drop_nulls().max() > 0  # the attack ran and flipped something
