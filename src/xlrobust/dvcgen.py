@@ -19,16 +19,16 @@ import yaml
 from xlrobust import layout
 from xlrobust.errors import XlrobustError
 
-# rule -> the config.yaml keys its jobs depend on ({wildcard} filled in from the job)
+# rule -> the config.yaml keys its jobs depend on ({wildcard} filled in from the job). Only
+# keys of the job's own entry: a whole section (`study`) would make every edit of any other
+# study stale the committed dvc.lock. attack (its settings), config_snapshot (the used
+# config as JSON) and report (results/config.yaml, a dep) carry theirs in command and deps.
 PARAMS = {
     "prepare_data": ["datasets.{dataset}"],
     "fetch_model": ["models.{model}"],
     "intermediate": ["recipes.{recipe}"],
     "finetune": ["targets.{target}"],
     "predict": ["targets.{target}"],
-    "attack": ["study"],
-    "config_snapshot": ["studies", "models", "datasets", "recipes", "targets", "study"],
-    "report": ["study", "studies"],
 }
 ORDER = [
     "prepare_data",
