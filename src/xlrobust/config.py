@@ -443,13 +443,14 @@ def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[t
     """(perturbed input, prediction output) pairs of one run."""
     from xlrobust import layout
 
+    triples = probes(cfg, target)  # once, not once per language (the planning of 40-language targets)
     return [
         (
             layout.perturbed(target, lang, p, rate, ps),
             layout.perturbed_prediction(model, recipe, target, seed, lang, p, rate, ps),
         )
         for lang in target_langs(cfg, target)
-        for p, rate, ps in probes(cfg, target)
+        for p, rate, ps in triples
     ]
 
 

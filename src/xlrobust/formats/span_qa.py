@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import difflib
+import functools
 import re
 import string
 import sys
@@ -46,9 +47,19 @@ def squad_normalize(s: str) -> str:
 
 
 _ASCII_PUNCT = set(string.punctuation)
-MLQA_PUNCT = {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}.union(
-    string.punctuation
-)
+
+
+@functools.cache
+def mlqa_punct() -> frozenset[str]:
+    """MLQA's punctuation: every Unicode P* character and ASCII punctuation (built on first
+    use: a scan of all code points, which Snakemake's planning, importing this, need not pay)."""
+    return frozenset(
+        {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}.union(
+            string.punctuation
+        )
+    )
+
+
 MLQA_ARTICLES = {
     "en": r"\b(a|an|the)\b",
     "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
@@ -65,7 +76,7 @@ def _mixed_segmentation(text: str) -> list[str]:
     """MLQA's zh tokenisation: every CJK character (and punctuation) its own token."""
     out, run = [], ""
     for ch in text:
-        if re.search(r"[\u4e00-\u9fa5]", ch) or ch in MLQA_PUNCT:
+        if re.search(r"[\u4e00-\u9fa5]", ch) or ch in mlqa_punct():
             if run:
                 out.extend(run.split())
                 run = ""
@@ -81,7 +92,7 @@ def mlqa_normalize(s: str, lang: str) -> str:
     """MLQA: lower, drop Unicode punctuation, drop the language's articles, tokens joined by spaces."""
     if lang not in MLQA_ARTICLES:
         raise XlrobustError(f"MLQA's evaluation has no rules for language '{lang}' (it has {', '.join(MLQA_LANGS)})")
-    s = "".join(ch for ch in s.lower() if ch not in MLQA_PUNCT)
+    s = "".join(ch for ch in s.lower() if ch not in mlqa_punct())
     if MLQA_ARTICLES[lang]:
         s = re.sub(MLQA_ARTICLES[lang], " ", s)
     tokens = _mixed_segmentation(s) if lang == "zh" else s.split()
