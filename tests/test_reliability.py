@@ -111,7 +111,7 @@ def test_two_runs_with_the_same_seeds_are_identical(reference_run, killed_run):
         reference_run / "results/scores.parquet"
     ).read_bytes()
     FIGURES["reruns identical"] = (
-        f"2 runs of the reduced demo (one by dvc repro, one by Snakemake killed "
+        f"2 runs of the demo in git clones (the quickstart, and one killed "
         f"{len(killed_run['killed'])} times): "
         f"{len(a)}/{len(a)} perturbation files byte-identical; scores, comparisons, metrics, "
         f"{len(preds)} prediction and {len(attacks)} attack files equal"
