@@ -29,11 +29,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+from machine import common_args, cpu_snapshot, matmul_peak, others_share, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -80,14 +79,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=64, help="windows per batch (xlrobust's default: 64)")
     ap.add_argument("--model", help="a fine-tuned QA save_pretrained folder (default: me5 with a fresh QA head)")
-    ap.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="before each timed run, wait up to this long until other processes leave the CPUs",
-    )
-    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-qa"))
+    common_args(ap, "xlrobust-bench-qa")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -26,11 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_snapshot, matmul_peak, others_share, wait_idle
+from machine import common_args, cpu_snapshot, matmul_peak, others_share, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("XLROBUST_SHARED_DATA", REPO.parent / "shared" / "data")) / "panx"
@@ -101,8 +100,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=64, help="ours and the fair pipeline (xlrobust's default: 64)")
     ap.add_argument("--model", help="a token-classification save_pretrained folder (default: me5 + a fresh head)")
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS", help="wait for idle CPUs before runs")
-    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-tag"))
+    common_args(ap, "xlrobust-bench-tag")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
