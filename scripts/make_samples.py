@@ -4,14 +4,14 @@
 
 From the full release files in --source (the layout of ../shared/data), writes into --out
 exactly the rows the real-data CPU studies read (config.yaml's datasets whose `local` is
-under samples/, at the largest of the caps config.yaml and tests/studies/real_ci.yaml give
-them), in the same release formats and file names, plus a README per dataset (source,
-revision, licence, attribution). The rows are chosen by the package's own loader
-(xlrobust.data.load with the studies' caps and row ranges), so a change in how a cap picks
-its rows is followed by re-running this script. Datasets whose ids are positions (TyDiQA's
-`local_ids: position`, PAN-X / UD sentences, Tatoeba lines) keep their positions: a slice
-is a prefix of the file, or for SQuAD JSON the file with the unused questions' articles
-left as empty placeholders, so every id, row and order the studies see is the full file's.
+under samples/, under config.yaml's caps and under CI's, tests/studies/real_ci.yaml), in
+the same release formats and file names, plus a README per dataset (source, revision,
+licence, attribution). The rows are the ones the package's own loader returns
+(xlrobust.data.load with the studies' caps and row ranges, matched by id), so a change in
+how a cap picks its rows is followed by re-running this script. Where ids are positions
+they do not move: PAN-X sentences and Tatoeba lines keep every row up to the last one
+read, and TyDiQA's SQuAD JSON (`local_ids: position`) keeps the unused questions' articles
+as empty placeholders; every id, row and order the studies see is the full file's.
 
 Then it checks that `data.prepare` of each dataset gives identical tables from the slices
 as from the full files (under both configs' caps), and refuses to finish otherwise.
@@ -118,9 +118,10 @@ def slice_squad(path: Path, keep: list[int], by_position: bool) -> str:
     for a, art in enumerate(doc["data"]):
         paragraphs = []
         for p, par in enumerate(art["paragraphs"]):
-            qas = [qa for q, qa in enumerate(par["qas"]) if n + q in wanted]
-            if by_position and qas and len(qas) != max(q for q in range(len(par["qas"])) if n + q in wanted) + 1:
+            kept = [q for q in range(len(par["qas"])) if n + q in wanted]
+            if by_position and kept != list(range(len(kept))):
                 raise XlrobustError(f"{path}: article {a}, paragraph {p}: a dropped question would renumber the next")
+            qas = [par["qas"][q] for q in kept]
             n += len(par["qas"])
             if qas or by_position:
                 paragraphs.append({**par, "context": par["context"] if qas else "", "qas": qas})
@@ -189,15 +190,24 @@ def files_of(spec: dict, split: str, lang: str) -> tuple[list[Path], int]:
 
 
 def used_rows(name: str, specs: list[dict], source: Path) -> dict[Path, set[int]]:
+    """Per full file, the rows the studies read: those data.load returns under their caps,
+    found by id among the rows of the uncapped split. Where ids are positions (no id
+    column: PAN-X sentences, Tatoeba lines) the slice keeps the split's rows from its first
+    to the last one read, so that no id moves."""
     used: dict[Path, set[int]] = {}
     for spec in specs:
         full = full_spec(name, spec, source)
+        positional = get_task(full["task"]).id is None
         for split in full.get("splits", ["train", "validation", "test"]):
             for lang in split_langs(full, split):
-                df, _ = data.load(name, full, split, lang)
+                read, _ = data.load(name, full, split, lang)
+                whole, _ = data.load(name, {**full, "max_examples": {}}, split, lang)
+                where = {i: k for k, i in enumerate(whole["id"])}
+                rows = [where[i] for i in read["id"]]
+                rows = range(max(rows) + 1) if positional else rows
                 paths, start = files_of(full, split, lang)
                 for p in paths:
-                    used.setdefault(p, set()).update(range(start, start + df.height))
+                    used.setdefault(p, set()).update(start + k for k in rows)
     return used
 
 
