@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 
 import yaml
 
@@ -121,3 +122,22 @@ def test_a_bare_clone_runs_every_formats_real_data_check_on_its_own_slices(tmp_p
     assert all(0.0 <= v["mean"] <= 1.0 for v in m.values()), m
     assert m["mlqa_dev_shared/f1"]["languages"] >= 7 and m["tatoeba_real/accuracy"]["languages"] >= 6, m  # + pooled
     print(f"\nbare clone, tiny encoder, clean metrics: {json.dumps(m)}")
+
+
+def test_the_bare_clone_check_records_what_is_read_beside_the_clone(tmp_path):
+    """The audit hook of tests/bare_clone_check.py sees opening and listing under a forbidden
+    root, not under an allowed one inside it, nor elsewhere."""
+    beside, venv = tmp_path / "beside", tmp_path / "beside" / ".venv"
+    venv.mkdir(parents=True)
+    (beside / "data.txt").write_text("x")
+    (venv / "lib.txt").write_text("x")
+    (tmp_path / "clone.txt").write_text("x")
+    code = (
+        "import os, sys; sys.path.insert(0, 'tests'); import bare_clone_check as b; sys.addaudithook(b.watch); "
+        f"open({str(beside / 'data.txt')!r}).read(); os.listdir({str(beside)!r}); "
+        f"open({str(venv / 'lib.txt')!r}).read(); open({str(tmp_path / 'clone.txt')!r}).read(); "
+        "print(sorted(b.OUTSIDE))"
+    )
+    env = {**os.environ, "XLROBUST_FORBIDDEN": str(beside), "XLROBUST_ALLOWED": str(venv)}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == str(sorted([str(beside.resolve()), str((beside / "data.txt").resolve())]))
