@@ -29,7 +29,7 @@ def test_shipped_config_is_the_offline_demo():
 
 def test_shipped_config_holds_the_research_studies():
     c = config.validate({**cfg(), "studies": "all"})
-    studies = config.selected_studies(c)  # then the real-data CPU studies on ../shared/data (cpu, cpu_*)
+    studies = config.selected_studies(c)  # then the real-data CPU studies (cpu, cpu_*)
     assert studies[:6] == ["demo", "q1", "q2", "q3", "q4", "q5"]
     assert "cpu" in studies and all(s == "cpu" or s.startswith("cpu_") for s in studies[6:])
     models = lambda q: {c["models"][m]["source"] for m in c["study"][q]["models"]}  # noqa: E731

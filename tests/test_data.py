@@ -401,14 +401,15 @@ def test_hub_reads_choose_parquet_branch_stream_caps_and_rounds(monkeypatch, tmp
     assert df.height == 9 and "facebook/anli@abc123" in source
 
 
-def test_row_slices_carve_dev_from_a_dataset_released_with_one_labelled_split(shared_data, tmp_path):
-    """CommonsenseQA's labelled questions here are one file: `local_splits` slices its rows
-    (datasets' split syntax) into disjoint train and validation; max_examples still caps."""
+def test_row_slices_carve_dev_from_a_dataset_released_with_one_labelled_split(samples, tmp_path):
+    """CommonsenseQA's labelled questions are one file (its 821-row slice here): `local_splits`
+    slices its rows (datasets' split syntax) into disjoint train and validation; max_examples
+    still caps."""
     spec = {
         "task": "commonsense_qa",
-        "local": str(shared_data / "commonsenseqa/dev_rand_split.jsonl"),
+        "local": str(samples / "commonsenseqa/dev_rand_split.jsonl"),
         "splits": ["train", "validation"],
-        "local_splits": {"train": "dev[:1000]", "validation": "dev[1000:]"},
+        "local_splits": {"train": "dev[:600]", "validation": "dev[600:]"},
         "max_examples": {"train": 400},
     }
     meta = data.prepare("csqa", spec, tmp_path)

@@ -1,6 +1,6 @@
 """Extractive QA end to end on real data through Snakemake (issue 17): the `cpu_qa` study
 of config.yaml in a git clone of the repository, as a user runs it -- multilingual-e5-small
-fine-tuned on English TyDiQA-GoldP train questions (XTREME's file in ../shared/data),
+fine-tuned on English TyDiQA-GoldP train questions (XTREME's file; its slice in samples/),
 English dev held out of the same file, zero-shot prediction of MLQA dev in its 7
 languages, a question perturbation, a context perturbation outside the answers, an
 adaptive character attack on the questions, scores and the report's QA section.

@@ -1,6 +1,6 @@
 """The structured prediction targets end to end on real data (issue 18): study `cpu_tag` of
 config.yaml through Snakemake in a git clone of the repository, as a user runs it. PAN-X
-(../shared/data/panx, release tsv files) English train subset -> dev in ar de en hi sw zh, and UD
+(samples/panx: slices of the release tsv files) English train subset -> dev in ar de en hi sw zh, and UD
 (CoNLL-U) English EWT -> German GSD, with multilingual-e5-small: fetch, prepare, finetune,
 perturb (keyboard_typo; entity_keyboard_typo on PAN-X), predict, attack (xl_charbug), score, report.
 Runs once (module fixture); the tests check what a researcher would."""

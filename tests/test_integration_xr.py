@@ -1,5 +1,5 @@
 """The cpu_xr study end to end through Snakemake, in a git clone as a user gets it, on the
-real data of ../shared/data and the multilingual encoder me5 (multilingual-e5-small):
+real data of samples/ (slices of the release files) and the multilingual encoder me5 (multilingual-e5-small):
 XCOPA (English COPA training, zero-shot to et, it, sw, zh) and Tatoeba retrieval (six
 languages against English, no fine-tuning), with a static perturbation, an attack and the
 report. Run once per module; the tests check what a researcher would look at."""

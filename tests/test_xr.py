@@ -1,5 +1,5 @@
 """XCOPA (multiple choice) and Tatoeba (retrieval) targets: the release reader and registry
-entries on the real files of ../shared/data, the retrieval format (XTREME's pooling, the
+entries on the real files of samples/, the retrieval format (XTREME's pooling, the
 search, per-query outcomes), both attack goals, the DAG of a target without fine-tuning,
 per-format cluster resources and the estimate."""
 
@@ -30,22 +30,22 @@ RETRIEVAL = get_format("retrieval")
 CHOICE = get_format("choice")
 
 
-def shipped(name: str, shared_data) -> dict:
-    """A dataset entry of the shipped config.yaml, its ../shared/data paths pointed at the fixture's."""
+def shipped(name: str) -> dict:
+    """A dataset entry of the shipped config.yaml, its path (the repository's samples/) made absolute."""
     spec = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"][name]
-    return {k: v.replace("../shared/data", str(shared_data)) if k == "local" else v for k, v in spec.items()}
+    return {**spec, "local": str(REPO / spec["local"])}
 
 
 # ---------------------------------------------------------------------------- data
-def test_tatoeba_release_files_through_the_registry(shared_data, tmp_path):
-    meta = data.prepare("tatoeba_real", shipped("tatoeba_real", shared_data), tmp_path)
+def test_tatoeba_release_files_through_the_registry(samples, tmp_path):
+    meta = data.prepare("tatoeba_real", shipped("tatoeba_real"), tmp_path)
     assert meta["format"] == "retrieval" and list(meta["splits"]) == ["test"]
     assert meta["splits"]["test"]["rows"] == {"ar": 1000, "de": 1000, "fr": 1000, "hi": 1000, "sw": 390, "zh": 1000}
     df = pl.read_parquet(tmp_path / "test.parquet")
     for lang, l3 in TATOEBA.items():  # line i of one side is the translation of line i of the other
         rows = df.filter(pl.col("lang") == lang)
-        xx = (shared_data / f"tatoeba/tatoeba.{l3}-eng.{l3}").read_text(encoding="utf-8").splitlines()
-        en = (shared_data / f"tatoeba/tatoeba.{l3}-eng.eng").read_text(encoding="utf-8").splitlines()
+        xx = (samples / f"tatoeba/tatoeba.{l3}-eng.{l3}").read_text(encoding="utf-8").splitlines()
+        en = (samples / f"tatoeba/tatoeba.{l3}-eng.eng").read_text(encoding="utf-8").splitlines()
         assert rows["text_a"].to_list() == [x.strip() for x in xx]
         assert rows["text_b"].to_list() == [x.strip() for x in en]
     assert df["id"].n_unique() == df.height
@@ -73,19 +73,19 @@ def test_bitext_reader_errors_name_the_file(tmp_path):
     ]
 
 
-def test_xcopa_real_data_dev_held_out_of_copa_train(shared_data, tmp_path):
+def test_xcopa_real_data_dev_held_out_of_copa_train(samples, tmp_path):
     """The cpu_xr split: COPA train rows 0-349 train, 350-399 select the epoch, XCOPA's
     validation split (English: COPA's validation) is the test set."""
-    meta = data.prepare("xcopa_real", shipped("xcopa_real", shared_data), tmp_path)
+    meta = data.prepare("xcopa_real", shipped("xcopa_real"), tmp_path)
     assert meta["format"] == "choice"
     assert meta["splits"]["train"]["rows"] == {"en": 350} and meta["splits"]["validation"]["rows"] == {"en": 50}
     assert meta["splits"]["test"]["rows"] == {lang: 100 for lang in ["en", "et", "it", "sw", "zh"]}
     train, dev, test = (pl.read_parquet(tmp_path / f"{s}.parquet") for s in ("train", "validation", "test"))
-    raw = pl.read_ndjson(shared_data / "xcopa/train-en.jsonl")
+    raw = pl.read_ndjson(samples / "xcopa/train-en.jsonl")
     assert train["id"].to_list() == [f"en-{i}" for i in raw["idx"].head(350)]
     assert dev["id"].to_list() == [f"en-{i}" for i in raw["idx"].tail(50)]
     assert dev["text_a"].to_list() == raw["premise"].tail(50).to_list()
-    zh = pl.read_ndjson(shared_data / "xcopa/val-zh.jsonl")
+    zh = pl.read_ndjson(samples / "xcopa/val-zh.jsonl")
     t = test.filter(pl.col("lang") == "zh")
     assert t["text_a"].to_list() == zh["premise"].to_list() and t["label"].to_list() == zh["label"].to_list()
     assert t["choices"].to_list() == [[a, b] for a, b in zip(zh["choice1"], zh["choice2"])]
