@@ -133,3 +133,10 @@ def test_bf16_prediction_is_recorded_close_to_fp32_and_never_scored_with_it(fp32
     scores = score([str(files["bf16"])], [], str(tmp_path / "s.parquet"), str(tmp_path / "m.json"))
     assert scores["precision"].unique().to_list() == ["bf16"]
     assert scores["train_precision"].unique().to_list() == ["fp32"]
+    import yaml
+
+    from xlrobust.report.provenance import provenance
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    html = provenance(cfg, [], [], scores)
+    assert "<td class='l'>precision sent</td><td class='l'>prediction and attacks bf16; training fp32</td>" in html
