@@ -69,15 +69,24 @@ def test_precision_is_a_checked_setting_of_every_stage():
 
 def test_length_batches_keep_padding_under_the_tolerance():
     rng = np.random.default_rng(0)
-    lengths = np.concatenate([np.full(40, 384), rng.integers(20, 384, 200)])
-    batches = length_batches(lengths, 64, 0.1)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))  # every row once
-    assert all(len(b) <= 64 for b in batches)
-    assert all(lengths[b].min() >= 0.9 * lengths[b].max() for b in batches)
-    assert batches[0][:40].tolist() == list(range(40))  # longest first: the full windows open the first batch
-    padded = sum(len(b) * lengths[b].max() for b in batches)
-    assert padded < 1.1 * lengths.sum()
-    assert [len(b) for b in length_batches(np.full(130, 7), 64)] == [64, 64, 2]  # equal rows: full batches
+    lengths = np.concatenate([np.full(40, 384), rng.integers(20, 384, 200)])  # QA-like: full and last windows
+    for min_tokens in (0, 2048):
+        batches = length_batches(lengths, 64, 0.1, min_tokens)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))  # every row once
+        assert all(len(b) <= 64 for b in batches)
+        assert batches[0][:40].tolist() == list(range(40))  # longest first: the full windows open the first batch
+        for b in batches:
+            if len(b) * lengths[b].max() >= min_tokens + lengths[b].max():  # past the minimum: within tolerance
+                assert lengths[b[-1]] >= 0.9 * lengths[b].max()
+        padded = sum(len(b) * lengths[b].max() for b in batches)
+        assert padded < 1.1 * lengths.sum()
+        fixed = sum(lengths[b].max() * len(b) for b in np.array_split(np.argsort(-lengths, kind="stable"), 4))
+        assert padded < fixed  # less padding than 64-row batches of the sorted rows
+    tweets = rng.integers(8, 40, 300)  # short rows: the minimum fills whole batches
+    short = length_batches(tweets, 64)
+    assert all(len(b) >= min(64, 2048 // tweets[b].max()) for b in short[:-1])
+    assert len(short) <= 6
+    assert [len(b) for b in length_batches(np.full(130, 7), 64)] == [64, 64, 2]
 
 
 @pytest.fixture(scope="module")

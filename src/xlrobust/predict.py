@@ -25,20 +25,28 @@ PRECISION_KEYS = {"precision": pl.String, "train_precision": pl.String}
 PROBE_KEYS = {"probe": pl.String, "rate": pl.Float64, "pseed": pl.Int64}
 
 
-PAD_TOLERANCE = 0.1  # a batch's rows are at least this close (relative) to its longest row
+PAD_TOLERANCE = 0.1  # a batch's rows are at least this close (relative) to its longest row ...
+MIN_BATCH_TOKENS = 2048  # ... once it computes this many tokens (below: a forward's fixed cost dominates)
 
 
-def length_batches(lengths: np.ndarray, batch_size: int, tolerance: float = PAD_TOLERANCE) -> list[np.ndarray]:
+def length_batches(
+    lengths: np.ndarray, batch_size: int, tolerance: float = PAD_TOLERANCE, min_tokens: int = MIN_BATCH_TOKENS
+) -> list[np.ndarray]:
     """Batches of row indices, longest rows first (a memory error shows at once), at most
-    `batch_size` rows each, every row at least (1 - tolerance) x its batch's longest:
-    padding stays under `tolerance` of the computed tokens whatever the spread of lengths
-    (QA context windows: full 384-token windows and short last windows)."""
+    `batch_size` rows each. A batch takes the next rows while it computes fewer than
+    `min_tokens` tokens, and then only rows at least (1 - tolerance) x its longest: padding
+    stays under `tolerance` of the computed tokens of every batch that is not small
+    whatever the spread of lengths (QA context windows: full 384-token windows and short
+    last windows), and short rows (tweets) still fill batches big enough to keep the
+    matrix units busy."""
     order = np.argsort(-lengths, kind="stable")
     batches, start = [], 0
     while start < len(order):
         longest = lengths[order[start]]
         stop = start + 1
-        while stop < len(order) and stop - start < batch_size and lengths[order[stop]] >= (1 - tolerance) * longest:
+        while stop < len(order) and stop - start < batch_size:
+            if (stop - start) * longest >= min_tokens and lengths[order[stop]] < (1 - tolerance) * longest:
+                break
             stop += 1
         batches.append(order[start:stop])
         start = stop
