@@ -81,7 +81,10 @@ def compare(root: Path, cfg: dict, run: dict, tmp: Path) -> pl.DataFrame:
     differ = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_bf16")) for c in cols])
     share = joined.group_by("lang").agg(differ=differ.mean(), n_predictions=pl.len())
     share = pl.concat(
-        [share, joined.select(pl.lit("all").alias("lang"), differ.mean(), pl.len().alias("n_predictions"))]
+        [
+            share,
+            joined.select(pl.lit("all").alias("lang"), differ.mean().alias("differ"), pl.len().alias("n_predictions")),
+        ]
     )
     table = (
         scores["fp32"]
