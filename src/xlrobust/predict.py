@@ -131,8 +131,14 @@ class Classifier(Model):
     """A sequence classifier that scores lists of texts or text pairs (the attack's model
     wrapper queries it)."""
 
-    def __init__(self, model_dir: str, max_length: int | None = None, batch_size: int | None = None):
-        super().__init__(model_dir, get_format("classify"), max_length, batch_size)
+    def __init__(
+        self,
+        model_dir: str,
+        max_length: int | None = None,
+        batch_size: int | None = None,
+        precision: str | None = None,
+    ):
+        super().__init__(model_dir, get_format("classify"), max_length, batch_size, precision=precision)
 
     def logits(self, text_a: list[str], text_b: list[str | None] | None = None) -> np.ndarray:
         """Logits (n, num_labels) in input order."""
