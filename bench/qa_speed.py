@@ -140,6 +140,11 @@ class Pipeline:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the reference's process has used (others_share counts it as another process)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait()
@@ -254,12 +259,11 @@ def main() -> None:
         parts = [f"matmul fp32 {peaks['fp32'][-1]:.0f}, bf16 {peaks['bf16'][-1]:.0f} GFLOP/s"]
         for name, f in setups.items():
             wait_idle(a.wait_idle)
-            s0 = cpu_snapshot()
+            s0, c0 = cpu_snapshot(), pipe.cpu_seconds()
             results[name].append(f())
-            parts.append(
-                f"{name} {df.height / results[name][-1]['seconds']:.1f} q/s "
-                f"(others used {others_share(s0, cpu_snapshot()):.0%} CPU)"
-            )
+            s1, c1 = cpu_snapshot(), pipe.cpu_seconds()
+            others = others_share(s0, s1) - (c1 - c0) / ((s1[2] - s0[2]) * os.cpu_count())  # not the reference's
+            parts.append(f"{name} {df.height / results[name][-1]['seconds']:.1f} q/s (others used {others:.0%} CPU)")
         print(f"run {run + 1}: " + "; ".join(parts), flush=True)
     pipe_defaults = pipe(1, rules=False)["answers"]  # max_answer_len 15, align_to_words=True: answers only
     pipe.close()

@@ -123,8 +123,10 @@ def test_bf16_prediction_is_recorded_close_to_fp32_and_never_scored_with_it(fp32
     assert auto.train_precision == "fp32"
     lo = {}
     for p in ("fp32", "bf16"):
-        m = Classifier(model)
-        m.precision = p
+        m = Classifier(model, precision=p)
+        assert (
+            m.precision == p and next(m.model.parameters()).dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[p]
+        )
         lo[p] = m.logits(texts)
     assert np.abs(lo["bf16"] - lo["fp32"]).max() > 0  # bf16 did run
     assert np.allclose(lo["bf16"], lo["fp32"], atol=0.05)

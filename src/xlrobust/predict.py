@@ -1,6 +1,7 @@
 """Batched prediction: one model load, many files. Rows are sorted by length and padded
-per batch (not to a fixed maximum), in the precision asked (`precision`: fp32, bf16
-autocast, or auto: bf16 where the hardware has it, models.resolve_precision). What a
+per batch (not to a fixed maximum), in the precision asked (`precision`: fp32; bf16 =
+weights held in bfloat16 and run under autocast, so that softmax and layer norms stay
+fp32; auto: bf16 where the hardware has it, models.resolve_precision). What a
 prediction is (labels, answer spans, tags, neighbours) is the format's: `Model` only
 runs the network.
 
@@ -94,6 +95,8 @@ class Model:
         self.precision = resolve_precision(precision, self.device, stage)
         self.train_precision = training_info(model_dir).get("precision")  # None: not trained by xlrobust
         self.model.to(self.device).eval()
+        if self.precision == "bf16":  # inference only: weights held in bf16 once, not cast at every call
+            self.model.to(torch.bfloat16)
         self.num_labels = self.model.config.num_labels
         self._torch = torch
 
