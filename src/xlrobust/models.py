@@ -230,8 +230,8 @@ def resolve_precision(precision: str | None, dev, stage: str) -> str:
 
 
 def autocast(dev, precision: str):
-    """The autocast context of a resolved precision: bf16 matmuls with fp32 weights (and
-    fp32 softmax, layer norms and losses, as torch.autocast decides), or nothing for fp32."""
+    """The autocast context of a resolved precision: bf16 matmuls (softmax, layer norms and
+    losses in fp32, as torch.autocast decides), or nothing for fp32."""
     import torch
 
     if precision == "bf16":
