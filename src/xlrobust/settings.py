@@ -22,7 +22,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def _precision(stage: str):
     return _f(
         "auto",
-        f"number format of the {stage}: fp32; bf16 (autocast to bfloat16, fp32 weights); auto = bf16 on "
+        f"number format of the {stage}: fp32; bf16 (bfloat16 matrix products under autocast); auto = bf16 on "
         "CUDA GPUs that support it and on CPUs with bf16 matrix units (AMX, AVX512-BF16), fp32 elsewhere "
         "(docs/precision.md)",
         enum=list(PRECISIONS),
