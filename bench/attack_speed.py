@@ -59,7 +59,7 @@ def fine_tuned_model(work: Path) -> Path:
         str(model),
         3,
         1,
-        {"lr": 5e-5, "epochs": 1, "max_length": 64},
+        {"lr": 5e-5, "epochs": 1, "max_length": 64, "precision": "fp32"},
     )
     return model
 
@@ -135,6 +135,8 @@ def ours_process(model: Path, data: Path, n: int, budget: int, out: Path) -> tup
             "en",
             "--recipe",
             "deepwordbug",
+            "--precision",
+            "fp32",  # stock TextAttack's: the comparison is of the attack loop, not of bf16
             "--max-examples",
             str(n),
             "--query-budget",
@@ -174,7 +176,13 @@ def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list
     set_seed = import_textattack().shared.utils.set_seed
 
     df = pl.read_parquet(data).filter(pl.col("lang") == "en")
-    atk = build("deepwordbug", make_wrapper(Classifier(str(model))), "en", budget, alphabets(df["text_a"].to_list()))
+    atk = build(
+        "deepwordbug",
+        make_wrapper(Classifier(str(model), precision="fp32")),
+        "en",
+        budget,
+        alphabets(df["text_a"].to_list()),
+    )
     rows, t = [], time.perf_counter()
     for ex in df.head(n).iter_rows(named=True):
         set_seed((SEED + zlib.crc32(ex["id"].encode())) % 2**32)

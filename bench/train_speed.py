@@ -131,7 +131,15 @@ def run_ours(init: str, train_file: Path, dev_file: Path, out: Path, batch: int,
 
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its log dicts
-        train(init, str(train_file), str(dev_file), str(out), 3, SEED, {"epochs": 1, "batch_size": batch})
+        train(
+            init,
+            str(train_file),
+            str(dev_file),
+            str(out),
+            3,
+            SEED,
+            {"epochs": 1, "batch_size": batch, "precision": "fp32"},
+        )
     wall = time.perf_counter() - t
     shutil.rmtree(out, ignore_errors=True)
     return {**meter.last, "wall": wall}

@@ -101,7 +101,10 @@ def test_hand_computed_metrics(files):
         "ci_low",
         "ci_high",
         "n",
+        "precision",  # of the target's predictions and attacks (unknown here: files without the column)
+        "train_precision",
     }
+    assert s["precision"].is_null().all()
     # macro-F1 of clean: class 1: 2 tp, 1 fp -> 0.8; class 0: 1 tp, 1 fn -> 2/3
     assert get("clean", "macro_f1") == pytest.approx((0.8 + 2 / 3) / 2)
 

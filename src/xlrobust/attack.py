@@ -727,6 +727,8 @@ KEYS = {
     "rate": pl.Float64,
     "pseed": pl.Int64,
     "format": pl.String,
+    "precision": pl.String,
+    "train_precision": pl.String,
 }
 COMMON = {
     "id": pl.String,
@@ -779,7 +781,8 @@ def attack(
     full = [read_examples(data, lang, fmt) for lang in langs]  # fail on bad input before loading the model
     fmt.check_model(model_dir, pl.concat(full), data)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
-    model = Model(model_dir, fmt, max_length=max_length, layer=layer)
+    model = Model(model_dir, fmt, max_length=max_length, layer=layer, precision=opts["precision"], stage="attack")
+    print(f"precision {model.precision} on {model.device.type}", flush=True)
     set_seed = import_textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
     if claim(
@@ -795,11 +798,13 @@ def attack(
             "layer": layer,
             "threshold": opts["threshold"],
             "any_change": opts["any_change"],
+            "precision": model.precision,
             "run": run or {},
         },
     ):
         print(f"resuming from {progress}", flush=True)
     keys = {**(run or {}), "probe": f"attack:{recipe}", "rate": None, "pseed": None, "format": fmt.name}
+    keys.update(precision=model.precision, train_precision=model.train_precision)
     for lang, whole, out in zip(langs, full, outs):
         attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
         attacker.start(whole)

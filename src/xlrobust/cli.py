@@ -254,6 +254,7 @@ def run(args) -> None:  # noqa: C901 (one branch per command)
             parse_run(args.run),
             args.format,
             args.layer,
+            args.precision,
         )
     elif args.cmd == "perturb":
         from xlrobust.perturb import perturb

@@ -196,16 +196,44 @@ def device():
     return torch.device("cpu")
 
 
-def use_bf16(dev) -> bool:
-    """bf16 autocast where the hardware supports it (CUDA Ampere+); fp32 elsewhere."""
+# Stages for which `precision: auto` picks bf16 on a CPU with bf16 matrix units: those where
+# bench/precision.py measured bf16 faster than fp32 (docs/precision.md has the figures).
+CPU_BF16_STAGES = frozenset({"train", "predict", "retrieval", "attack"})
+
+
+def cpu_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (Intel AMX, or AVX512-BF16 as on
+    AMD Zen 4), through oneDNN: torch's own cpuinfo-based checks."""
     import torch
 
-    return dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
 
 
-def autocast(dev):
+def resolve_precision(precision: str | None, dev, stage: str) -> str:
+    """`fp32` or `bf16` for a stage (train, predict, retrieval, attack) on a device, from a
+    `precision` setting (None = auto)."""
     import torch
 
-    if use_bf16(dev):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    from xlrobust.settings import PRECISIONS
+
+    precision = precision or "auto"
+    if precision not in PRECISIONS:
+        raise XlrobustError(f"precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+    cuda_bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        cpu_bf16 = dev.type == "cpu" and stage in CPU_BF16_STAGES and cpu_bf16_units()
+        return "bf16" if cuda_bf16 or cpu_bf16 else "fp32"
+    if precision == "bf16" and not (cuda_bf16 or dev.type == "cpu"):
+        raise XlrobustError(f"precision bf16: the {dev.type} device here has no bf16 support; give fp32 or auto")
+    return precision
+
+
+def autocast(dev, precision: str):
+    """The autocast context of a resolved precision: bf16 matmuls (softmax, layer norms and
+    losses in fp32, as torch.autocast decides), or nothing for fp32."""
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

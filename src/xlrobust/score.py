@@ -35,6 +35,8 @@ SCORE_SCHEMA = {
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "n": pl.Int64,
+    "precision": pl.String,
+    "train_precision": pl.String,
 }
 COMPARISON_SCHEMA = {
     "study": pl.String,
@@ -249,6 +251,37 @@ def _arrays(frame: pl.DataFrame) -> tuple:
 
 
 # ---------------------------------------------------------------------------- per-example outcomes
+PRECISION_COLUMNS = ["precision", "train_precision"]
+
+
+def precisions(paths: list[str]) -> pl.DataFrame:
+    """target -> the precision of its predictions and attacks and of its models' training
+    (the `precision` and `train_precision` columns predict and attack write). Runs that
+    are compared (the recipes, seeds and probes of a target) must share them: files of one
+    target whose precisions differ are an error naming two of them. A file without the
+    columns (written before they existed) and a model xlrobust did not train (retrieval's
+    pretrained encoder) leave the value unknown, which agrees with any."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (target, column) -> (value, first file)
+    for p in paths:
+        df = read_table(p, ["target"])
+        for col in PRECISION_COLUMNS:
+            if col not in df.columns:
+                continue
+            for target, value in df.select("target", col).drop_nulls().unique().iter_rows():
+                first = seen.setdefault((target, col), (value, p))
+                if first[0] != value:
+                    raise XlrobustError(
+                        f"target '{target}': {col} {first[0]} in {first[1]} but {value} in {p}: runs compared "
+                        "must share one precision; predict (or attack, or train) them again with the same "
+                        "precision setting"
+                    )
+    targets = sorted({t for t, _ in seen})
+    return pl.DataFrame(
+        {"target": targets, **{c: [seen.get((t, c), (None,))[0] for t in targets] for c in PRECISION_COLUMNS}},
+        schema={"target": pl.String, "precision": pl.String, "train_precision": pl.String},
+    )
+
+
 def load_predictions(paths: list[str]) -> dict[str, pl.DataFrame]:
     """Prediction files by format (their rows carry run keys, probe keys and format)."""
     frames: dict[str, list] = {}
@@ -329,7 +362,9 @@ def outcomes(preds: dict[str, pl.DataFrame], attacks: dict[str, pl.DataFrame]) -
 
 # ---------------------------------------------------------------------------- tables
 def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The tidy score table, and the per-example outcomes it was computed from."""
+    """The tidy score table (with the precisions of each target's runs), and the
+    per-example outcomes it was computed from."""
+    prec = precisions([*pred_paths, *attack_paths])
     preds = load_predictions(pred_paths)
     out = outcomes(preds, load_attacks(attack_paths))
     rows = []
@@ -371,7 +406,8 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
             lang = group.pop("lang")
             for metric, fn in corpus.items():
                 add({**group, "metric": metric}, lang, *fn(g), g.height)
-    table = pl.DataFrame(rows, schema=SCORE_SCHEMA)
+    table = pl.DataFrame(rows, schema={k: v for k, v in SCORE_SCHEMA.items() if k not in PRECISION_COLUMNS})
+    table = table.join(prec, on="target", how="left").select(list(SCORE_SCHEMA))
     return table.sort("model", "recipe", "target", "seed", "probe", "rate", "language", "metric", nulls_last=True), out
 
 

@@ -1,6 +1,7 @@
 """Intermediate-task training and English target fine-tuning (STILTs), with the
 transformers Trainer: a head per task format (heads.py) on one shared encoder
-(multitask.py), dynamic padding, length-grouped batches, bf16 where supported,
+(multitask.py), dynamic padding, length-grouped batches, bf16 mixed precision (fp32
+master weights) where `precision` asks for it (auto: where the hardware has it),
 per-epoch checkpoints that a rerun resumes from, English-dev model selection.
 """
 
@@ -149,7 +150,7 @@ def train_tasks(
     """
     from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
 
-    from xlrobust.models import autocast, check_model_dir, device, use_bf16
+    from xlrobust.models import autocast, check_model_dir, device, resolve_precision
     from xlrobust.multitask import (
         Evaluator,
         MixedDataset,
@@ -203,6 +204,8 @@ def train_tasks(
         mlm_ratio,
     )
     dev = device()
+    precision = resolve_precision(hp["precision"], dev, "train")
+    print(f"precision {precision} on {dev.type}", flush=True)
     ckpt_dir = f"{out_dir}.checkpoints"
     args = TrainingArguments(
         output_dir=ckpt_dir,
@@ -222,7 +225,8 @@ def train_tasks(
         load_best_model_at_end=True,
         metric_for_best_model="score",
         greater_is_better=True,
-        bf16=use_bf16(dev),
+        bf16=precision == "bf16",  # autocast around forward and loss; weights and optimizer stay fp32
+        use_cpu=dev.type == "cpu",  # what device() chose (the Trainer's bf16 on a CPU is its cpu_amp: autocast)
         logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
         report_to=[],
         remove_unused_columns=False,
@@ -238,7 +242,7 @@ def train_tasks(
         eval_dataset=dev_feats,
         data_collator=collate,
         batch_sampler=sampler,
-        evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev)),
+        evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev, precision)),
     )
     claim(
         ckpt_dir,
@@ -246,6 +250,7 @@ def train_tasks(
         settings={
             "seed": seed,
             "hp": hp,
+            "precision": precision,
             "keep": keep,
             "sampling": sampling,
             "temperature": temperature,
@@ -263,6 +268,7 @@ def train_tasks(
         "init": init,
         "seed": seed,
         "hp": hp,
+        "precision": precision,
         "keep": keep,
         "dev": metrics,
         "format": tasks[0].format if keep == "classifier" else None,

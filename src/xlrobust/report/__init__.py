@@ -74,6 +74,6 @@ def write_report(
         f"<title>xlrobust report</title><style>{CSS}</style></head><body>"
         f"<h1>xlrobust: robustness of zero-shot cross-lingual transfer after English intermediate training</h1>"
         f"<p><small>Generated {now}. Studies: {nav} · <a href='#provenance'>provenance</a></small></p>"
-        f"{body}{provenance(cfg, data_meta, benchmarks)}</body></html>"
+        f"{body}{provenance(cfg, data_meta, benchmarks, scores)}</body></html>"
     )
     write_text(html, out)
