@@ -258,6 +258,7 @@ def above_baseline_sentence(s: pl.DataFrame, targets: list[str], metric: str) ->
     parts = []
     g = over_seeds(t, "target", "model", "recipe", "language")
     models = g["model"].n_unique()
+    g = g.sort("target", pl.col("recipe") != "none", "model", "recipe", maintain_order=True)
     for (target, model, recipe), rows in g.group_by("target", "model", "recipe", maintain_order=True):
         below = sorted(rows.filter(~pl.col("above"))["language"].to_list())
         parts.append(
