@@ -295,9 +295,13 @@ def test_normalisations_equal_the_official_scripts_on_real_answers(shared_data):
     assert checked == 7 * 150
 
 
-def test_mlqa_rules_refuse_a_language_they_do_not_know():
-    with pytest.raises(XlrobustError, match="MLQA's evaluation has no rules for language 'th'"):
-        question_scores("x", ["x"], "th", "mlqa")
+def test_mlqa_rules_fall_back_for_a_language_they_do_not_know(capsys):
+    """Issue 24: a local dataset may hold any language; MLQA's rules name 7, so another
+    language is scored without article removal, with one warning naming it."""
+    assert question_scores("the cat .", ["a cat"], "am", "mlqa") == (0.0, pytest.approx(2 / 3))  # no articles dropped
+    assert question_scores("ድመት", ["ድመት"], "am", "mlqa") == (1.0, 1.0)
+    err = capsys.readouterr().err
+    assert err.count("no MLQA answer-normalisation rules for language 'am' (Amharic)") == 1  # once per language
     assert question_scores("", [], "en", "squad") == (1.0, 1.0)  # SQuAD v2 no-answer: right only when empty
     assert question_scores("Houston", [], "en", "squad") == (0.0, 0.0)
 
