@@ -454,3 +454,46 @@ def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(t
     fig = head[head.index("<svg") : head.index("</svg>")]
     assert fig.count("stroke-dasharray") == 1 + 5 and fig.count("<circle") == 2 + 2 * 5  # baselines, points
     assert "Suite summary" not in html or "all_xl" in html
+
+
+def test_tagging_baselines_and_the_single_character_note(tmp_path):
+    """Issue 24: entity F1's baseline is all-O (0) and token accuracy's the majority tag; a
+    language whose tokens are mostly single characters (PAN-X zh) is flagged beside its F1."""
+    import yaml
+
+    sents = {
+        "de": ([["Angela", "Merkel", "sprach", "in", "Berlin"]] * 5, [["B-PER", "I-PER", "O", "O", "B-LOC"]] * 5),
+        "zh": ([["默", "克", "尔", "在", "柏", "林"]] * 5, [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"]] * 5),
+    }
+    rows = []
+    for lang, (tokens, tags) in sents.items():
+        for i, (t, g) in enumerate(zip(tokens, tags)):
+            pred = list(g) if i % 2 == 0 else ["O"] * len(g)  # right on 3 of 5 sentences
+            rows.append(dict(id=f"{lang}-{i}", lang=lang, tokens=t, tags=g, pred_tags=pred))
+    path = tmp_path / layout.clean_prediction("m", "none", "ner", 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = dict(model="m", recipe="none", target="ner", seed=1, probe="clean", rate=None, pseed=None, format="tagging")
+    pl.DataFrame([keys | r for r in rows], schema_overrides={"rate": pl.Float64, "pseed": pl.Int64}).write_parquet(path)
+    s, _ = score([str(path)], [])
+    clean = s.filter(pl.col("probe") == "clean")
+
+    def row(lang, metric):
+        return clean.filter((pl.col("language") == lang) & (pl.col("metric") == metric)).row(0, named=True)
+
+    assert row("de", "f1")["baseline"] == 0.0 and row("de", "f1")["baseline_kind"] == "all-O"
+    assert row("de", "accuracy")["baseline"] == pytest.approx(2 / 5)  # O: 2 of 5 tokens
+    assert row("zh", "accuracy")["baseline"] == pytest.approx(2 / 6)  # I-PER: 2 of 6
+    assert row("zh", "single_char_token_share")["value"] == 1.0 and row("de", "single_char_token_share")["value"] == 0
+    s.write_parquet(tmp_path / "scores.parquet")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["ner"], seeds=[1])
+    write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(tmp_path / "r.html"))
+    html = (tmp_path / "r.html").read_text()
+    f1 = html[html.index("F1 per language: ner") :]
+    f1 = f1[: f1.index("</table>")]
+    assert "<th>baseline (all-O)</th><th>note</th>" in f1
+    zh = f1[f1.index("<td class='l'>zh</td>") :]
+    assert "100% of its tokens are single characters" in zh[: zh.index("</tr>")]
+    de = f1[f1.index("<td class='l'>de</td>") :]
+    assert "single characters" not in de[: de.index("</tr>")]
+    assert "Single char token share" not in html  # data, not a model metric: no table of its own
