@@ -406,6 +406,15 @@ def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
     assert "has only the <code>none</code> recipe" in html  # says it has no comparison to make
     for lang in langs:
         assert f"<td class='l'>{lang}</td>" in html  # languages as rows
+    # the per-language figure: a row per language (and the averages), every one as tall
+    import re
+
+    fig = html[html.index("Figure: Accuracy per language and recipe") :]
+    fig = fig[fig.index("<svg") : fig.index("</svg>")]
+    labels = re.findall(r"text-anchor='end' font-size='11'>(\w+)</text>", fig)
+    assert labels == sorted(langs) + ["all_xl", "all"]
+    height = int(re.search(r"height='(\d+)'", fig).group(1))
+    assert height >= 18 * len(labels) and fig.count("<circle") == 2 + 2 * len(labels)  # 2 legend dots
 
 
 def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(tmp_path):
