@@ -35,9 +35,11 @@ delete and insert), so a tweet with k attackable words (stopwords excluded) has 
 greatest): 3 importance queries + 12 candidates + the first query = 16, which is where
 our run stopped having tried every word, while stock's draw had a label-flipping edit at
 its 8th query. Whether a short tweet falls is a property of the draw, not of the search:
-under identical draws both give the same result on every tweet (search order, importance
-ranking with its ties, stopwords and candidate sets are the same code path), and over
-seeds such a tweet succeeds for both sides some of the time.
+under identical draws both give the same result on every tweet (ours builds the recipe
+from TextAttack's own GreedyWordSwapWIR, importance ranking and its ties included, and
+constraints, with NLTK's same stopwords; its character edits match TextAttack's RNG call
+for RNG call, tests/test_attack.py), and over seeds such a tweet succeeds for both sides
+some of the time.
 """
 
 from __future__ import annotations
