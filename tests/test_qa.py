@@ -297,9 +297,13 @@ def test_normalisations_equal_the_official_scripts_on_real_answers(samples):
     assert checked == sum(MLQA_DEV_ROWS.values())
 
 
-def test_mlqa_rules_refuse_a_language_they_do_not_know():
-    with pytest.raises(XlrobustError, match="MLQA's evaluation has no rules for language 'th'"):
-        question_scores("x", ["x"], "th", "mlqa")
+def test_mlqa_rules_fall_back_for_a_language_they_do_not_know(capsys):
+    """Issue 24: a local dataset may hold any language; MLQA's rules name 7, so another
+    language is scored without article removal, with one warning naming it."""
+    assert question_scores("the cat .", ["a cat"], "am", "mlqa") == (0.0, pytest.approx(2 / 3))  # no articles dropped
+    assert question_scores("ድመት", ["ድመት"], "am", "mlqa") == (1.0, 1.0)
+    err = capsys.readouterr().err
+    assert err.count("no MLQA answer-normalisation rules for language 'am' (Amharic)") == 1  # once per language
     assert question_scores("", [], "en", "squad") == (1.0, 1.0)  # SQuAD v2 no-answer: right only when empty
     assert question_scores("Houston", [], "en", "squad") == (0.0, 0.0)
 
@@ -543,8 +547,11 @@ def test_predict_attack_score_and_report_of_a_qa_model(qa_model, tmp_path, ta):
         tables = [str(tmp_path / "test.parquet"), str(tmp_path / "pert.parquet")]
         predict(qa_model, tables, outs[recipe], run=run, fmt_name="span_qa")
     preds = pl.read_parquet(outs["none"][0])
-    assert preds.columns[-5:] == ["id", "lang", "answer_text", "scoring", "prediction"] and preds.height == 6
+    cols = ["id", "lang", "answer_text", "scoring", "prediction", "first_k", "first_sentence"]
+    assert preds.columns[-7:] == cols and preds.height == 6
     assert all(p in ctx for p in preds["prediction"])  # a span of the context
+    # the no-model answers (the no-skill baseline): the context's opening words and sentence
+    assert all(ctx.startswith(a) for a in preds["first_k"]) and all(ctx.startswith(a) for a in preds["first_sentence"])
     atk = [str(tmp_path / "atk-en.parquet"), str(tmp_path / "atk-de.parquet")]
     run = {"model": "tiny", "recipe": "none", "target": "qa", "seed": 1}
     attack(
@@ -569,7 +576,13 @@ def test_predict_attack_score_and_report_of_a_qa_model(qa_model, tmp_path, ta):
     f1_en = [question_scores(p, g, "en", "mlqa")[1] for p, g in preds.head(3)["prediction", "answer_text"].iter_rows()]
     got = clean.filter((pl.col("metric") == "f1") & (pl.col("language") == "en"))["value"][0]
     assert got == pytest.approx(np.mean(f1_en))
-    assert set(clean["language"]) == {"en", "de", "all"}  # all_xl needs two languages besides English
+    assert set(clean["language"]) == {"en", "de", "all", "all_xl"}  # all_xl: every language but English (de)
+    # the no-skill baseline: the better of the two no-model answers under the same rules
+    en_rows = clean.filter((pl.col("metric") == "f1") & (pl.col("language") == "en")).row(0, named=True)
+    k1 = [question_scores(ctx.split()[0], [t], "en", "mlqa")[1] for *_, t in rows]  # median answer: 1 token
+    sent = [question_scores(ctx, [t], "en", "mlqa")[1] for *_, t in rows]  # one sentence: the whole context
+    assert en_rows["baseline"] == pytest.approx(max(np.mean(k1), np.mean(sent))) and en_rows["baseline"] > 0
+    assert en_rows["baseline_kind"] == "first-k tokens or first sentence"
     study = {"models": ["tiny"], "recipes": ["none", "other"], "targets": ["qa"], "seeds": [1]}
     comp = compare(out, {"s": study}, {"qa": "f1"})
     assert set(comp["metric"]) == {"f1", "f1_drop"} and (comp["diff"] == 0).all()  # same model: no difference

@@ -321,8 +321,8 @@ BAD_INPUTS = {
         ["studies", "nope"],
     ),
     "config: unknown language": lambda w: (
-        ["check-config", "--config", w.config(lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"))],
-        ["datasets.demo_sentiment", "ja"],
+        ["check-config", "--config", w.config(lambda c: c["datasets"]["demo_sentiment"]["langs"].append("xx"))],
+        ["datasets.demo_sentiment", "xx"],
     ),
     "config: unknown attack recipe": lambda w: (
         ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"]["recipes"].append("hotflip"))],

@@ -51,6 +51,37 @@ def test_tatoeba_release_files_through_the_registry(samples, tmp_path):
     assert df["id"].n_unique() == df.height
 
 
+def test_a_local_tatoeba_file_in_a_language_outside_the_registry(tmp_path, capsys):
+    """Issue 24: the release's tatoeba.amh-eng.* run as `langs: [am]` (Amharic is not one of
+    XTREME-R's 41): any ISO 639 code for local files, the config from its ISO 639-3 code;
+    the attack's stopwords fall back to none with one warning."""
+    from xlrobust.stopwords import stopwords
+
+    (tmp_path / "tatoeba.amh-eng.amh").write_text("ሰላም።\nደህና ሁን።\n", encoding="utf-8")
+    (tmp_path / "tatoeba.amh-eng.eng").write_text("Hello.\nGoodbye.\n", encoding="utf-8")
+    spec = {"task": "tatoeba", "splits": ["test"], "local": str(tmp_path / "tatoeba.{config}")}
+    spec |= {"local_format": "bitext_lines", "langs": ["am"]}
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["datasets"]["tatoeba_am"] = spec
+    xcfg.validate(cfg)  # accepted: a local dataset may name any ISO 639-1/3 code
+    meta = data.prepare("tatoeba_am", spec, tmp_path / "out")
+    assert meta["splits"]["test"]["rows"] == {"am": 2}
+    df = pl.read_parquet(tmp_path / "out/test.parquet")
+    assert df.select("lang", "text_a", "text_b").rows() == [("am", "ሰላም።", "Hello."), ("am", "ደህና ሁን።", "Goodbye.")]
+    spec["configs"] = {"am": "amh-eng"}  # the config can also be named
+    assert data.load("t", spec, "test", "am")[0].height == 2
+    assert stopwords("am") == set() and stopwords("gez") == set()
+    err = capsys.readouterr().err
+    assert "no stopword list for language 'gez' (Geez)" in err and "'am'" not in err  # am: no list by design
+    for bad, why in (("xx", "'xx' is not an ISO 639-1 or ISO 639-3 language code"), ("AM", "'AM' does not match")):
+        cfg["datasets"]["tatoeba_am"] = {**spec, "langs": [bad], "configs": {}}
+        with pytest.raises(XlrobustError, match=why):
+            xcfg.validate(cfg)
+    cfg["datasets"]["tatoeba_am"] = {"task": "tatoeba", "splits": ["test"], "langs": ["am"]}  # the Hub: its list
+    with pytest.raises(XlrobustError, match="unknown language 'am' for the tatoeba Hub source"):
+        xcfg.validate(cfg)
+
+
 def test_bitext_reader_errors_name_the_file(tmp_path):
     spec = {"task": "tatoeba", "splits": ["test"], "local": str(tmp_path / "tatoeba.{config}")}
     spec["local_format"] = "bitext_lines"

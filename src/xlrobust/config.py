@@ -201,6 +201,7 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
+    from xlrobust.langs import check_code
     from xlrobust.readers import READERS
 
     task = get_task(ds["task"])
@@ -215,14 +216,20 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
     train_langs = ds.get("train_langs", []) + [ds.get("train_lang", "en")] if trains else []
     for lang in ds.get("langs", []) + train_langs:
         if lang not in task.configs:
-            raise XlrobustError(
-                f"{source}: datasets.{name}.langs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
-            )
+            if not ds.get("local"):  # the registry's list is what the Hub source holds
+                raise XlrobustError(
+                    f"{source}: datasets.{name}.langs: unknown language '{lang}' for the {task.name} Hub source "
+                    f"(known: {', '.join(sorted(task.configs))}); a dataset of local files may name any ISO 639 code"
+                )
+            check_code(lang, f"{source}: datasets.{name}.langs")
     for lang in ds.get("configs") or {}:
         if lang not in task.configs:
-            raise XlrobustError(
-                f"{source}: datasets.{name}.configs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
-            )
+            if not ds.get("local"):
+                raise XlrobustError(
+                    f"{source}: datasets.{name}.configs: unknown language '{lang}' "
+                    f"(known: {', '.join(sorted(task.configs))})"
+                )
+            check_code(lang, f"{source}: datasets.{name}.configs")
         from xlrobust.data import config_list
 
         try:

@@ -182,9 +182,15 @@ def validate(df: pl.DataFrame, task: Task, source: str) -> None:
 def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | None]:
     """The Hub configs one language reads: the registry's (several where it merges them, as
     UD's treebanks), or those `configs` in the dataset's spec chooses among them."""
+    chosen = (spec.get("configs") or {}).get(lang)
+    if lang not in task.configs:  # a local dataset's language outside the registry (xlrobust.langs)
+        from xlrobust.langs import alpha3
+
+        if chosen:
+            return [chosen] if isinstance(chosen, str) else list(chosen)
+        return [task.local_config.format(lang=lang, alpha3=alpha3(lang))]
     registry = task.configs[lang]
     registry = list(registry) if isinstance(registry, tuple) else [registry]
-    chosen = (spec.get("configs") or {}).get(lang)
     if not chosen:
         return registry
     chosen = [chosen] if isinstance(chosen, str) else list(chosen)
@@ -214,13 +220,17 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
     if lang not in task.configs:
-        raise XlrobustError(
-            f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
-        )
+        from xlrobust.langs import check_code
+
+        if not spec.get("local"):
+            raise XlrobustError(
+                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
+            )
+        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
     if split not in task.splits:
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
     configs = config_list(task, spec, lang, dataset)
-    merged = isinstance(task.configs[lang], tuple)  # several configs (UD treebanks) make one language
+    merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split

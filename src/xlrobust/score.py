@@ -10,6 +10,12 @@ ratio of sums (entity micro-F1: x = 2 TP, w = 2 TP + FP + FN; token accuracy) th
 bootstrap resamples examples (sentences) and recomputes the ratio. Drops under a
 probe pair each example with its clean outcome; language averages, intervals and
 paired tests all work on the same table.
+
+Each clean metric carries its format's no-skill baseline on the same examples (majority
+class, majority tag, all-O, first-k tokens, 1/N: `Format.baselines`); `above_baseline`
+says whether the 95% interval's lower end is above it. A language average's baseline is
+the average of its languages' baselines. `all` averages every language; `all_xl` every
+language but English (the zero-shot languages), whenever a target has one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ SCORE_SCHEMA = {
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "n": pl.Int64,
+    "baseline": pl.Float64,  # the format's no-skill value of a clean metric (null elsewhere)
+    "baseline_kind": pl.String,  # what the baseline is: majority class, all-O, 1/N, ...
+    "above_baseline": pl.Boolean,  # ci_low > baseline: the 95% interval excludes no skill
     "precision": pl.String,
     "train_precision": pl.String,
 }
@@ -361,16 +370,52 @@ def outcomes(preds: dict[str, pl.DataFrame], attacks: dict[str, pl.DataFrame]) -
 
 
 # ---------------------------------------------------------------------------- tables
+def baselines(preds: dict[str, pl.DataFrame]) -> dict[tuple, tuple[float, str]]:
+    """(model, recipe, target, seed, language, metric) -> (no-skill value, what it is), on the
+    clean predictions of each language."""
+    found = {}
+    for fmt_name, df in preds.items():
+        fmt = get_format(fmt_name)
+        for key, g in df.filter(pl.col("probe") == "clean").group_by([*RUN_KEYS, "lang"], maintain_order=True):
+            for metric, base in fmt.baselines(g).items():
+                found[(*key, metric)] = base
+    return found
+
+
 def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The tidy score table (with the precisions of each target's runs), and the
     per-example outcomes it was computed from."""
     prec = precisions([*pred_paths, *attack_paths])
     preds = load_predictions(pred_paths)
     out = outcomes(preds, load_attacks(attack_paths))
+    base = baselines(preds)
     rows = []
 
-    def add(group, language, value, lo, hi, n):
-        rows.append({**group, "language": language, "value": value, "ci_low": lo, "ci_high": hi, "n": n})
+    def no_skill(group, languages) -> tuple:
+        """The baseline of a cell (the mean of its languages' for an average) or (None, None)."""
+        if group["probe"] != "clean":
+            return None, None
+        found = [base.get((*(group[k] for k in RUN_KEYS), lang, group["metric"])) for lang in languages]
+        if not found or any(b is None for b in found):
+            return None, None
+        return float(np.mean([b[0] for b in found])), found[0][1]
+
+    def add(group, language, value, lo, hi, n, languages=None):
+        b, kind = no_skill(group, languages or [language])
+        above = None if b is None or lo is None else bool(lo > b + 1e-12)
+        rows.append(
+            {
+                **group,
+                "language": language,
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": n,
+                "baseline": b,
+                "baseline_kind": kind,
+                "above_baseline": above,
+            }
+        )
 
     cells = out.group_by(CELL, maintain_order=True).agg(pl.col("x"), pl.col("w"), pl.col("x0"), pl.col("w0"))
     arrays = [
@@ -391,12 +436,17 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
     for key, langs in by_group.items():
         group = dict(zip([k for k in CELL if k != "lang"], key))
         for name, chosen in ((ALL, langs), (ZERO_SHOT, [(lang, a) for lang, a in langs if lang != "en"])):
-            xs = [a for _, a in chosen if len(a[0])]
-            if len(xs) >= 2 and (name == ALL or len(xs) < len(langs)):
-                if all(a[2] is None and np.all(a[1] == 1) for a in xs):
-                    add(group, name, *stratified_mean_ci([a[0] for a in xs]), sum(len(a[0]) for a in xs))
-                else:
-                    add(group, name, *stratified_ratio_ci(xs), sum(len(a[0]) for a in xs))
+            chosen = [(lang, a) for lang, a in chosen if len(a[0])]
+            if not chosen or (name == ALL and len(chosen) < 2):
+                continue  # `all` of one language is that language; `all_xl` needs a zero-shot language
+            xs = [a for _, a in chosen]
+            n, members = sum(len(a[0]) for a in xs), [lang for lang, _ in chosen]
+            if len(xs) == 1:
+                add(group, name, *cell_ci(xs[0]), n, members)
+            elif all(a[2] is None and np.all(a[1] == 1) for a in xs):
+                add(group, name, *stratified_mean_ci([a[0] for a in xs]), n, members)
+            else:
+                add(group, name, *stratified_ratio_ci(xs), n, members)
     for fmt_name, df in preds.items():
         corpus = get_format(fmt_name).corpus_scores(df)
         if not corpus:
@@ -485,19 +535,20 @@ def compare(out: pl.DataFrame, studies: dict[str, dict], metrics: dict[str, str]
 
 
 def summary(scores: pl.DataFrame) -> dict:
-    """Means over seeds of the all-language averages, per run configuration: what
-    `dvc metrics show` lists."""
+    """Means over seeds of the language averages, per run configuration, under `all` (every
+    language) and `all_xl` (every language but English): what `dvc metrics show` lists."""
     out: dict = {}
     agg = (
-        scores.filter(pl.col("language") == ALL)
+        scores.filter(pl.col("language").is_in([ALL, ZERO_SHOT]))
         .drop_nulls("value")
-        .group_by("model", "recipe", "target", "probe", "rate", "metric")
+        .group_by("model", "recipe", "target", "probe", "rate", "language", "metric")
         .agg(pl.col("value").mean())
-        .sort("model", "recipe", "target", "probe", "rate", "metric", nulls_last=True)
+        .sort("model", "recipe", "target", "probe", "rate", "language", "metric", nulls_last=True)
     )
-    for model, recipe, target, probe, rate, metric, value in agg.iter_rows():
+    for model, recipe, target, probe, rate, language, metric, value in agg.iter_rows():
         name = probe if rate is None else f"{probe}@{rate:g}"
-        out.setdefault(f"{model}/{recipe}/{target}", {}).setdefault(name, {})[metric] = round(value, 6)
+        run = out.setdefault(f"{model}/{recipe}/{target}", {}).setdefault(name, {})
+        run.setdefault(language, {})[metric] = round(value, 6)
     return out
 
 

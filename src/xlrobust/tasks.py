@@ -47,6 +47,9 @@ class Task:
     # lang -> (Hub repo, config, parquet_branch) for a language another repo holds (XCOPA's
     # English: COPA in aps/super_glue); the dataset's `revision` pins only `hub`
     sources: dict[str, tuple[str, str | None, bool]] = field(default_factory=dict)
+    # the config of a language outside `configs` in a dataset of local files (xlrobust.langs):
+    # a pattern of {lang} (the code as configured) and {alpha3} (its ISO 639-3 code)
+    local_config: str = "{lang}"
 
     def hub_source(self, lang: str, config: str | None = None) -> tuple[Task, str | None]:
         """The task to read `lang` from the Hub (itself, or a copy pointing at the repo that
@@ -562,6 +565,7 @@ TASKS: dict[str, Task] = {
                 "text_b": pl.col("sentence2").cast(pl.String).str.strip_chars(),
             },
             configs={lang: f"{l3}-eng" for lang, l3 in TATOEBA_LANGS.items()},
+            local_config="{alpha3}-eng",  # the release's tatoeba.amh-eng.* for langs: [am]
             splits={"test": "test"},
             parquet_branch=True,
             licence="CC BY 2.0 FR",

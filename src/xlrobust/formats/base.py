@@ -143,6 +143,11 @@ class Format:
         (`canswer`): what flip_rate averages."""
         return pl.col("answer") != pl.col("canswer")
 
+    def baselines(self, preds: pl.DataFrame) -> dict[str, tuple[float, str]]:
+        """The no-skill baseline of each metric on one language's prediction rows: metric ->
+        (value, what it is). A clean value whose 95% interval reaches it is not above it."""
+        return {}
+
     def corpus_scores(self, preds: pl.DataFrame) -> dict[str, Callable]:
         """Metrics that are no ratio of per-example sums (classification's macro-F1):
         name -> function(group of prediction rows) -> (value, ci_low, ci_high)."""

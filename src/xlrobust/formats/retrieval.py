@@ -142,6 +142,12 @@ class Retrieval(Format):
             ]
         )
 
+    def baselines(self, preds):
+        """A random pick among the language's N candidates: hit@1 = 1/N, both directions."""
+        if not preds.height:
+            return {}
+        return {m: (1 / preds.height, "1/N (random candidate)") for m in ("accuracy", "accuracy_en_xx")}
+
     def attack_outcomes(self, attacks):
         """Still a hit after the attack only when it failed: a skipped query missed already."""
         return label_attack_outcomes(attacks)
