@@ -146,6 +146,7 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     Errors name the source, the row and the column.
     """
     fmt = get_format(task.format)
+    raw = fmt.unpack(raw, lang, split, source)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")

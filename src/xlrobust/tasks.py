@@ -567,6 +567,29 @@ TASKS: dict[str, Task] = {
             licence="CC BY 2.0 FR",
             note="LASER's Tatoeba v1: up to 1000 English-aligned pairs per language; no training split",
         ),
+        # ---- BUCC 2018 bitext mining (issue 26) ----------------------------------------------
+        # The Hub copy (its refs/convert/parquet: <xx>-en/test) is one row per language pair: sentence1
+        # (xx corpus), sentence2 (English corpus), gold (1-based [xx, en] positions); it has no sample
+        # split, so the mining format holds out a seeded fifth as the tune part (not XTREME's figures).
+        # The release files (local_format: bucc) give XTREME's protocol: sample tunes, training tests.
+        Task(
+            name="bucc",
+            hub="mteb/bucc-bitext-mining",
+            format="mining",
+            needs=("sid", "side", "part", "sentence", "gold"),
+            fields={
+                "side": pl.col("side"),
+                "part": pl.col("part"),
+                "text": pl.col("sentence").cast(pl.String).str.strip_chars(),
+                "gold": pl.col("gold"),
+            },
+            id="sid",
+            configs={lang: f"{lang}-en" for lang in ("de", "fr", "ru", "zh")},
+            splits={"test": "test"},
+            parquet_branch=True,
+            licence="BUCC 2018 shared task data (see the Hub card: cc-by-sa-4.0)",
+            note="BUCC 2018 (Zweigenbaum et al.): two corpora per pair, ~2-3% of sentences with a translation",
+        ),
         # ---- multilingual MLM text -------------------------------------------------------
         Task(
             name="wikipedia",
