@@ -411,3 +411,44 @@ def test_real_tatoeba_as_bucc_mines_far_above_no_skill_with_me5(shared_data, me5
             f"no-skill {no_skill:.4f}"
         )
         assert lo > 0.6 > 100 * no_skill
+
+
+@pytest.mark.slow
+def test_bucc_study_runs_every_stage_from_its_own_configfile(shared_data, tmp_path):
+    """prepare (release reader) -> fetch me5 -> perturb -> predict -> score -> report, through
+    Snakemake in a git clone, from tests/studies/bucc_small.yaml."""
+    import os
+    import subprocess
+
+    from xlrobust.layout import perturbed_prediction
+
+    from conftest import git_clone
+
+    root = git_clone(tmp_path / "project")
+    bucc_from_tatoeba(shared_data, root / "local/bucc_tatoeba", ("de", "zh"), {"sample": 30, "training": 60})
+    bin_ = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    cmd = [
+        str(bin_ / "snakemake"),
+        "--cores",
+        "2",
+        "results/report.html",
+        "--configfile",
+        "tests/studies/bucc_small.yaml",
+    ]
+    r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    scores = pl.read_parquet(root / "results/scores.parquet").filter(pl.col("target") == "bucc_tatoeba")
+    clean = scores.filter(pl.col("probe") == "clean")
+    f1 = dict(clean.filter(pl.col("metric") == "f1").select("language", "value").iter_rows())
+    th = dict(clean.filter(pl.col("metric") == "threshold").select("language", "value").iter_rows())
+    print("BUCC-from-Tatoeba through Snakemake: F1", {k: round(v, 3) for k, v in f1.items()}, "threshold", th)
+    assert {"de", "zh", "all"} <= set(f1) and min(f1["de"], f1["zh"]) > 0.5
+    assert {"precision", "recall"} <= set(clean["metric"]) and all(v > 0 for v in th.values())
+    drop = scores.filter((pl.col("probe") == "char_swap") & (pl.col("metric") == "f1_drop"))
+    assert set(drop["language"]) >= {"de", "zh"}
+    for lang in ("de", "zh"):  # the probe is scored at the clean threshold
+        pred = pl.read_parquet(root / perturbed_prediction("me5", "none", "bucc_tatoeba", 1, lang, "char_swap", 0.2, 1))
+        assert pred["threshold"].unique().to_list() == [pytest.approx(th[lang])]
+    html = (root / "results/report.html").read_text(encoding="utf-8")
+    assert "Study: bucc_small" in html and "bucc_tatoeba" in html

@@ -568,9 +568,12 @@ TASKS: dict[str, Task] = {
             note="LASER's Tatoeba v1: up to 1000 English-aligned pairs per language; no training split",
         ),
         # ---- BUCC 2018 bitext mining (issue 26) ----------------------------------------------
-        # The Hub copy (its refs/convert/parquet: <xx>-en/test) is one row per language pair: sentence1
-        # (xx corpus), sentence2 (English corpus), gold (1-based [xx, en] positions); it has no sample
-        # split, so the mining format holds out a seeded fifth as the tune part (not XTREME's figures).
+        # The Hub copy, as its loading script built it (features sentence1, sentence2: string sequences;
+        # gold: [int, int] sequence) and its parquet conversion keeps it (refs/convert/parquet <xx>-en/test
+        # up to 4fb0112, which config.yaml pins; main has since become aligned gold pairs only, mteb's
+        # BUCC.v2): one row per language pair, sentence1 = the xx corpus, sentence2 = the English one,
+        # gold = 1-based [xx, en] positions. No sample split: the mining format holds out a seeded fifth
+        # as the tune part (figures then are not XTREME's).
         # The release files (local_format: bucc) give XTREME's protocol: sample tunes, training tests.
         Task(
             name="bucc",

@@ -204,7 +204,11 @@ class Mining(Retrieval):
             if col not in raw.columns:
                 raise XlrobustError(f"{source}: missing column '{col}' (has: {', '.join(raw.columns)})")
         if raw.height != 1:
-            raise XlrobustError(f"{source}: expected one row (a language pair's corpora), found {raw.height}")
+            raise XlrobustError(
+                f"{source}: expected one row holding a language pair's corpora, found {raw.height}: this revision "
+                "holds aligned gold pairs only (mteb's BUCC.v2 layout, nothing to mine); pin the dataset's revision "
+                "to the one-row-per-pair copy (config.yaml's) or use the release files (local_format: bucc)"
+            )
         xx, en, gold = raw["sentence1"][0].to_list(), raw["sentence2"][0].to_list(), raw["gold"][0].to_list()
         rng = np.random.default_rng(TUNE_SEED)
         partner = {}
