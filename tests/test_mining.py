@@ -20,7 +20,7 @@ from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.formats.mining import Mining, knn, mine, optimize_threshold
 
-from conftest import REPO
+from conftest import REPO, SENTIMENT
 
 sys.path.insert(0, str(REPO / "bench"))
 import mining_reference as ref  # noqa: E402 (bench/ holds the reference implementation)
@@ -211,6 +211,77 @@ def test_outcomes_per_sentence_make_f1_a_ratio_of_sums():
     assert got == pytest.approx({"precision": 1 / 3, "recall": 1 / 3, "f1": 1 / 3})
 
 
+# ---------------------------------------------------------------------------- attack
+def text_table(lang: str = "de") -> pl.DataFrame:
+    """Gold pairs (English sentence, a lightly changed copy) and unpaired sentences on both
+    sides, in a tune part and a test part."""
+    texts = [t for t, _ in SENTIMENT]
+    rows = []
+    for part, chunk in (("tune", texts[:8]), ("test", texts[8:])):
+        for j, t in enumerate(chunk):
+            rows.append((f"{lang}-{part}-en-{j}", lang, "en", part, t, None))
+            if j % 4 != 3:  # every fourth English sentence has no translation; its xx side gets a stranger
+                rows.append(
+                    (f"{lang}-{part}-xx-{j}", lang, "xx", part, t.replace("the", "der"), f"{lang}-{part}-en-{j}")
+                )
+            else:
+                rows.append((f"{lang}-{part}-xx-{j}", lang, "xx", part, f"ganz anders {j}", None))
+    return pl.DataFrame(rows, schema=list(MINING.schema), orient="row")
+
+
+def test_mining_attack_rows_agree_with_mining_the_perturbed_table_again(tiny_encoder, tmp_path):
+    """Status, mined sentence and margins after the attack, checked by predicting the whole
+    table again with the attacked sentence replaced (a fresh search of both corpora)."""
+    from xlrobust.attack import attack
+    from xlrobust.predict import Model
+
+    table = text_table()
+    path = tmp_path / "test.parquet"
+    table.write_parquet(path)
+    runs = []
+    for budget in (150, 3):
+        out = tmp_path / f"de{budget}.parquet"
+        attack(tiny_encoder, str(path), ["de"], "xl_charbug", 8, budget, [str(out)], fmt_name="mining")
+        runs.append(pl.read_parquet(out))
+    df = pl.concat(runs)
+    assert set(df["format"]) == {"mining"} and set(df["probe"]) == {"attack:xl_charbug"}
+    assert set(df["id"]) <= set(MINING.attack_rows(table)["id"])
+    assert {"succeeded", "failed"} <= set(df["status"])
+    model = Model(tiny_encoder, MINING)
+    clean = MINING.predict(model, table)
+    for r in df.iter_rows(named=True):
+        again = MINING.predict(
+            model,
+            table.with_columns(
+                text=pl.when(pl.col("id") == r["id"]).then(pl.lit(r["perturbed_text"])).otherwise("text")
+            ),
+        )
+        mine_row = again.filter(pl.col("id") == r["id"]).row(0, named=True)
+        before = clean.filter(pl.col("id") == r["id"]).row(0, named=True)
+        assert r["threshold"] == pytest.approx(before["threshold"]) == pytest.approx(mine_row["threshold"])
+        assert r["candidate"] == before["mined"] and r["perturbed_candidate"] == mine_row["mined"]
+        assert r["margin"] == (pytest.approx(before["margin"]) if before["mined"] else None)
+        if r["status"] == "skipped":  # not mined before the attack
+            assert before["mined"] != r["gold"] and r["perturbed_text"] == r["text"]
+        elif r["status"] == "succeeded":
+            assert before["mined"] == r["gold"] != mine_row["mined"] and r["perturbed_text"] != r["text"]
+        else:
+            assert mine_row["mined"] == r["gold"]
+    under = MINING.attack_outcomes(df)
+    assert under["x"].to_list() == [2.0 * (s == "failed") for s in df["status"]]
+
+
+def test_mining_report_rendering_escapes():
+    row = {"text": "<b>Satz</b>", "perturbed_text": "<b>Sazt</b>", "gold_text": "a & b", "margin": 1.2}
+    row |= {"perturbed_margin": None, "threshold": 1.05, "candidate_text": "<i>x</i>", "perturbed_candidate_text": None}
+    html = MINING.prediction_change(row)
+    assert "margin 1.200 → – (threshold 1.050)" in html and "&lt;i&gt;x&lt;/i&gt; → None" in html and "<i>" not in html
+    assert MINING.attack_example(row) == [
+        ("sentence", "<b>Satz</b>", "<b>Sazt</b>"),
+        ("gold English", "a & b", "a & b"),
+    ]
+
+
 # ---------------------------------------------------------------------------- data
 def write_release(root: Path, pair: str = "de-en", broken: dict | None = None) -> str:
     """A small BUCC release of one pair (sample and training), `broken` replacing files."""
@@ -315,7 +386,7 @@ def test_hub_copy_holds_out_a_seeded_tune_part_with_whole_gold_pairs():
         data.normalise(raw.with_columns(gold=pl.lit([[0, 1]])), get_task("bucc"), "ru", "test", "hub")
 
 
-def test_config_has_bucc_in_q3_and_q5_without_attack_jobs():
+def test_config_has_bucc_in_q3_and_q5_with_attack_jobs():
     import yaml
 
     from xlrobust import config as xcfg
@@ -326,8 +397,7 @@ def test_config_has_bucc_in_q3_and_q5_without_attack_jobs():
     cfg = xcfg.validate(cfg)
     assert xcfg.target_format(cfg, "bucc").name == "mining"
     runs = {r.target for r, _, _ in xcfg.attack_jobs(cfg)}
-    assert "tatoeba" in runs and "bucc" not in runs  # no attack goal for mining: no job
-    assert any(r.target == "bucc" for r in xcfg.runs(cfg))
+    assert {"tatoeba", "bucc"} <= runs
 
 
 # ---------------------------------------------------------------------------- real data (me5)
@@ -450,5 +520,31 @@ def test_bucc_study_runs_every_stage_from_its_own_configfile(shared_data, tmp_pa
     for lang in ("de", "zh"):  # the probe is scored at the clean threshold
         pred = pl.read_parquet(root / perturbed_prediction("me5", "none", "bucc_tatoeba", 1, lang, "char_swap", 0.2, 1))
         assert pred["threshold"].unique().to_list() == [pytest.approx(th[lang])]
+    attacked = scores.filter(pl.col("probe") == "attack:xl_charbug")
+    assert {"attack_success_rate", "f1_under_attack"} <= set(attacked["metric"])
+    for lang in ("de", "zh"):
+        a = pl.read_parquet(root / f"attacks/me5/none/bucc_tatoeba/seed1/xl_charbug/{lang}.parquet")
+        assert a.height == 3 and a["gold"].null_count() == 0 and set(a["threshold"]) == {pytest.approx(th[lang])}
     html = (root / "results/report.html").read_text(encoding="utf-8")
     assert "Study: bucc_small" in html and "bucc_tatoeba" in html
+    if attacked.filter((pl.col("metric") == "attack_success_rate") & (pl.col("value") > 0)).height:
+        assert "mined with:" in html  # the broken pairs: sentence, margin and mined sentence before -> after
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_miner_replacing_one_vector_equals_mining_from_scratch(ties):
+    from xlrobust.formats.mining import Miner
+
+    rng = np.random.default_rng(5)
+    x, y = vectors(rng, 30, 40, ties)
+    miner = Miner(x, y, block=7)
+    assert [v.tolist() for v in miner.mine()] == [v.tolist() for v in mine(x, y)]
+    for i in (0, 4, 29):
+        for v in (y[3], x[(i + 1) % 30], unit(rng.normal(size=(1, x.shape[1])))[0] if not ties else y[0] * 2):
+            x2 = x.copy()
+            x2[i] = v
+            want = [a.tolist() for a in mine(x2, y)]
+            assert [a.tolist() for a in miner.mine_with(i, v)] == want, (i, ties)
+            floor = float(np.median(want[2]))  # the pairs above a threshold, from a shorter greedy pass
+            above = [a.tolist() for a in miner.mine_with(i, v, floor)]
+            assert above == [w[: sum(s >= floor for s in want[2])] for w in want]

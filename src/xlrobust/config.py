@@ -358,7 +358,6 @@ def attack_jobs(cfg: dict) -> list[tuple[Run, str, dict]]:
                 and r.recipe in st["recipes"]
                 and r.target in st["targets"]
                 and r.seed in st["seeds"]
-                and target_format(cfg, r.target).attacks  # a format without an attack goal (mining): none
             ):
                 for a in st.get("attack", {}).get("recipes", []):
                     out.setdefault((r, a), spec)

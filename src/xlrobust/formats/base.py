@@ -49,7 +49,6 @@ class Format:
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
-    attacks: bool = True  # has an adaptive attack goal (False: studies' attack recipes skip its targets)
 
     @property
     def perturbations(self) -> tuple[str, ...]:
@@ -203,6 +202,10 @@ class Format:
         if sides not in self.sides:
             raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")
         return self.sides[sides]
+
+    def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
+        """The rows of a language's table an attack takes its examples from (in order); all by default."""
+        return table
 
     def attack(self, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings: dict):
         """An Attacker for this format (xlrobust.attack), or an error: formats without an

@@ -45,6 +45,8 @@ neighbours would change the mined pairs and the figures XTREME reports.
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import polars as pl
 
@@ -117,25 +119,35 @@ def knn(x: np.ndarray, y: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.nd
 
 def mine(x: np.ndarray, y: np.ndarray, k: int = K, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """XTREME's `mine_bitext(mode='mine', retrieval='max', margin='ratio')` on vectors:
-    the mined pairs (x index, y index) and their margins, best first. XTREME sorts the
-    candidates with numpy's default (unstable) argsort; here ties keep forward candidates
-    before backward ones, each in index order (a stable sort), so results are reproducible."""
+    the mined pairs (x index, y index) and their margins, best first."""
     if len(x) == 0 or len(y) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    x2y_sim, x2y_ind = knn(x, y, k, block)
-    y2x_sim, y2x_ind = knn(y, x, k, block)
+    return mine_from_neighbours(*knn(x, y, k, block), *knn(y, x, k, block))
+
+
+def mine_from_neighbours(
+    x2y_sim, x2y_ind, y2x_sim, y2x_ind, floor: float = -np.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The margins and the greedy 'max' retrieval given both directions' k nearest
+    neighbours. XTREME sorts the candidates with numpy's default (unstable) argsort; here
+    ties keep forward candidates before backward ones, each in index order (a stable sort),
+    so results are reproducible. `floor`: only the mined pairs with margin >= floor (a
+    candidate is taken or not by the ones before it, so the greedy pass can start there:
+    what an attack asks about the pairs above the threshold)."""
+    n, m = len(x2y_sim), len(y2x_sim)
     x2y_mean, y2x_mean = x2y_sim.mean(axis=1), y2x_sim.mean(axis=1)
     # score_candidates: margin(x.y, (fwd_mean[i] + bwd_mean[j]) / 2) for each neighbour j of i
     fwd = x2y_sim / ((x2y_mean[:, None] + y2x_mean[x2y_ind]) / 2)
     bwd = y2x_sim / ((y2x_mean[:, None] + x2y_mean[y2x_ind]) / 2)
-    fwd_best = x2y_ind[np.arange(len(x)), fwd.argmax(axis=1)]
-    bwd_best = y2x_ind[np.arange(len(y)), bwd.argmax(axis=1)]
-    src = np.concatenate([np.arange(len(x)), bwd_best])
-    trg = np.concatenate([fwd_best, np.arange(len(y))])
+    fwd_best = x2y_ind[np.arange(n), fwd.argmax(axis=1)]
+    bwd_best = y2x_ind[np.arange(m), bwd.argmax(axis=1)]
+    src = np.concatenate([np.arange(n), bwd_best])
+    trg = np.concatenate([fwd_best, np.arange(m)])
     scores = np.concatenate([fwd.max(axis=1), bwd.max(axis=1)])
-    seen_src, seen_trg = np.zeros(len(x), bool), np.zeros(len(y), bool)
+    seen_src, seen_trg = np.zeros(n, bool), np.zeros(m, bool)
     keep = []
-    for i in np.argsort(-scores, kind="stable"):
+    above = np.nonzero(scores >= floor)[0]
+    for i in above[np.argsort(-scores[above], kind="stable")]:
         s, t = src[i], trg[i]
         if not seen_src[s] and not seen_trg[t]:
             seen_src[s] = seen_trg[t] = True
@@ -143,6 +155,42 @@ def mine(x: np.ndarray, y: np.ndarray, k: int = K, block: int = BLOCK) -> tuple[
                 keep.append(i)
     keep = np.array(keep, dtype=np.int64)
     return src[keep], trg[keep], scores[keep]
+
+
+class Miner:
+    """Mining of two fixed corpora in which one xx vector at a time is replaced (an attack's
+    queries), exactly and without a new n x m search: the replaced vector's neighbours come
+    from one row of similarities, and each English sentence's new k nearest xx sentences
+    from its old k + 1 nearest (dropping the replaced one leaves its true k among the rest)
+    and the new vector. The margins and the greedy pass are `mine_from_neighbours`'."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, k: int = K, block: int = BLOCK):
+        self.x, self.y, self.k = x, y, min(k, len(y))
+        self.x2y = knn(x, y, self.k, block)
+        self.y2x = knn(y, x, min(k + 1, len(x)), block)
+        self.kx = min(k, len(x))
+
+    def mine(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s, i = self.y2x
+        return mine_from_neighbours(*self.x2y, s[:, : self.kx], i[:, : self.kx])
+
+    def mine_with(self, i: int, v: np.ndarray, floor: float = -np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The mined pairs (margin >= floor) with xx vector `i` replaced by `v`."""
+        sim = similarity(v[None], self.y)
+        row_s, row_i = _top(*_block_top(sim, 0, self.k), self.k)  # best first, as knn orders them
+        x2y_sim, x2y_ind = self.x2y[0].copy(), self.x2y[1].copy()
+        x2y_sim[i], x2y_ind[i] = row_s[0], row_i[0]
+        s, ind = self.y2x
+        y2x_sim, y2x_ind = s[:, : self.kx].copy(), ind[:, : self.kx].copy()
+        # only English sentences that had i among their k + 1 or that v reaches change
+        rows = np.nonzero((ind == i).any(axis=1) | (sim[0] >= s[:, self.kx - 1]))[0]
+        if len(rows):
+            old = np.where(ind[rows] == i, -np.inf, s[rows]).astype(np.float32)
+            new_s, new_i = _top(
+                np.hstack([old, sim[0, rows, None]]), np.hstack([ind[rows], np.full((len(rows), 1), i)]), self.kx
+            )
+            y2x_sim[rows], y2x_ind[rows] = new_s, new_i
+        return mine_from_neighbours(x2y_sim, x2y_ind, y2x_sim, y2x_ind, floor)
 
 
 def optimize_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> float:
@@ -184,7 +232,6 @@ class Mining(Retrieval):
     prediction_columns = ("gold", "candidate", "margin", "mined", "threshold")
     architecture_suffix = ""  # a bare encoder is retrieval's by default; mining is chosen by --format
     metric = "f1"
-    attacks = False  # no adaptive attack goal yet (the goal would re-mine a whole corpus per query)
     sides = {"xx": ("text",)}
     default_side = "xx"
 
@@ -260,18 +307,23 @@ class Mining(Retrieval):
             )
 
     # ------------------------------------------------------------------ prediction and outcomes
+    @staticmethod
+    def corpus(rows: pl.DataFrame) -> tuple[tuple[list, list], tuple[list, list]]:
+        """(texts, ids) of the xx side and of the English side of one part: each distinct text
+        once (text_load_unify), its id, or None for a text under several ids (read_sent2id)."""
+        out = []
+        for side in ("xx", "en"):
+            by_text = rows.filter(pl.col("side") == side).group_by("text", maintain_order=True).agg(pl.col("id"))
+            out.append((by_text["text"].to_list(), [v[0] if len(v) == 1 else None for v in by_text["id"].to_list()]))
+        return out[0], out[1]
+
     def pairs(self, model, rows: pl.DataFrame, cache: dict) -> pl.DataFrame:
         """The mined candidates of one language and part: xx id, en id, margin (best first).
         A text under several ids of its side is embedded once and its candidates dropped."""
-        sides = {s: rows.filter(pl.col("side") == s) for s in ("xx", "en")}
-        texts, ids = {}, {}
-        for s, part in sides.items():
-            by_text = part.group_by("text", maintain_order=True).agg(pl.col("id"))
-            texts[s] = by_text["text"].to_list()
-            ids[s] = [v[0] if len(v) == 1 else None for v in by_text["id"].to_list()]
-        i, j, score = mine(self.embed(model, texts["xx"], cache), self.embed(model, texts["en"], cache))
+        (xx_texts, xx_ids), (en_texts, en_ids) = self.corpus(rows)
+        i, j, score = mine(self.embed(model, xx_texts, cache), self.embed(model, en_texts, cache))
         found = pl.DataFrame(
-            {"xx": [ids["xx"][a] for a in i], "en": [ids["en"][b] for b in j], "margin": score.astype(np.float64)},
+            {"xx": [xx_ids[a] for a in i], "en": [en_ids[b] for b in j], "margin": score.astype(np.float64)},
             schema={"xx": pl.String, "en": pl.String, "margin": pl.Float64},
         )
         return found.drop_nulls()
@@ -361,11 +413,38 @@ class Mining(Retrieval):
             edits.append(n)
         return df.with_columns(pl.Series("text", texts, dtype=pl.String), pl.Series("edits", edits, dtype=pl.Int64))
 
+    def attack_rows(self, table):
+        """The gold pairs of the test part, by their non-English sentence."""
+        return table.filter((pl.col("part") == "test") & (pl.col("side") == "xx") & pl.col("gold").is_not_null())
+
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        raise XlrobustError("no adaptive attack for the mining format (BUCC): static perturbations only")
+        from xlrobust.attack import MiningAttacker
+
+        return MiningAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
 
     def attack_outcomes(self, attacks):
-        raise XlrobustError("no adaptive attack for the mining format (BUCC)")
+        """F1 over the attacked gold pairs after the attack: a pair still mined (a failed attack)
+        is a true positive; otherwise it is missed (and a false positive where its sentence is
+        now mined with another English sentence). Skipped: not mined before the attack."""
+        kept = (pl.col("status") == "failed").cast(pl.Float64)
+        after = pl.when(pl.col("status") == "skipped").then(pl.col("candidate")).otherwise(pl.col("perturbed_candidate"))
+        wrong = (after.is_not_null() & (kept == 0)).cast(pl.Float64)
+        return attacks.with_columns(metric=pl.lit("f1"), x=2 * kept, w=2 * kept + (1 - kept) + wrong)
+
+    def attack_example(self, row):
+        return [
+            ("sentence", row.get("text"), row.get("perturbed_text")),
+            ("gold English", row.get("gold_text"), row.get("gold_text")),
+        ]
+
+    def prediction_change(self, row):
+        """The sentence mined with it and the margin, before -> after (threshold beside)."""
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        return (
+            f"margin {fmt(row.get('margin'))} → {fmt(row.get('perturbed_margin'))} "
+            f"(threshold {fmt(row.get('threshold'))})<br><small>mined with:</small> "
+            f"{escape(str(row.get('candidate_text')))} → {escape(str(row.get('perturbed_candidate_text')))}"
+        )
 
 
 MINING = register(Mining())
