@@ -427,7 +427,9 @@ class Mining(Retrieval):
         is a true positive; otherwise it is missed (and a false positive where its sentence is
         now mined with another English sentence). Skipped: not mined before the attack."""
         kept = (pl.col("status") == "failed").cast(pl.Float64)
-        after = pl.when(pl.col("status") == "skipped").then(pl.col("candidate")).otherwise(pl.col("perturbed_candidate"))
+        after = (
+            pl.when(pl.col("status") == "skipped").then(pl.col("candidate")).otherwise(pl.col("perturbed_candidate"))
+        )
         wrong = (after.is_not_null() & (kept == 0)).cast(pl.Float64)
         return attacks.with_columns(metric=pl.lit("f1"), x=2 * kept, w=2 * kept + (1 - kept) + wrong)
 
