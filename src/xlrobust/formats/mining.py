@@ -36,6 +36,10 @@ Outcomes per sentence make the corpus metrics ratios of sums: F1 = sum 2TP / sum
 + FN), precision = sum TP / sum mined, recall = sum TP / sum gold; the bootstrap resamples
 `xx` sentences. `threshold` is reported beside them (corpus_scores).
 
+Attack (xlrobust.attack.MiningAttacker): a gold pair of the test part is attacked through its
+non-English sentence and breaks when the pair leaves the mined set at the clean threshold;
+`Miner` re-mines exactly after each edit from the stored neighbours (no new n x m search).
+
 Exact search is O(n m d): for BUCC's largest pair (de-en training: ~414k x ~397k sentences,
 384-768 dimensions) about 10^14 multiply-adds, minutes on a GPU or a many-core CPU,
 hours on a laptop. Approximate search (FAISS IVF/HNSW) would be needed for web-scale
@@ -57,7 +61,6 @@ from xlrobust.formats.retrieval import Retrieval
 
 K = 4  # XTREME's `neighborhood` for BUCC
 TUNE_FRACTION, TUNE_SEED = 0.2, 0  # Hub copy (no sample split): the seeded held-out tune part
-PARTS = {"sample": "tune", "training": "test"}  # BUCC release split -> part
 BLOCK = 4096  # rows and columns per similarity block: 64 MiB of float32 at most
 
 
