@@ -168,7 +168,8 @@ class Miner:
     and the new vector. The margins and the greedy pass are `mine_from_neighbours`'."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, k: int = K, block: int = BLOCK):
-        self.x, self.y, self.k = x, y, min(k, len(y))
+        self.k = min(k, len(y))
+        self.y = y.astype(np.float64)  # once: each query's row of similarities reads it (see `similarity`)
         self.x2y = knn(x, y, self.k, block)
         self.y2x = knn(y, x, min(k + 1, len(x)), block)
         self.kx = min(k, len(x))
