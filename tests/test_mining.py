@@ -260,7 +260,8 @@ def test_mining_attack_rows_agree_with_mining_the_perturbed_table_again(tiny_enc
         before = clean.filter(pl.col("id") == r["id"]).row(0, named=True)
         assert r["threshold"] == pytest.approx(before["threshold"]) == pytest.approx(mine_row["threshold"])
         assert r["candidate"] == before["mined"] and r["perturbed_candidate"] == mine_row["mined"]
-        assert r["margin"] == (pytest.approx(before["margin"]) if before["mined"] else None)
+        assert r["margin"] == (None if before["margin"] is None else pytest.approx(before["margin"]))
+        assert r["perturbed_margin"] == (None if mine_row["margin"] is None else pytest.approx(mine_row["margin"]))
         if r["status"] == "skipped":  # not mined before the attack
             assert before["mined"] != r["gold"] and r["perturbed_text"] == r["text"]
         elif r["status"] == "succeeded":

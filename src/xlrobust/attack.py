@@ -908,38 +908,42 @@ class MiningAttacker(Attacker):
         self.ex = ex
         self.i = self.position[ex["text"]]
 
-    def outcome(self, text: str) -> tuple[str | None, float, float, float | None]:
-        """(the English id mined with the attacked sentence, the gold pair's margin or -1e3,
-        the threshold, the sentence's own mined margin) when its text is `text`."""
+    def outcome(self, text: str, floor: float | None = None) -> tuple[str | None, float, float, float | None]:
+        """(the English id paired with the attacked sentence, the gold pair's margin or -1e3,
+        the threshold, the sentence's own margin) when its text is `text`. The goal asks only
+        about pairs at or above the threshold (`floor`, a shorter greedy pass); the recorded
+        rows take every candidate (floor -inf), so a broken pair's margin after shows too."""
         i, th = self.i, self.threshold
         if text != self.xx_texts[i] and text in self.position:  # now a repeated text: XTREME drops it
             return None, -1e3, th, None
         v = self.fmt.embed(self.model, [text])[0]
-        src, trg, score = self.miner.mine_with(i, v, floor=th)
+        src, trg, score = self.miner.mine_with(i, v, floor=th if floor is None else floor)
         hit = np.nonzero(src == i)[0]
         if not len(hit) or self.xx_ids[i] is None:
             return None, -1e3, th, None
         en = self.en_ids[trg[hit[0]]]
         margin = float(score[hit[0]])
-        return en, (margin if en == self.ex["gold"] else -1e3), th, margin
+        return en, (margin if en == self.ex["gold"] and margin >= th else -1e3), th, margin
 
     def inputs(self, ex):
         return ex["text"], 0
 
     def row(self, result, ex):
-        before = self.outcome(ex["text"])
         after_text = result.perturbed_result.attacked_text.text
-        after = self.outcome(after_text)
+        (b_en, _, th, b_margin), (a_en, _, _, a_margin) = (
+            self.outcome(t, floor=-np.inf) for t in (ex["text"], after_text)
+        )
+        mined = lambda en, margin: en if margin is not None and margin >= th else None  # noqa: E731
         return {
             "text": ex["text"],
             "perturbed_text": after_text,
             "gold": ex["gold"],
             "gold_text": self.en_text.get(ex["gold"]),
-            "candidate": before[0],
-            "perturbed_candidate": after[0],
-            "candidate_text": self.en_text.get(before[0]),
-            "perturbed_candidate_text": self.en_text.get(after[0]),
-            "margin": before[3],
-            "perturbed_margin": after[3],
-            "threshold": self.threshold,
+            "candidate": mined(b_en, b_margin),  # the English sentence mined with it (at the threshold)
+            "perturbed_candidate": mined(a_en, a_margin),
+            "candidate_text": self.en_text.get(mined(b_en, b_margin)),
+            "perturbed_candidate_text": self.en_text.get(mined(a_en, a_margin)),
+            "margin": b_margin,  # its greedy pair's margin, above the threshold or not
+            "perturbed_margin": a_margin,
+            "threshold": th,
         }
