@@ -1,8 +1,8 @@
 """BUCC bitext mining (issue 26): the blocked exact search and XTREME's mining against a
 plain brute-force reference on the same vectors (ties included), the threshold and P/R/F1
 recomputed by hand, the release reader and the Hub copy through the registry, validation
-naming file and line, perturbations on the non-English test side only, the config (no
-attack jobs), and the offline real-data check: BUCC-format files built from real Tatoeba
+naming file and line, perturbations on the non-English test side only, the attack checked
+against mining again, the config, and the offline real-data check: BUCC-format files built from real Tatoeba
 pairs with real distractors, mined with multilingual-e5-small."""
 
 from __future__ import annotations
