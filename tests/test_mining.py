@@ -318,6 +318,12 @@ def test_release_files_through_the_registry(tmp_path):
     assert df.filter(pl.col("side") == "xx")["gold"].null_count() == 2 + 3
 
 
+def test_max_examples_cannot_cut_a_corpus(tmp_path):
+    spec = {**bucc_spec(write_release(tmp_path / "bucc")), "max_examples": {"test": 5}}
+    with pytest.raises(XlrobustError, match=r"dataset 'b': max_examples.test: a mining table cannot be cut"):
+        data.prepare("b", spec, tmp_path / "out")
+
+
 @pytest.mark.parametrize(
     "split, side, text, message",
     [

@@ -223,6 +223,11 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs[lang], tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
+    if cap and not get_format(task.format).rows_cappable:
+        raise XlrobustError(
+            f"dataset '{dataset}': max_examples.{split}: a {task.format} table cannot be cut to its first rows "
+            "(they refer to each other); use smaller local files instead"
+        )
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}

@@ -49,6 +49,7 @@ class Format:
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
+    rows_cappable: bool = True  # max_examples may keep a table's first rows (False: rows refer to each other)
 
     @property
     def perturbations(self) -> tuple[str, ...]:
