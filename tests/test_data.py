@@ -258,6 +258,7 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xcopa": (["train", "validation", "test"], 2, [0, 1]),
     "social_i_qa": (["train", "validation"], 2, [0, 2]),
     "tatoeba": (["test"], 3, None),  # no training split: the rows counted are English test rows
+    "bucc": (["test"], 11, None),  # mining: one row per sentence of both corpora (5 + 6)
     # extractive QA targets (issue 17): rows of the first split (per language for a test-only set)
     "xquad": (["test"], 2, None),
     "mlqa": (["validation", "test"], 2, None),

@@ -146,6 +146,7 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     Errors name the source, the row and the column.
     """
     fmt = get_format(task.format)
+    raw = fmt.unpack(raw, lang, split, source)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
@@ -232,6 +233,11 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
+    if cap and not get_format(task.format).rows_cappable:
+        raise XlrobustError(
+            f"dataset '{dataset}': max_examples.{split}: a {task.format} table cannot be cut to its first rows "
+            "(they refer to each other); use smaller local files instead"
+        )
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}

@@ -65,6 +65,9 @@ SIZES = {
     "social_i_qa": ({"train": 33_410, "validation": 1_954}, 40, 3),
     # Tatoeba: up to 1000 pairs per language; each is two sentences to embed (no training)
     "tatoeba": ({"test": 1_000}, 15, 2),
+    # BUCC 2018 (issue 26): rows = sentences of both corpora of a pair, sample + training (de-en: 414k de
+    # and 397k en in training alone; fr/ru/zh fewer): one sentence to embed each, no training
+    "bucc": ({"test": 700_000}, 35, 1),
 }
 
 

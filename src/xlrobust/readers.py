@@ -280,3 +280,66 @@ def bitext_lines(template: str, config: str | None, split: str, spec: dict) -> t
     return pl.DataFrame({"sentence1": a, "sentence2": b}, schema={"sentence1": pl.String, "sentence2": pl.String}), (
         f"{first} + {second.name}"
     )
+
+
+# ---- BUCC 2018 bitext mining release ---------------------------------------------------- (issue 26)
+BUCC_PARTS = {"sample": "tune", "training": "test"}  # release split -> mining part (XTREME's dev, test)
+
+
+def _bucc_side(path: Path) -> dict[str, str]:
+    """One side of a BUCC corpus, `id<TAB>sentence` a line: id -> sentence; a line without a
+    tab, an empty sentence or a repeated id is one error naming the file and the line."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(_read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        sid, tab, sentence = line.rstrip("\r").partition("\t")
+        if not tab or not sid.strip():
+            raise XlrobustError(f"{path}: line {n}: expected 'id<TAB>sentence', got {line[:60]!r}")
+        if not sentence.strip():
+            raise XlrobustError(f"{path}: line {n}: empty sentence (id '{sid}')")
+        if sid in out:
+            raise XlrobustError(f"{path}: line {n}: duplicate id '{sid}'")
+        out[sid] = sentence.strip()
+    return out
+
+
+@reader("bucc")
+def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
+    """The BUCC 2018 release of one language pair (config `<xx>-en`): for each of its splits
+    `sample` (the tune part, XTREME's dev) and `training` (the test part, XTREME's test)
+    the files `<local>.<xx>` and `<local>.en` (`id<TAB>sentence`) and `<local>.gold`
+    (`xx_id<TAB>en_id`), `local` naming `.../{config}.{split}` (the release's
+    `bucc2018/de-en/de-en.training`). One row per sentence (sid, side, part, sentence,
+    gold_sid: on an xx row the sid of its English translation), which the mining format
+    completes (xlrobust.formats.mining). A gold id missing from its side, an xx id in two
+    gold pairs, duplicate ids and empty sentences are errors naming file and line."""
+    xx = (config or "").split("-")[0]
+    if not xx or config != f"{xx}-en":
+        raise XlrobustError(f"local_format bucc: config '{config}' is not '<xx>-en' (e.g. de-en)")
+    rows, sources = [], []
+    for release, part in BUCC_PARTS.items():
+        paths = {s: path_of(template + ".{side}", config, release, side=s) for s in (xx, "en", "gold")}
+        sides = {"xx": _bucc_side(paths[xx]), "en": _bucc_side(paths["en"])}
+        partner: dict[str, str] = {}
+        for n, line in enumerate(_read_text(paths["gold"]).split("\n"), 1):
+            if not line.strip():
+                continue
+            ids = line.rstrip("\r").split("\t")
+            if len(ids) != 2:
+                raise XlrobustError(f"{paths['gold']}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
+            for sid, side in zip(ids, ("xx", "en")):
+                if sid not in sides[side]:
+                    raise XlrobustError(
+                        f"{paths['gold']}: line {n}: id '{sid}' is not in {paths[xx if side == 'xx' else 'en'].name}"
+                    )
+            if ids[0] in partner:
+                raise XlrobustError(f"{paths['gold']}: line {n}: '{ids[0]}' is in two gold pairs")
+            partner[ids[0]] = ids[1]
+        for side, sentences in sides.items():
+            for sid, sentence in sentences.items():
+                gold = f"{part}-en-{partner[sid]}" if side == "xx" and sid in partner else None
+                rows.append((f"{part}-{side}-{sid}", side, part, sentence, gold))
+        sources.append(f"{paths[xx]} + .en + .gold")
+    schema = {"sid": pl.String, "side": pl.String, "part": pl.String, "sentence": pl.String, "gold_sid": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row"), " + ".join(sources)

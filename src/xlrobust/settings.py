@@ -65,7 +65,7 @@ class PredictSettings:
     )
     layer: int | None = _f(
         None,
-        "retrieval: the hidden layer whose mean is a sentence's vector (default: two "
+        "retrieval and mining: the hidden layer whose mean is a sentence's vector (default: two "
         "thirds of the depth, 8 of 12 as XTREME)",
         minimum=0,
     )

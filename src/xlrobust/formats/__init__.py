@@ -14,6 +14,7 @@ and registering it; `register()` also serves tests that define a toy format.
 | tagging    | tokens, tags                                               | AutoModelForTokenClassification    | f1 / accuracy |
 | mlm        | text_a                                                     | AutoModelForMaskedLM               | (none)   |
 | retrieval  | text_a (query, non-English), text_b (its English translation) | encoder only, no fine-tuning    | accuracy |
+| mining     | side (xx/en), part (tune/test), text, gold (xx rows: the English id) | encoder only, no fine-tuning | f1 |
 """
 
 from __future__ import annotations
@@ -84,4 +85,4 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from xlrobust.formats import choice, classify, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)
+        from xlrobust.formats import choice, classify, mining, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

@@ -49,6 +49,7 @@ class Format:
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
+    rows_cappable: bool = True  # max_examples may keep a table's first rows (False: rows refer to each other)
 
     @property
     def perturbations(self) -> tuple[str, ...]:
@@ -77,6 +78,11 @@ class Format:
 
     def check(self, df: pl.DataFrame, labels, source: str, raw_name: dict[str, str]) -> None:
         """The format's own validation (labels, spans, lists); nothing by default."""
+
+    def unpack(self, raw: pl.DataFrame, lang: str, split: str, source: str) -> pl.DataFrame:
+        """The raw table as the rows the task's fields map (mining: a Hub row holding a language
+        pair's whole corpora becomes one row per sentence); unchanged by default."""
+        return raw
 
     def check_raw(self, raw: pl.DataFrame, fields: dict[str, pl.Expr], source: str) -> None:
         """Checks on the raw table before normalising (e.g. integer labels); nothing by default."""
@@ -202,6 +208,10 @@ class Format:
         if sides not in self.sides:
             raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")
         return self.sides[sides]
+
+    def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
+        """The rows of a language's table an attack takes its examples from (in order); all by default."""
+        return table
 
     def attack(self, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings: dict):
         """An Attacker for this format (xlrobust.attack), or an error: formats without an
