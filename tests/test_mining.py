@@ -411,7 +411,7 @@ def test_config_has_bucc_in_q3_and_q5_with_attack_jobs():
 TATOEBA = {"de": "deu", "fr": "fra", "zh": "cmn", "ar": "ara", "hi": "hin", "sw": "swh"}
 
 
-def bucc_from_tatoeba(shared_data: Path, out: Path, langs=("de", "fr", "zh"), sizes=None, seed: int = 0) -> str:
+def bucc_from_tatoeba(data_dir: Path, out: Path, langs=("de", "fr", "zh"), sizes=None, seed: int = 0) -> str:
     """BUCC-format release files from real Tatoeba pairs: per language and split, `gold`
     aligned pairs plus as many real distractors on each side (xx side: sentences of the
     other languages' files; English side: English sentences of the other pairs, none equal
@@ -420,7 +420,7 @@ def bucc_from_tatoeba(shared_data: Path, out: Path, langs=("de", "fr", "zh"), si
     rng = np.random.default_rng(seed)
     lines = {
         lang: [
-            (shared_data / f"tatoeba/tatoeba.{l3}-eng.{s}").read_text(encoding="utf-8").splitlines()
+            (data_dir / f"tatoeba/tatoeba.{l3}-eng.{s}").read_text(encoding="utf-8").splitlines()
             for s in (l3, "eng")
         ]
         for lang, l3 in TATOEBA.items()
@@ -463,14 +463,14 @@ def me5_folder(tmp_path_factory) -> str:
 
 
 @pytest.mark.slow
-def test_real_tatoeba_as_bucc_mines_far_above_no_skill_with_me5(shared_data, me5_folder, tmp_path):
+def test_real_tatoeba_as_bucc_mines_far_above_no_skill_with_me5(samples, me5_folder, tmp_path):
     """Mining, threshold tuning on the sample split and F1 on the training split, end to end
     on real text: prepare (release reader) -> predict (CLI function) -> outcomes -> bootstrap."""
     from xlrobust.predict import predict
     from xlrobust.score import ratio_ci
 
     langs = ("de", "fr", "zh")
-    local = bucc_from_tatoeba(shared_data, tmp_path / "bucc", langs)
+    local = bucc_from_tatoeba(samples, tmp_path / "bucc", langs)
     data.prepare("bucc_tatoeba", bucc_spec(local, langs), tmp_path / "data")
     out = tmp_path / "pred.parquet"
     predict(me5_folder, [str(tmp_path / "data/test.parquet")], [str(out)], max_length=64, fmt_name="mining")
@@ -491,7 +491,7 @@ def test_real_tatoeba_as_bucc_mines_far_above_no_skill_with_me5(shared_data, me5
 
 
 @pytest.mark.slow
-def test_bucc_study_runs_every_stage_from_its_own_configfile(shared_data, tmp_path):
+def test_bucc_study_runs_every_stage_from_its_own_configfile(samples, tmp_path):
     """prepare (release reader) -> fetch me5 -> perturb -> predict -> score -> report, through
     Snakemake in a git clone, from tests/studies/bucc_small.yaml."""
     import os
@@ -502,7 +502,7 @@ def test_bucc_study_runs_every_stage_from_its_own_configfile(shared_data, tmp_pa
     from conftest import git_clone
 
     root = git_clone(tmp_path / "project")
-    bucc_from_tatoeba(shared_data, root / "local/bucc_tatoeba", ("de", "zh"), {"sample": 30, "training": 60})
+    bucc_from_tatoeba(samples, root / "local/bucc_tatoeba", ("de", "zh"), {"sample": 30, "training": 60})
     bin_ = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     cmd = [
