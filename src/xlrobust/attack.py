@@ -827,6 +827,6 @@ def attack(
         rows = [done[i] for i in df["id"].to_list()]
         table = pl.DataFrame(rows, schema={**COMMON, **attacker.schema})
         table = table.select(*(pl.lit(keys.get(k), dtype=t).alias(k) for k, t in KEYS.items()), pl.all())
-        write_parquet(table, out)
+        write_parquet(table, out, "attack")
         print(f"{lang}: {table['status'].value_counts().sort('status').rows()} -> {out}", flush=True)
     shutil.rmtree(progress)

