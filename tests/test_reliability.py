@@ -830,7 +830,146 @@ BAD_INPUTS = {
         w.perturb(_prepared_with_bad_meta(w)),
         ["meta.json", "not a JSON file"],
     ),
+    # ---- issue 23: release-format readers never change a token, sentence or label silently
+    "squad_json: a question without 'answers'": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?"})),
+        ["train.json", "question q1", "no field 'answers'"],
+    ),
+    "squad_json: 'answers: []' in a SQuAD v1.1 file": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?", "answers": []})),
+        ["train.json", "question q1", "'answers' is empty", "is_impossible"],
+    ),
+    "squad_json: answer_start 10**30": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 10**30}]})),
+        ["train.json", "question q1", f"answer_start {10**30}"],
+    ),
+    "squad_json: an empty id": lambda w: (
+        w.prepare(_squad(w, {"id": "", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]})),
+        ["train.json", "question 0", "id ''"],
+    ),
+    "squad_json: an id that is an object": lambda w: (
+        w.prepare(_squad(w, {"id": {"a": 1}, "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]})),
+        ["train.json", "question 0", "{'a': 1}"],
+    ),
+    "squad_json: JSON nested 100000 deep": lambda w: (
+        w.prepare(w.dataset({"train.json": "[" * 100000}, task="squad", local_format="squad_json")),
+        ["train.json", "nested too deeply"],
+    ),
+    "conll_tags: a third column (POS) would join the token": lambda w: (
+        w.prepare(w.dataset({"train.tsv": "Paris\tNNP\tB-LOC\n"}, task="panx", local_format="conll_tags")),
+        ["train.tsv", "line 1", "3 column(s)"],
+    ),
+    "conll_tags: a CoNLL-2003 file": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.tsv": "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n"}, task="panx", local_format="conll_tags"
+            )
+        ),
+        ["train.tsv", "line 1", "4 column(s)", "-DOCSTART-"],
+    ),
+    "conllu: a syntactic word whose UPOS is _": lambda w: (
+        w.prepare(
+            w.dataset(
+                {
+                    "train.conllu": "# sent_id = s1\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n"
+                    "2\tthere\tthere\t_\t_\t_\t1\tadvmod\t_\t_\n\n"
+                },
+                task="udpos",
+                local_format="conllu",
+                configs={"en": "en_ewt"},
+            )
+        ),
+        ["train.conllu", "line 3", "sentence s1, token 2", "without UPOS"],
+    ),  # fmt: skip
+    "xcopa: a question other than cause/effect": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(question="reason")}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "'reason'", "cause, effect"],
+    ),
+    "xcopa: an empty question": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(question="")}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "''", "cause, effect"],
+    ),
+    "xcopa: label -1 in a test file": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(label=-1)}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "answer outside the choices"],
+    ),
+    "data: an id that is an object": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl(*_nli({"a": 1}, {"a": 2}))}, task="mnli")),
+        ["train.jsonl", "column 'idx'", "string or an integer"],
+    ),
+    "data: an empty id": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl(*_nli("x", " "))}, task="mnli")),
+        ["train.jsonl", "row 1", "empty id"],
+    ),
+    "local_splits: a row range past the end of the file": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, local_splits={"train": "train[5:]"})),
+        ["train.jsonl", "train[5:]", "past the end", "1 rows"],
+    ),
+    "local_splits: a row range that is no number": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, local_splits={"train": "train[:abc]"})),
+        ["train[:abc]", "whole numbers"],
+    ),
+    # ---- issue 23: config settings accepted, then ignored or failing late
+    "config: a target whose dataset has no test split": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: c["datasets"]["demo_sentiment"].update(splits=["train", "validation"])),
+        ],
+        ["targets.demo_sentiment.dataset", "no test split"],
+    ),  # fmt: skip
+    "config: rate .nan": lambda w: (
+        ["check-config", "--config", w.config(text=_nan_rate())],
+        ["study.demo.perturbations.0.rates", "nan"],
+    ),
+    "config: train and validation row ranges overlap": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: c["datasets"]["demo_sentiment"].update(
+                    local_splits={"train": "train[:200]", "validation": "train[150:]"}
+                )
+            ),
+        ],
+        ["datasets.demo_sentiment.local_splits", "share rows", "leak"],
+    ),  # fmt: skip
+    "config: train settings on a retrieval target": lambda w: (
+        ["check-config", "--config", w.config(_retrieval_target_with_train)],
+        ["targets.tatoeba.train", "not trained"],
+    ),
+    "config: any_change in a study without tagging targets": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"].update(any_change=True))],
+        ["study.demo.attack.any_change", "tagging"],
+    ),
 }
+
+
+def _squad(w: W, qa: dict) -> str:
+    doc = {"data": [{"title": "t", "paragraphs": [{"context": "Ada wrote it.", "qas": [qa]}]}]}
+    return w.dataset({"train.json": json.dumps(doc)}, task="squad", local_format="squad_json")
+
+
+def _copa(question: str = "cause", label: int = 0) -> str:
+    """Two XCOPA rows; the second one is bad."""
+    row = {"premise": "The man fell.", "choice1": "He slipped.", "choice2": "He sang.", "question": "cause"}
+    return jsonl({**row, "label": 0, "idx": 0}, {**row, "question": question, "label": label, "idx": 1})
+
+
+def _nli(*ids) -> list[dict]:
+    return [{"premise": "a", "hypothesis": "b", "label": 0, "idx": i} for i in ids]
+
+
+def _nan_rate() -> str:
+    """config.yaml with the first rate of the demo study written as YAML's .nan."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["study"]["demo"]["perturbations"][0]["rates"] = [12345.5]
+    return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
+
+
+def _retrieval_target_with_train(c: dict) -> None:
+    c["datasets"]["tatoeba"] = {"task": "tatoeba", "langs": ["de"], "splits": ["test"]}
+    c["targets"]["tatoeba"] = {"dataset": "tatoeba", "train": {"lr": 1e-5}}
 
 
 def _stamped(w: W, name: str, kind: str | None) -> str:
