@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -1464,3 +1465,155 @@ def test_a_rerun_replaces_its_own_outputs_and_force_replaces_a_file(tmp_path):
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "d/.xlrobust-output").read_text().startswith("written by xlrobust prepare;")
+
+
+# ---- issue 23: what readers and predictions must get right (not refusals)
+BOM = "\ufeff"
+COPA_ROW = {"premise": "The man fell.", "choice1": "He slipped.", "choice2": "He sang.", "question": "cause"}
+BOM_FILES = {  # reader -> (task, files, extra spec, split, column of the first text, its expected value)
+    "conll_tags": ("panx", {"train.tsv": BOM + "Paris\tB-LOC\n"}, {"local_format": "conll_tags"}, "train", "tokens", ["Paris"]),
+    "conllu": (
+        "udpos",
+        {"train.conllu": BOM + "1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n\n"},
+        {"local_format": "conllu", "configs": {"en": "en_ewt"}},
+        "train", "tokens", ["Hi"],
+    ),
+    "squad_json": (
+        "squad",
+        {"train.json": BOM + json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "Ada wrote it.",
+            "qas": [{"id": "q", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]}]}]}]})},
+        {"local_format": "squad_json"}, "train", "text_b", "Ada wrote it.",
+    ),
+    "bitext_lines": (
+        "tatoeba",
+        {"test.deu-eng.deu": BOM + "Hallo.\n", "test.deu-eng.eng": BOM + "Hello.\n"},
+        {"local_format": "bitext_lines", "langs": ["de"]}, "test", "text_a", "Hallo.",
+    ),
+    "jsonl": ("tweet_sentiment_multilingual", {"train.jsonl": BOM + '{"text": "ok", "label": 1}\n'}, {}, "train", "text_a", "ok"),
+    "csv": ("tweet_sentiment_multilingual", {"train.csv": BOM + "text,label\nok,1\n"}, {}, "train", "text_a", "ok"),
+    "txt": ("tweet_sentiment_multilingual", {"train.txt": BOM + "ok\n", "train_labels.txt": BOM + "1\n"}, {}, "train", "text_a", "ok"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reader", list(BOM_FILES))
+def test_every_reader_strips_a_leading_utf8_bom(reader, tmp_path):
+    from xlrobust.data import load
+
+    task, files, extra, split, column, want = BOM_FILES[reader]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    first = next(iter(files))
+    local = (
+        str(tmp_path / ("{split}" + Path(first).suffix))
+        if reader != "bitext_lines"
+        else str(tmp_path / "{split}.{config}")
+    )
+    spec = {"task": task, "local": local, **extra}
+    if reader == "txt":
+        spec["local_labels"] = str(tmp_path / "{split}_labels.txt")
+    df, _ = load("bad", spec, split, spec.get("langs", ["en"])[0])
+    first = df[column][0]
+    assert (first.to_list() if isinstance(first, pl.Series) else first) == want
+    assert not any(BOM in str(v) for row in df.iter_rows() for v in row)
+
+
+def test_xcopa_test_rows_are_all_kept_and_their_questions_read(tmp_path):
+    """No row of a non-English XCOPA file is dropped; cause/effect with spaces around are read."""
+    from xlrobust.data import load
+
+    rows = [{**COPA_ROW, "question": q, "label": i % 2, "idx": i} for i, q in enumerate(["cause", " effect ", "cause"])]
+    (tmp_path / "test.jsonl").write_text(jsonl(*rows))
+    df, _ = load("x", {"task": "xcopa", "local": str(tmp_path / "{split}.jsonl")}, "test", "et")
+    assert df.height == 3
+    assert df["text_b"].to_list() == ["What was the cause?", "What was the effect?", "What was the cause?"]
+
+
+def test_conllu_keeps_every_syntactic_word_and_drops_ranges_and_empty_nodes(tmp_path):
+    from xlrobust.data import load
+
+    (tmp_path / "train.conllu").write_text(
+        "1-2\tdel\t_\t_\t_\t_\t_\t_\t_\t_\n1\tde\tde\tADP\t_\t_\t3\tcase\t_\t_\n2\tel\tel\tDET\t_\t_\t3\tdet\t_\t_\n"
+        "3\tmar\tmar\tNOUN\t_\t_\t0\troot\t_\t_\n3.1\tx\tx\tNOUN\t_\t_\t_\t_\t3:dep\t_\n\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "task": "udpos",
+        "local": str(tmp_path / "{split}.conllu"),
+        "local_format": "conllu",
+        "configs": {"en": "en_ewt"},
+    }
+    df, _ = load("x", spec, "train", "en")
+    assert df["tokens"].to_list() == [["de", "el", "mar"]] and df["tags"].to_list() == [["ADP", "DET", "NOUN"]]
+
+
+def test_retrieval_ties_count_the_same_for_accuracy_and_rank(tiny_encoder, tmp_path):
+    """Two identical English sentences: every query ties its gold with the twin; both
+    metrics see a hit, and accuracy is exactly rank == 1 on every row."""
+    from xlrobust.formats.retrieval import neighbours
+    from xlrobust.predict import predict
+
+    v = np.eye(3, dtype=np.float32)
+    en = v[[0, 0, 1]]  # candidates 0 and 1 are the same sentence
+    nearest, nearest_en, rank = neighbours(en, en)
+    assert nearest.tolist() == [0, 1, 2] and nearest_en.tolist() == [0, 1, 2] and rank.tolist() == [1, 1, 1]
+    nearest, _, rank = neighbours(v[[0, 1, 1]], en)  # query 1 is nearest to candidate 2: a miss, rank 2
+    assert nearest.tolist() == [0, 2, 2] and rank.tolist() == [1, 2, 1]
+    table = pl.DataFrame(
+        {
+            "id": [f"de-{i}" for i in range(4)],
+            "lang": ["de"] * 4,
+            "text_a": ["I go.", "I go.", "The house is red.", "We eat bread."],  # each its own gold: similarity 1
+            "text_b": ["I go.", "I go.", "The house is red.", "We eat bread."],
+        }
+    )
+    table.write_parquet(tmp_path / "t.parquet")
+    predict(tiny_encoder, [str(tmp_path / "t.parquet")], [str(tmp_path / "p.parquet")], fmt_name="retrieval")
+    preds = pl.read_parquet(tmp_path / "p.parquet")
+    assert preds["rank"][:2].to_list() == [1, 1] and preds["nearest"][:2].to_list() == ["de-0", "de-1"]
+    assert ((preds["nearest"] == preds["id"]) == (preds["rank"] == 1)).all()
+
+
+@pytest.fixture(scope="module")
+def qa_model(tiny_encoder, tmp_path_factory) -> str:
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("qa_model")
+    torch.manual_seed(0)
+    AutoModelForQuestionAnswering.from_pretrained(tiny_encoder).save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(tiny_encoder).save_pretrained(out)
+    return str(out)
+
+
+def test_a_question_longer_than_max_length_is_truncated_in_predict_and_attack(qa_model, tmp_path):
+    """750 words of question (and 100 characters with --max-length 16): the question is cut
+    to fit, the context windowed; predict and attack finish, through the CLI."""
+    from xlrobust.formats import get_format
+
+    ctx = "the food was great and the movie starts at nine , said the hotel ."
+    qs = ["what " * 750 + "was great ?", "x" * 100, "who said it ?"]
+    table = pl.DataFrame(
+        {
+            "id": [f"en-{i}" for i in range(3)],
+            "lang": ["en"] * 3,
+            "text_a": qs,
+            "text_b": [ctx] * 3,
+            "answer_start": [[ctx.index("the food")], [ctx.index("nine")], [ctx.index("the hotel")]],
+            "answer_text": [["the food"], ["nine"], ["the hotel"]],
+            "scoring": ["squad"] * 3,
+        },
+        schema=get_format("span_qa").schema,
+    )
+    table.write_parquet(tmp_path / "t.parquet")
+    for extra in (["--format", "span_qa"], ["--format", "span_qa", "--max-length", "16"]):
+        for cmd in (
+            ["predict", "--model", qa_model, "--data", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "p.parquet")],
+            ["attack", "--model", qa_model, "--data", str(tmp_path / "t.parquet"), "--lang", "en", "--recipe",
+             "deepwordbug", "--max-examples", "3", "--query-budget", "5", "--out", str(tmp_path / "a.parquet")],
+        ):  # fmt: skip
+            r = subprocess.run(
+                [str(BIN / "xlrobust"), *cmd, *extra], capture_output=True, text=True, env=ENV, timeout=600
+            )
+            assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
+            out = pl.read_parquet(tmp_path / ("p.parquet" if cmd[0] == "predict" else "a.parquet"))
+            assert out.height == 3
