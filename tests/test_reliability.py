@@ -1465,6 +1465,24 @@ def test_a_rerun_replaces_its_own_outputs_and_force_replaces_a_file(tmp_path):
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "d/.xlrobust-output").read_text().startswith("written by xlrobust prepare;")
+    pred = tmp_path / "predictions/m/none/t/seed1"
+    pred.mkdir(parents=True)
+    with_run_keys(pl.read_parquet(data).select("id", "lang", "label").with_columns(pred=pl.col("label"))).write_parquet(
+        pred / "clean.parquet"
+    )
+    outs = {"--out-scores": "s.parquet", "--out-metrics": "m.json", "--out-plots": "p.csv"}
+    argvs = [
+        ["score", "--predictions", str(pred), *[x for k, v in outs.items() for x in (k, str(tmp_path / v))]],
+        ["report", "--config", str(REPO / "config.yaml"), "--scores", str(tmp_path / "s.parquet"),
+         "--out", str(tmp_path / "r.html")],
+        ["snapshot-config", "--json", json.dumps(yaml.safe_load((REPO / "config.yaml").read_text())),
+         "--out", str(tmp_path / "c.yaml")],
+        ["dvc-yaml", "--config", str(cfg), "--out", str(tmp_path / "dvc.yaml")],
+    ]  # fmt: skip
+    for argv in argvs:  # each command twice: the second run replaces what the first wrote
+        for _ in range(2):
+            r = subprocess.run([str(BIN / "xlrobust"), *argv], capture_output=True, text=True, env=ENV, cwd=REPO)
+            assert r.returncode == 0, (argv[0], r.stderr[-2000:])
 
 
 # ---- issue 23: what readers and predictions must get right (not refusals)

@@ -91,7 +91,7 @@ def _squad_answers(path: Path, qid: str, qa: dict, context: str) -> dict:
                 f"{path}: question {qid}: answer {k} in field 'answers' needs a 'text' string and an integer "
                 f"'answer_start' (got {a!r:.80})"
             )
-        if not 0 <= start <= len(context):
+        if not -(2**63) <= start < 2**63:  # beyond a 64-bit integer: it would be read as null
             raise XlrobustError(
                 f"{path}: question {qid}: answer {k}: answer_start {start} is outside the context (0 .. {len(context)})"
             )
