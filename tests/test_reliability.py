@@ -1635,3 +1635,15 @@ def test_a_question_longer_than_max_length_is_truncated_in_predict_and_attack(qa
             assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
             out = pl.read_parquet(tmp_path / ("p.parquet" if cmd[0] == "predict" else "a.parquet"))
             assert out.height == 3
+
+
+def test_model_folder_files_get_the_umask_modes(tiny_encoder, tmp_path):
+    """safetensors creates model.safetensors 0600; a model folder written by xlrobust has the
+    umask's modes on every file (a folder shared on a cluster stays readable)."""
+    from xlrobust.models import fetch
+
+    fetch(tiny_encoder, tmp_path / "m")
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert modes["model.safetensors"] == 0o666 & ~umask and set(modes.values()) == {0o666 & ~umask}, modes
