@@ -939,6 +939,18 @@ BAD_INPUTS = {
         ["check-config", "--config", w.config(_retrieval_target_with_train)],
         ["targets.tatoeba.train", "not trained"],
     ),
+    "config: YAML nested 100000 deep": lambda w: (
+        ["check-config", "--config", w.config(text="[" * 100000)],
+        ["config.yaml", "nested too deeply"],
+    ),
+    "snapshot-config: --json nested 100000 deep": lambda w: (
+        ["snapshot-config", "--json", "[" * 100000, "--out", str(w.out / "c.yaml")],
+        ["--json", "nested too deeply"],
+    ),
+    "prepare: --spec nested 100000 deep": lambda w: (
+        ["prepare", "--spec", "[" * 100000, "--dataset", "x", "--out-dir", str(w.out / "x")],
+        ["--spec", "nested too deeply"],
+    ),
     "config: any_change in a study without tagging targets": lambda w: (
         ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"].update(any_change=True))],
         ["study.demo.attack.any_change", "tagging"],

@@ -29,6 +29,8 @@ def load(path: str | Path) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise XlrobustError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    except RecursionError:
+        raise XlrobustError(f"{path}: nested too deeply to be a config") from None
     return validate(cfg or {}, source=str(path))
 
 
@@ -51,6 +53,8 @@ def from_json(text: str, source: str = "--json") -> dict:
         cfg = json.loads(text)
     except json.JSONDecodeError as e:
         raise XlrobustError(f"{source}: not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise XlrobustError(f"{source}: JSON nested too deeply to be a config") from None
     return validate(cfg, source=source)
 
 
@@ -65,6 +69,8 @@ def dataset_spec(name: str, text: str) -> dict:
         spec = json.loads(text)
     except json.JSONDecodeError as e:
         raise XlrobustError(f"--spec: not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise XlrobustError("--spec: JSON nested too deeply to be a dataset entry") from None
     import jsonschema
 
     schema = load_schema()
