@@ -923,6 +923,10 @@ BAD_INPUTS = {
         ["check-config", "--config", w.config(text=_nan_rate())],
         ["study.demo.perturbations.0.rates", "nan"],
     ),
+    "config: learning rate .nan": lambda w: (
+        ["check-config", "--config", w.config(text=_nan_lr())],
+        ["recipes.demo_nli.train.lr", "nan", "not a finite number"],
+    ),
     "config: train and validation row ranges overlap": lambda w: (
         [
             "check-config",
@@ -977,6 +981,12 @@ def _nan_rate() -> str:
     """config.yaml with the first rate of the demo study written as YAML's .nan."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["study"]["demo"]["perturbations"][0]["rates"] = [12345.5]
+    return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
+
+
+def _nan_lr() -> str:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["recipes"]["demo_nli"]["train"]["lr"] = 12345.5
     return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
 
 

@@ -89,6 +89,9 @@ def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config"
     """Check `cfg` against the JSON schema and cross-references; raise one clear line."""
     import jsonschema
 
+    where = _non_finite(cfg)
+    if where is not None:  # YAML's .nan / .inf pass every minimum and maximum of the schema
+        raise XlrobustError(f"{source}: {where[0]}: {where[1]} is not a finite number")
     validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -97,6 +100,18 @@ def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config"
         raise XlrobustError(f"{source}: {where}: {e.message}")
     _cross_check(cfg, source)
     return cfg
+
+
+def _non_finite(obj, path: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinite number in a config (its dotted path and value), or None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path or "(top level)", obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def _cross_check(cfg: dict, source: str) -> None:
@@ -149,9 +164,6 @@ def _cross_check(cfg: dict, source: str) -> None:
                         f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
                         f"({', '.join(st['targets'])})"
                     )
-            bad_rate = next((r for r in p["rates"] if not math.isfinite(r)), None)
-            if bad_rate is not None:
-                raise XlrobustError(f"{source}: study.{name}.perturbations.{i}.rates: {bad_rate} is not a number")
             for t in probe_targets(st, p):
                 fmt = target_format(cfg, t)
                 if p["name"] not in fmt.perturbations:
