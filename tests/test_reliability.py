@@ -927,6 +927,26 @@ BAD_INPUTS = {
         ["check-config", "--config", w.config(text=_nan_lr())],
         ["recipes.demo_nli.train.lr", "nan", "not a finite number"],
     ),
+    "finetune: --lr nan": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.tiny,
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            "1",
+            "--lr",
+            "nan",
+            "--out",
+            str(w.out / "ft"),
+        ],
+        ["--lr nan", "not a finite number"],
+    ),  # fmt: skip
     "config: train and validation row ranges overlap": lambda w: (
         [
             "check-config",

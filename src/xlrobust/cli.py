@@ -7,6 +7,7 @@ end in one line on stderr and exit code 2; nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -387,11 +388,20 @@ def check_seeds(args) -> None:
             raise XlrobustError(f"--seed {s}: a seed must be in 0 .. {2**32 - 1}")
 
 
+def check_finite(args) -> None:
+    """argparse's float() takes 'nan' and 'inf', which pass every range check after it."""
+    for dest, v in vars(args).items():
+        for x in v if isinstance(v, list) else [v]:
+            if isinstance(x, float) and not math.isfinite(x):
+                raise XlrobustError(f"{_flag(dest)} {x}: not a finite number")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         check_seeds(args)
+        check_finite(args)
         check_paths(args)
         run(args)
     except XlrobustError as e:
