@@ -947,6 +947,28 @@ BAD_INPUTS = {
         ],
         ["--lr nan", "not a finite number"],
     ),  # fmt: skip
+    "predict: --max-length below the settings' minimum": lambda w: (
+        [*w.predict(w.tiny), "--max-length", "-5"],
+        ["--max-length -5", "minimum of 8"],
+    ),
+    "attack: --max-examples 0": lambda w: (
+        [
+            "attack",
+            "--model",
+            w.tiny,
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            "0",
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["--max-examples 0", "minimum of 1"],
+    ),  # fmt: skip
     "config: train and validation row ranges overlap": lambda w: (
         [
             "check-config",

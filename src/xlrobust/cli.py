@@ -388,6 +388,29 @@ def check_seeds(args) -> None:
             raise XlrobustError(f"--seed {s}: a seed must be in 0 .. {2**32 - 1}")
 
 
+# command -> the settings dataclasses its flags come from (bounds checked as config.yaml's are;
+# attack's --max-length and --layer are prediction's)
+SETTINGS = {
+    "intermediate": (S.TrainSettings,),
+    "finetune": (S.TrainSettings,),
+    "predict": (S.PredictSettings,),
+    "attack": (S.AttackSettings, S.PredictSettings),
+}
+
+
+def check_settings(args) -> None:
+    """Flags of a settings dataclass within its bounds (the schema config.yaml is checked
+    against): `--max-length -5` or `--batch-size 0` is one line, not a failure deep in a run."""
+    import jsonschema
+
+    for cls in SETTINGS.get(args.cmd, ()):
+        given = S.given(args, cls)
+        err = next(iter(jsonschema.Draft202012Validator(S.schema(cls)).iter_errors(given)), None)
+        if err is not None and err.absolute_path:
+            name = str(err.absolute_path[0])
+            raise XlrobustError(f"{_flag(name)} {given[name]}: {err.message.split(' is ', 1)[-1]}")
+
+
 def check_finite(args) -> None:
     """argparse's float() takes 'nan' and 'inf', which pass every range check after it."""
     for dest, v in vars(args).items():
@@ -402,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_seeds(args)
         check_finite(args)
+        check_settings(args)
         check_paths(args)
         run(args)
     except XlrobustError as e:
