@@ -72,8 +72,8 @@ def prepare_data(work: Path, n: int) -> tuple[Path, Path]:
     if n > train.height:
         raise SystemExit(f"steps x batch-size = {n} > {train.height} English training tweets; lower --steps")
     subset, dev = work / f"train_{n}.parquet", work / "dev.parquet"
-    write_parquet(train.sample(n, seed=SEED, shuffle=True), subset)
-    write_parquet(umsab("english", "val").head(64), dev)
+    write_parquet(train.sample(n, seed=SEED, shuffle=True), subset, "bench")
+    write_parquet(umsab("english", "val").head(64), dev, "bench")
     return subset, dev
 
 

@@ -420,8 +420,7 @@ def bucc_from_tatoeba(data_dir: Path, out: Path, langs=("de", "fr", "zh"), sizes
     rng = np.random.default_rng(seed)
     lines = {
         lang: [
-            (data_dir / f"tatoeba/tatoeba.{l3}-eng.{s}").read_text(encoding="utf-8").splitlines()
-            for s in (l3, "eng")
+            (data_dir / f"tatoeba/tatoeba.{l3}-eng.{s}").read_text(encoding="utf-8").splitlines() for s in (l3, "eng")
         ]
         for lang, l3 in TATOEBA.items()
     }

@@ -186,7 +186,7 @@ def test_config_checks_treebank_choice_and_named_probe_sides():
     "content, message",
     [
         ("Paris\tB-LOC\n\nBerlin\tB-MISC\n", r"line 3: tag 'B-MISC' is not one of O, B-PER"),
-        ("Paris\tB-LOC\nBerlin\n", r"line 2: expected 'token<TAB>tag', got 'Berlin'"),
+        ("Paris\tB-LOC\nBerlin\n", r"line 2: expected 'token<TAB>tag' \(2 columns\), got 1 column\(s\): 'Berlin'"),
         ("\n\n", "no sentences"),
     ],
 )
@@ -213,7 +213,7 @@ def test_conllu_reader_rejects_unknown_upos_naming_the_sentence(tmp_path):
     )
     spec = {"task": "udpos", "local": str(tmp_path / "{config}-ud-{split}.conllu"), "local_format": "conllu"}
     raw_reader = get_reader("conllu")
-    with pytest.raises(XlrobustError, match=r"x_y-ud-train.conllu: sentence s7, token 1: UPOS 'GREETING'"):
+    with pytest.raises(XlrobustError, match=r"x_y-ud-train.conllu: line 2 \(sentence s7, token 1\): UPOS 'GREETING'"):
         raw_reader(spec["local"], "x_y", "train", spec)
 
 

@@ -150,8 +150,9 @@ def test_xcopa_english_is_read_from_copa_and_the_rest_from_xcopa(monkeypatch):
     df, source = data.load("xcopa", spec, "test", "et")
     assert calls[-1] == (("cambridgeltl/xcopa", "et"), "test", "abc123", {})
     assert df["id"].to_list() == ["et-0", "et-1"]
-    df, _ = data.load("xcopa", spec, "test", "en")  # COPA's hidden test labels are dropped, not errors
-    assert df.height == 0
+    # COPA's hidden test labels (-1): an error naming the row, never rows silently dropped (issue 23)
+    with pytest.raises(XlrobustError, match=r"copa/test: row 0: answer outside the choices in column 'label'"):
+        data.load("xcopa", spec, "test", "en")
 
 
 # ---------------------------------------------------------------------------- retrieval format

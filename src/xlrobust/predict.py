@@ -223,5 +223,7 @@ def predict(
     print(f"precision {model.precision} on {model.device.type}", flush=True)
     for src, dst in zip(data, out):
         df = read_examples(src, lang, fmt)
-        write_parquet(with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df), precision_keys(model)), dst)
+        write_parquet(
+            with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df), precision_keys(model)), dst, "predict"
+        )
         print(f"{src}: {df.height} rows -> {dst}", flush=True)

@@ -582,10 +582,10 @@ def run(
         raise XlrobustError(f"no prediction files (*.parquet) in {', '.join(map(str, pred_paths))}")
     scores, out = score(found, expand_paths(attack_paths))
     metrics = primary_metrics(out, target_formats(found))
-    write_parquet(scores, out_scores)
+    write_parquet(scores, out_scores, "score")
     write_json(summary(scores), out_metrics)
     if out_comparisons:
-        write_parquet(compare(out, studies or {}, metrics), out_comparisons)
+        write_parquet(compare(out, studies or {}, metrics), out_comparisons, "score")
     if out_plots:
         write_text(plot_data(scores, metrics).write_csv(), out_plots)
     return scores

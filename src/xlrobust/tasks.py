@@ -50,6 +50,9 @@ class Task:
     # the config of a language outside `configs` in a dataset of local files (xlrobust.langs):
     # a pattern of {lang} (the code as configured) and {alpha3} (its ISO 639-3 code)
     local_config: str = "{lang}"
+    # raw column -> the only values it may hold (surrounding spaces aside): anything else is an
+    # error, not silently turned into a question or label the data does not have
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def hub_source(self, lang: str, config: str | None = None) -> tuple[Task, str | None]:
         """The task to read `lang` from the Hub (itself, or a copy pointing at the repo that
@@ -424,6 +427,7 @@ TASKS: dict[str, Task] = {
         # forms (ar_nyuad, en_esl, en_gumreddit, fr_ftb, ja_bccwj). The Hub rows are conllu.parse_incr's:
         # multiword-token ranges ("1-2", upos '_') and empty nodes ("8.1"), both with head None, are
         # dropped here, so each tag is a syntactic word's UPOS (17 tags; XTREME instead keeps fused forms).
+        # A syntactic word whose UPOS is '_' is kept, and refused by validation ('_' is no label).
         Task(
             name="udpos",
             hub="universal-dependencies/universal_dependencies",
@@ -431,18 +435,10 @@ TASKS: dict[str, Task] = {
             needs=("idx", "tokens", "upos", "head"),
             fields={
                 "tokens": pl.col("tokens").list.gather(
-                    (
-                        pl.col("upos").list.eval((pl.element() != 13).cast(pl.Int8))
-                        * pl.col("head").list.eval((pl.element() != "None").cast(pl.Int8))
-                    ).list.eval((pl.element() == 1).arg_true())
+                    pl.col("head").list.eval(pl.element() != "None").list.eval(pl.element().arg_true())
                 ),
                 "tags": pl.col("upos")
-                .list.gather(
-                    (
-                        pl.col("upos").list.eval((pl.element() != 13).cast(pl.Int8))
-                        * pl.col("head").list.eval((pl.element() != "None").cast(pl.Int8))
-                    ).list.eval((pl.element() == 1).arg_true())
-                )
+                .list.gather(pl.col("head").list.eval(pl.element() != "None").list.eval(pl.element().arg_true()))
                 .list.eval(
                     pl.element().replace_strict(
                         dict(
@@ -534,7 +530,9 @@ TASKS: dict[str, Task] = {
             configs={"en": "en", **{lang: lang for lang in XCOPA_LANGS}},
             # English (train, validation) is COPA's (XCOPA translates COPA's validation and test)
             sources={"en": ("aps/super_glue", "copa", True)},
-            drop_labels=(-1,),  # COPA's test labels are hidden (-1): English has train and validation only
+            # COPA's test labels are hidden (-1): English has train and validation only. No label is
+            # dropped: a -1 in a file read is an error ("answer outside the choices"), never a smaller test set
+            allowed={"question": ("cause", "effect")},
             licence="CC BY 4.0 (XCOPA); COPA: BSD 2-Clause",
             note="XCOPA: validation 100 and test 500 per language; English training: COPA train (400)",
         ),

@@ -68,13 +68,13 @@ class TaskData:
 
 def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
     """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
-    from xlrobust.io import read_parquet
+    from xlrobust.io import read_json, read_parquet
 
     d = Path(data_dir)
     meta_path = d / "meta.json"
     if not meta_path.exists():
         raise XlrobustError(f"{d}: not a prepared dataset folder (no meta.json); run xlrobust prepare")
-    meta = json.loads(meta_path.read_text())
+    meta = read_json(meta_path)
     fmt = get_format(meta["format"])
     train_df = read_parquet(d / "train.parquet")
     dev_df = read_parquet(d / "validation.parquet") if split_dev and (d / "validation.parquet").exists() else None
@@ -286,7 +286,8 @@ def train_tasks(
         "train_examples": sum(t.train.height for t in tasks),
         "dev_examples": sum(t.dev.height for t in tasks),
     }
-    with atomic_path(out_dir, directory=True) as tmp:
+    kind = "intermediate" if keep == "encoder" else "finetune"  # the command whose output this is
+    with atomic_path(out_dir, directory=True, kind=kind) as tmp:
         to_save = model.encoder if keep == "encoder" else model.heads[tasks[0].name]
         to_save.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

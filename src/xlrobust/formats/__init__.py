@@ -49,7 +49,6 @@ def format_of_table(path, name: str | None = None) -> Format:
     """The format of an example table: the one named, else the one its prepared dataset
     declares (meta.json beside it), else its `format` column (perturbed tables), else
     classification."""
-    import json
     from pathlib import Path
 
     import polars as pl
@@ -58,7 +57,9 @@ def format_of_table(path, name: str | None = None) -> Format:
         return get_format(name)
     meta = Path(path).parent / "meta.json"
     if meta.exists():
-        return get_format(json.loads(meta.read_text(encoding="utf-8")).get("format") or "classify")
+        from xlrobust.io import read_json
+
+        return get_format(read_json(meta).get("format") or "classify")
     try:  # a perturbed table carries its format as a column
         if "format" in pl.read_parquet_schema(path):
             fmt = pl.read_parquet(path, columns=["format"], n_rows=1)["format"]

@@ -343,17 +343,39 @@ class SpanQA(Format):
 
         return Dataset.from_dict(self.features(tok, df, max_length, doc_stride, train))
 
+    @staticmethod
+    def fit_questions(tok, questions: list[str], max_length: int, stride: int) -> list[str]:
+        """Questions cut to their first tokens so that every window keeps more context tokens
+        than the stride (XTREME's run_squad truncates questions to max_query_length; run_qa.py
+        fails on a long one): a question may take at most max_length - special tokens -
+        stride - 1 tokens. Then the context is split into windows as usual."""
+        room = max_length - tok.num_special_tokens_to_add(pair=True) - stride - 1
+        if room < 1:
+            raise XlrobustError(f"--max-length {max_length} leaves no room for a question and a context window")
+        enc = tok(questions, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        out = []
+        for q, ids, offs in zip(questions, enc["input_ids"], enc["offset_mapping"]):
+            keep = room
+            while len(ids) > room and keep > 0:  # the cut text may tokenize longer: cut until it fits
+                q = q[: offs[keep - 1][1]]
+                if len(tok(q, add_special_tokens=False, verbose=False)["input_ids"]) <= room:
+                    break
+                keep -= 1
+            out.append(q)
+        return out
+
     def features(self, tok, df: pl.DataFrame, max_length: int, doc_stride: int, train: bool) -> dict:
         """run_qa.py's features; dev/prediction features keep offsets and example index."""
         pad_right = tok.padding_side == "right"
-        questions = [q.lstrip() for q in df["text_a"].to_list()]
+        stride = min(doc_stride, max_length // 2)
+        questions = self.fit_questions(tok, [q.lstrip() for q in df["text_a"].to_list()], max_length, stride)
         contexts = df["text_b"].to_list()
         enc = tok(
             questions if pad_right else contexts,
             contexts if pad_right else questions,
             truncation="only_second" if pad_right else "only_first",
             max_length=max_length,
-            stride=min(doc_stride, max_length // 2),
+            stride=stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
         )
