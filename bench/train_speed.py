@@ -46,7 +46,7 @@ def umsab(lang: str, split: str):
     the .txt files, the layout xlrobust's `local:` datasets read)."""
     import polars as pl
 
-    from xlrobust.io import EXAMPLE_SCHEMA
+    from xlrobust.formats import get_format
 
     texts = (SHARED / lang / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
     labels = (SHARED / lang / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
@@ -60,7 +60,7 @@ def umsab(lang: str, split: str):
             "text_b": [None] * len(texts),
             "label": labels,
         },
-        schema=EXAMPLE_SCHEMA,
+        schema=get_format("classify").schema,
     )
 
 
