@@ -90,8 +90,8 @@ class Model:
         self.layer = layer
         self.model, self.tok = load_model(model_dir, self.fmt)
         self.device = device()
-        if stage == "predict" and self.fmt.name == "retrieval":
-            stage = "retrieval"
+        if stage == "predict":
+            stage = self.fmt.prediction_stage
         self.precision = resolve_precision(precision, self.device, stage)
         self.train_precision = training_info(model_dir).get("precision")  # None: not trained by xlrobust
         self.model.to(self.device).eval()

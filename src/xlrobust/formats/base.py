@@ -47,6 +47,7 @@ class Format:
     # char_swap on entity tokens only; listed in `perturbations`, written under their own name
     named_perturbations: dict[str, tuple[str, str]] = {}
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
+    prediction_stage: str = "predict"  # the stage whose precision its prediction uses (models.resolve_precision)
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
     rows_cappable: bool = True  # max_examples may keep a table's first rows (False: rows refer to each other)

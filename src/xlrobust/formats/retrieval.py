@@ -63,6 +63,7 @@ class Retrieval(Format):
     architecture_suffix = "Model"
     metric = "accuracy"
     trains = False
+    prediction_stage = "retrieval"  # sentence embedding (mining inherits it)
     sides = {"a": ("text_a",)}
     default_side = "a"
 
