@@ -3,6 +3,7 @@ attacks: what auto chooses, that bf16 runs and is recorded, and that scoring nev
 compares runs of different precisions."""
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -111,6 +112,41 @@ def test_training_records_its_precision_and_bf16_training_runs(tiny_encoder, sen
     assert all(w.dtype == torch.float32 for w in weights.values())  # mixed precision: fp32 master weights
     assert bf16["train_losses"] != info["train_losses"]  # bf16 matmuls did run
     assert np.allclose(bf16["train_losses"], info["train_losses"], rtol=0.1)
+
+
+def test_each_training_runs_in_its_own_precision_whatever_ran_before(
+    tiny_encoder, sentiment_file, fp32_model, tmp_path, monkeypatch
+):
+    """fp32 then bf16, then bf16 then fp32 in one process: the Linear layers' outputs show
+    autocast on in the bf16 training and off in the fp32 one, which repeats the first exactly
+    (transformers leaves ACCELERATE_MIXED_PRECISION=bf16 in the environment after a bf16
+    training, and a shell may have set it: neither may turn an fp32 training into bf16)."""
+    from torch.nn.modules.module import register_module_forward_hook
+
+    _, first = fp32_model  # an fp32 training earlier in this process
+
+    def run(precision):
+        dtypes = set()
+        hook = register_module_forward_hook(
+            lambda m, i, o: dtypes.add(o.dtype) if isinstance(m, torch.nn.Linear) else None
+        )
+        hp = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "max_length": 32, "warmup_ratio": 0.0, "precision": precision}
+        try:
+            info = train(
+                tiny_encoder, sentiment_file, sentiment_file, str(tmp_path / precision), num_labels=3, seed=1, hp=hp
+            )
+        finally:
+            hook.remove()
+        return info, dtypes
+
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    bf16, seen = run("bf16")
+    assert seen == {torch.bfloat16} and bf16["train_losses"] != first["train_losses"]
+    assert "ACCELERATE_MIXED_PRECISION" not in os.environ  # the environment given back as it was
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what a bf16 Trainer leaves, or a shell sets
+    fp32, seen = run("fp32")
+    assert seen == {torch.float32} and fp32["train_losses"] == first["train_losses"]
+    assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"
 
 
 def test_bf16_prediction_is_recorded_close_to_fp32_and_never_scored_with_it(fp32_model, sentiment_file, tmp_path):

@@ -12,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest.mock import patch
 
 import polars as pl
 
@@ -207,63 +208,70 @@ def train_tasks(
     precision = resolve_precision(hp["precision"], dev, "train")
     print(f"precision {precision} on {dev.type}", flush=True)
     ckpt_dir = f"{out_dir}.checkpoints"
-    args = TrainingArguments(
-        output_dir=ckpt_dir,
-        seed=seed,
-        data_seed=seed,
-        learning_rate=hp["lr"],
-        num_train_epochs=hp["epochs"],
-        per_device_train_batch_size=hp["batch_size"],
-        gradient_accumulation_steps=hp["grad_accum"],
-        per_device_eval_batch_size=hp["eval_batch_size"],
-        warmup_ratio=hp["warmup_ratio"],
-        weight_decay=hp["weight_decay"],
-        max_grad_norm=hp["max_grad_norm"],
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="score",
-        greater_is_better=True,
-        bf16=precision == "bf16",  # autocast around forward and loss; weights and optimizer stay fp32
-        use_cpu=dev.type == "cpu",  # what device() chose (the Trainer's bf16 on a CPU is its cpu_amp: autocast)
-        logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
-        report_to=[],
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=dev.type == "cuda",
-        save_safetensors=True,
-    )
-    collate = TaskCollator({t.name: t.fmt.collator(tok) for t in everything})
-    trainer = StiltsTrainer(
-        model=model,
-        args=args,
-        train_dataset=data,
-        eval_dataset=dev_feats,
-        data_collator=collate,
-        batch_sampler=sampler,
-        evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev, precision)),
-    )
-    claim(
-        ckpt_dir,
-        inputs=[init],
-        settings={
-            "seed": seed,
-            "hp": hp,
-            "precision": precision,
-            "keep": keep,
-            "sampling": sampling,
-            "temperature": temperature,
-            "caps": caps,
-            "mlm_ratio": mlm_ratio,
-            "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything],
-        },
-    )
-    last = last_complete_checkpoint(ckpt_dir)
-    if last:
-        print(f"resuming from {last}", flush=True)
-    trainer.train(resume_from_checkpoint=last)
-    metrics = trainer.evaluate()
+    # TrainingArguments writes ACCELERATE_MIXED_PRECISION into the process environment when bf16
+    # is on and leaves it when off, and the Trainer's Accelerator reads it: after a bf16 training
+    # an fp32 one in the same process (or under a shell that set the variable) would autocast its
+    # forward in bf16 all the same. So this training states its precision to accelerate and the
+    # environment is given back as it was when it ends.
+    mixed = {"ACCELERATE_MIXED_PRECISION": "bf16" if precision == "bf16" else "no"}
+    with patch.dict(os.environ, mixed):
+        args = TrainingArguments(
+            output_dir=ckpt_dir,
+            seed=seed,
+            data_seed=seed,
+            learning_rate=hp["lr"],
+            num_train_epochs=hp["epochs"],
+            per_device_train_batch_size=hp["batch_size"],
+            gradient_accumulation_steps=hp["grad_accum"],
+            per_device_eval_batch_size=hp["eval_batch_size"],
+            warmup_ratio=hp["warmup_ratio"],
+            weight_decay=hp["weight_decay"],
+            max_grad_norm=hp["max_grad_norm"],
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_total_limit=2,
+            load_best_model_at_end=True,
+            metric_for_best_model="score",
+            greater_is_better=True,
+            bf16=precision == "bf16",  # autocast around forward and loss; weights and optimizer stay fp32
+            use_cpu=dev.type == "cpu",  # what device() chose (the Trainer's bf16 on a CPU is its cpu_amp: autocast)
+            logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
+            report_to=[],
+            remove_unused_columns=False,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=dev.type == "cuda",
+            save_safetensors=True,
+        )
+        collate = TaskCollator({t.name: t.fmt.collator(tok) for t in everything})
+        trainer = StiltsTrainer(
+            model=model,
+            args=args,
+            train_dataset=data,
+            eval_dataset=dev_feats,
+            data_collator=collate,
+            batch_sampler=sampler,
+            evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev, precision)),
+        )
+        claim(
+            ckpt_dir,
+            inputs=[init],
+            settings={
+                "seed": seed,
+                "hp": hp,
+                "precision": precision,
+                "keep": keep,
+                "sampling": sampling,
+                "temperature": temperature,
+                "caps": caps,
+                "mlm_ratio": mlm_ratio,
+                "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything],
+            },
+        )
+        last = last_complete_checkpoint(ckpt_dir)
+        if last:
+            print(f"resuming from {last}", flush=True)
+        trainer.train(resume_from_checkpoint=last)
+        metrics = trainer.evaluate()
     info = {
         "init": init,
         "seed": seed,
