@@ -113,7 +113,7 @@ def test_conllu_reader_keeps_syntactic_words_with_their_upos(samples):
     assert any("-" in ln.split("\t")[0] for ln in lines if ln and ln[0].isdigit())  # the file has MWT ranges
     assert any("." in ln.split("\t")[0] for ln in lines if ln and ln[0].isdigit())  # and empty nodes
     df, _ = data.load("ud", ud_spec(samples), "train", "en")
-    assert df.height == 500 == sum(ln.startswith("# sent_id") for ln in lines)
+    assert df.height == 600 == sum(ln.startswith("# sent_id") for ln in lines)  # the slice: train 500 + dev 100
     assert df["tokens"].explode().to_list() == [w[1] for w in words]
     assert df["tags"].explode().to_list() == [w[3] for w in words]
     assert df["id"][0] == "en-en_ewt-" + lines[1].split("= ")[1]  # sent_id, prefixed by lang and treebank

@@ -385,9 +385,9 @@ def baselines(preds: dict[str, pl.DataFrame]) -> dict[tuple, tuple[float, str]]:
 def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The tidy score table (with the precisions of each target's runs), and the
     per-example outcomes it was computed from."""
-    prec = precisions([*pred_paths, *attack_paths])
     preds = load_predictions(pred_paths)
     out = outcomes(preds, load_attacks(attack_paths))
+    prec = precisions([*pred_paths, *attack_paths])  # after the loaders' checks of each file's columns
     base = baselines(preds)
     rows = []
 
