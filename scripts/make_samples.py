@@ -8,10 +8,13 @@ under samples/, under config.yaml's caps and under CI's, tests/studies/real_ci.y
 the same release formats and file names, plus a README per dataset (source, revision,
 licence, attribution). The rows are the ones the package's own loader returns
 (xlrobust.data.load with the studies' caps and row ranges, matched by id), so a change in
-how a cap picks its rows is followed by re-running this script. Where ids are positions
-they do not move: PAN-X sentences and Tatoeba lines keep every row up to the last one
-read, and TyDiQA's SQuAD JSON (`local_ids: position`) keeps the unused questions' articles
-as empty placeholders; every id, row and order the studies see is the full file's.
+how a cap picks its rows is followed by re-running this script. A cap keeps a seeded random
+sample, a function of the seed and the rows' ids only (data.ranked), so the slice, holding the
+sampled rows, gives the same sample. Rows without ids (PAN-X sentences, Tatoeba lines) have
+content ids (data.content_ids; a repeated row keeps its earlier copies beside it), and
+TyDiQA's SQuAD JSON (`local_ids: position`) keeps the unused questions' articles as empty
+placeholders (and a kept question's earlier questions in its paragraph); every id, row and
+order the studies see is the full file's.
 
 Then it checks that `data.prepare` of each dataset gives identical tables from the slices
 as from the full files (under both configs' caps), and refuses to finish otherwise.
@@ -189,22 +192,39 @@ def files_of(spec: dict, split: str, lang: str) -> tuple[list[Path], int]:
     return paths, (rows.start or 0) if rows else 0
 
 
+REPEAT = re.compile(r"^(.*-[0-9a-f]{16})-(\d+)$")  # data.content_ids: the n-th copy of a row's content
+QUESTION = re.compile(r"^(.*-q)(\d+)$")  # squad_json's position ids: a<article>-p<paragraph>-q<question>
+
+
+def earlier_copies(ids: list[str], by_position: bool) -> list[str]:
+    """The ids a slice must hold besides `ids` so that none of them changes: the earlier
+    copies of a repeated row (content ids number copies), and with position ids the earlier
+    questions of the same paragraph (dropping one would renumber the next)."""
+    out = []
+    for i in ids:
+        if m := REPEAT.match(i):
+            out += [m[1]] + [f"{m[1]}-{n}" for n in range(2, int(m[2]))]
+        if by_position and (m := QUESTION.match(i)):
+            out += [f"{m[1]}{n}" for n in range(int(m[2]))]
+    return out
+
+
 def used_rows(name: str, specs: list[dict], source: Path) -> dict[Path, set[int]]:
-    """Per full file, the rows the studies read: those data.load returns under their caps,
-    found by id among the rows of the uncapped split. Where ids are positions (no id
-    column: PAN-X sentences, Tatoeba lines) the slice keeps the split's rows from its first
-    to the last one read, so that no id moves."""
+    """Per full file, the rows the studies read: those data.load returns under their caps
+    (a seeded sample: a function of ids, so the same in the slice), found by id among the
+    rows of the uncapped split in file order, plus what keeps their ids (earlier_copies).
+    No id is a row position, except TyDiQA's `local_ids: position`, whose unused articles and
+    paragraphs stay in the slice as empty placeholders (slice_squad)."""
     used: dict[Path, set[int]] = {}
     for spec in specs:
         full = full_spec(name, spec, source)
-        positional = get_task(full["task"]).id is None
         for split in full.get("splits", ["train", "validation", "test"]):
             for lang in split_langs(full, split):
                 read, _ = data.load(name, full, split, lang)
-                whole, _ = data.load(name, {**full, "max_examples": {}}, split, lang)
+                whole, _ = data.load(name, {**full, "max_examples": {}, "sample": {"order": "head"}}, split, lang)
                 where = {i: k for k, i in enumerate(whole["id"])}
-                rows = [where[i] for i in read["id"]]
-                rows = range(max(rows) + 1) if positional else rows
+                ids = list(read["id"])
+                rows = sorted({where[i] for i in ids + earlier_copies(ids, full.get("local_ids") == "position")})
                 paths, start = files_of(full, split, lang)
                 for p in paths:
                     used.setdefault(p, set()).update(start + k for k in rows)

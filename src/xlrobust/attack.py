@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from xlrobust.data import in_sample_order
 from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
 from xlrobust.perturb import frame_alphabet
@@ -761,7 +762,8 @@ def attack(
     settings: dict | None = None,
     layer: int | None = None,
 ) -> None:
-    """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
+    """Attack the first `max_examples` examples of each language in the data's sample order
+    (xlrobust.data.in_sample_order); `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
     `settings` (xlrobust.settings.AttackSettings fields) fill what is not given."""
     from xlrobust.formats import get_format
@@ -813,7 +815,8 @@ def attack(
     for lang, whole, out in zip(langs, full, outs):
         attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
         attacker.start(whole)
-        df = fmt.attack_rows(whole).head(max_examples)
+        rows = fmt.attack_rows(whole)
+        df = (in_sample_order(rows, lang, data) if fmt.rows_cappable else rows).head(max_examples)
         partial = progress / f"{lang}.jsonl"
         done = {}
         if partial.exists():

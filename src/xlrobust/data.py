@@ -174,6 +174,12 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
                 f"{source}: row {bad['index'][0]}: {col} {bad[col][0]!r} in column '{col}' is not one of "
                 f"{', '.join(values)}"
             )
+    try:
+        body = raw.select(**task.fields)
+    except pl.exceptions.PolarsError as e:
+        raise XlrobustError(
+            f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})"
+        ) from None
     if task.id and task.id in raw.columns:
         dtype = raw[task.id].dtype
         if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
@@ -187,19 +193,66 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
         if len(empty):
             raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{task.id}'")
     else:
-        ids = pl.Series([f"{split}-{i}" for i in range(raw.height)], dtype=pl.String)
-    try:
-        body = raw.select(**task.fields)
-    except pl.exceptions.PolarsError as e:
-        raise XlrobustError(
-            f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})"
-        ) from None
+        ids = content_ids(body, split)
     df = pl.DataFrame({"id": (f"{lang}-" + ids) if raw.height else ids, "lang": [lang] * raw.height}).hstack(body)
     df = df.select([pl.col(c).cast(t) for c, t in fmt.schema.items()])
     if task.drop_labels:
         df = df.filter(~pl.col("label").is_in(list(task.drop_labels)))
     validate(df, task, source)
     return df
+
+
+def content_ids(body: pl.DataFrame, split: str) -> pl.Series:
+    """Ids of rows that have none (PAN-X sentences, Tatoeba lines, UMSAB tweets): `<split>-` and
+    a hash of the row's content, `-2`, `-3` ... on its repeats. Never a position: a slice of
+    the file holding some rows gives them the ids, and so the sample (`ranked`), they have in
+    the whole file (a repeat needs its earlier copies beside it, which scripts/make_samples.py keeps)."""
+    import hashlib
+    import json
+
+    seen: dict[str, int] = {}
+    out = []
+    for row in body.iter_rows():
+        digest = hashlib.blake2b(json.dumps(row, ensure_ascii=False, default=str).encode(), digest_size=8).hexdigest()
+        seen[digest] = seen.get(digest, 0) + 1
+        out.append(f"{split}-{digest}" + (f"-{seen[digest]}" if seen[digest] > 1 else ""))
+    return pl.Series(out, dtype=pl.String)
+
+
+def sample_settings(spec: dict) -> dict:
+    """A dataset's `sample` settings (xlrobust.settings.SampleSettings), defaults filled in."""
+    from xlrobust.settings import SampleSettings, defaults
+
+    return {**defaults(SampleSettings), **(spec.get("sample") or {})}
+
+
+def ranked(df: pl.DataFrame, lang: str, seed: int) -> pl.DataFrame:
+    """The rows in the seeded random order of the sample: by a hash of (seed, id without its
+    language prefix), ties (none in practice: 64 bits) by id. A function of the seed and each
+    row's id alone, never of the table's length or row positions: the first k rows of any
+    table holding the k first-ranked rows of a file are those rows (a slice gives the full
+    file's sample), and languages that share ids (MLQA, XQuAD, XCOPA) share items."""
+    import hashlib
+
+    keys = df["id"].str.strip_prefix(f"{lang}-")
+    rank = [int.from_bytes(hashlib.blake2b(f"{seed}|{k}".encode(), digest_size=8).digest(), "big") for k in keys]
+    return (
+        df.with_columns(pl.Series("_rank", rank, dtype=pl.UInt64))
+        .sort("_rank", "id", maintain_order=True)
+        .drop("_rank")
+    )
+
+
+def in_sample_order(df: pl.DataFrame, lang: str, table: str | os.PathLike) -> pl.DataFrame:
+    """One language's rows of a prepared table in its dataset's sample order (the `sample` of
+    the meta.json beside it; a capped split is already in it): what takes "the first ones"
+    of a test set (the attack's max_examples) takes a random subset of the clean sample.
+    A table without a recorded random order (no meta.json, sample order head) keeps its own."""
+    import json
+
+    meta = Path(table).parent / "meta.json"
+    sample = json.loads(meta.read_text(encoding="utf-8")).get("sample") if meta.exists() else None
+    return ranked(df, lang, sample["seed"]) if sample and sample["order"] == "random" else df
 
 
 def validate(df: pl.DataFrame, task: Task, source: str) -> None:
@@ -268,15 +321,21 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
-    if cap and not get_format(task.format).rows_cappable:
+    fmt = get_format(task.format)
+    if cap and not fmt.rows_cappable:
         raise XlrobustError(
-            f"dataset '{dataset}': max_examples.{split}: a {task.format} table cannot be cut to its first rows "
+            f"dataset '{dataset}': max_examples.{split}: a {task.format} table cannot be cut to a sample of its rows "
             "(they refer to each other); use smaller local files instead"
         )
+    sample = sample_settings(spec)
+    # A Hub split is streamed up to the cap (its first rows) only where the first rows are asked
+    # for or the split is unlabelled text for masked-LM training (a Wikipedia dump is not downloaded
+    # whole); any other capped Hub split is read whole and sampled.
+    stream_cap = cap if sample["order"] == "head" or fmt.masked_lm_text else None
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
-    parts, sources = [], []
+    parts, sources, titles = [], [], {}
     for config in configs:
         for hub_split in hub_splits if several else [hub_splits]:
             if merged and hub_split not in task.config_splits.get(config, (hub_split,)):
@@ -301,8 +360,10 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             else:
                 hub_task, hub_config = task.hub_source(lang, config)  # a language another repo holds
                 revision = spec.get("revision") if hub_task.hub == task.hub else None
-                raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, cap)
+                raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, stream_cap)
             df = normalise(raw, task, lang, hub_split if several else split, source)
+            if "title" in raw.columns and task.id in raw.columns:  # for fmt.coverage
+                titles.update(zip(f"{lang}-" + raw[task.id].cast(pl.String), raw["title"]))
             if merged:  # ids stay unique across the merged configs
                 df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
             parts.append(df)
@@ -314,7 +375,17 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     df = pl.concat(parts)
     if len(parts) > 1:
         validate(df, task, " + ".join(sources))
-    return (df.head(cap) if cap else df), " + ".join(sources)
+    source = " + ".join(sources)
+    if cap and sample["order"] == "random":  # a capped split is in sample order, an uncapped one in file order
+        df = ranked(df, lang, sample["seed"])
+    if cap and df.height > cap:
+        whole = df
+        df = df.head(cap)
+        spans = fmt.coverage(df, titles)
+        spans = f", spanning {spans} (of {fmt.coverage(whole, titles)})" if spans else ""
+        how = f"a random sample (seed {sample['seed']})" if sample["order"] == "random" else "the first rows"
+        print(f"{source}: {split} {lang}: {cap} of {whole.height} rows, {how}{spans}", flush=True)
+    return df, source
 
 
 def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
@@ -334,6 +405,8 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
         "revision": spec.get("revision") or ("refs/convert/parquet" if task.parquet_branch else "main"),
         "local": spec.get("local"),
         "licence": task.licence,
+        "max_examples": spec.get("max_examples") or {},
+        "sample": sample_settings(spec),
         "splits": {},
     }
     with atomic_path(

@@ -77,7 +77,11 @@ class AttackSettings:
     """Adaptive attacks of a study (`attack:` in config.yaml)."""
 
     recipes: list = _f((), "attack recipes (xlrobust.attack.RECIPES)")
-    max_examples: int = _f(100, "examples attacked per language (the first ones of the test set)", minimum=1)
+    max_examples: int = _f(
+        100,
+        "examples attacked per language: the first ones of the test set in its sample order (a random subset of the clean sample unless the dataset's sample order is head)",
+        minimum=1,
+    )
     query_budget: int = _f(2000, "model queries per example before the attack gives up", minimum=1)
     seed: int = _f(
         765,
@@ -96,6 +100,29 @@ class AttackSettings:
         "tagging: the attack succeeds as soon as any predicted entity (POS: any tag) changes, instead of at the threshold",
     )
     precision: str = _precision("attack's model queries")
+
+
+SAMPLE_ORDERS = ("random", "head")
+
+
+@dataclass
+class SampleSettings:
+    """Which rows a dataset's `max_examples` keeps (`sample:` of a dataset in config.yaml)."""
+
+    order: str = _f(
+        "random",
+        "random: a prepared split is in a seeded random order and a cap keeps its first rows, the rows whose hash "
+        "of (seed, id) is smallest: a function of the seed and each row's id only, so parallel languages share "
+        "items and a file's sample is the sample of any part of it holding the chosen rows; head: the file's "
+        "order, a cap keeps its first rows",
+        enum=list(SAMPLE_ORDERS),
+    )
+    seed: int = _f(
+        0,
+        "seed of the random order (recorded in the prepared data's meta.json and the report's provenance)",
+        minimum=0,
+        maximum=2**32 - 1,
+    )
 
 
 def defaults(cls) -> dict:

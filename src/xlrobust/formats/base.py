@@ -210,6 +210,11 @@ class Format:
             raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")
         return self.sides[sides]
 
+    def coverage(self, df: pl.DataFrame, titles: dict[str, str]) -> str:
+        """What a table's rows span, for the job log of a capped split (QA: articles and
+        paragraphs; `titles`: id -> the raw row's title, where there is one); "" by default."""
+        return ""
+
     def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
         """The rows of a language's table an attack takes its examples from (in order); all by default."""
         return table

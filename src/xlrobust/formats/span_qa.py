@@ -489,6 +489,10 @@ class SpanQA(Format):
             ]
         )
 
+    def coverage(self, df, titles):
+        articles = {titles[i] for i in df["id"] if i in titles}
+        return (f"{len(articles)} articles, " if articles else "") + f"{df['text_b'].n_unique()} paragraphs"
+
     def baselines(self, preds):
         """No skill: the better of the first-k-tokens and first-sentence answers, per metric."""
         out = {}

@@ -19,6 +19,15 @@ from xlrobust.report.html import table
 PACKAGES = ["xlrobust", "torch", "transformers", "datasets", "textattack", "polars", "snakemake", "dvc"]
 
 
+def capped(meta: dict) -> str:
+    """How a prepared dataset's capped splits chose their rows (xlrobust.data.load), "" if none is capped."""
+    caps, sample = meta.get("max_examples"), meta.get("sample")
+    if not caps or not sample:
+        return ""
+    how = f"a seeded random sample, seed {sample['seed']}" if sample["order"] == "random" else "the first rows"
+    return "; max_examples " + ", ".join(f"{s} {n}" for s, n in caps.items()) + f": {how}"
+
+
 def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str], scores: pl.DataFrame | None = None) -> str:
     try:
         commit = subprocess.run(
@@ -40,7 +49,7 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str], scores: p
             f"{s}: " + ", ".join(f"{lang} {n}" for lang, n in v["rows"].items()) for s, v in meta["splits"].items()
         )
         where = f"local files {meta['local']}" if meta.get("local") else f"{meta.get('hub')} @ {meta.get('revision')}"
-        rows.append((f"dataset {meta['dataset']}", f"{meta['task']} from {where} ({counts})"))
+        rows.append((f"dataset {meta['dataset']}", f"{meta['task']} from {where} ({counts}){capped(meta)}"))
     if scores is not None and "precision" in scores.columns:
         for target, pred, train in (
             scores.select("target", "precision", "train_precision").unique().sort("target").rows()
