@@ -418,6 +418,22 @@ def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
     assert labels == sorted(langs) + ["all_xl", "all"]
     height = int(re.search(r"height='(\d+)'", fig).group(1))
     assert height >= 18 * len(labels) and fig.count("<circle") == 2 + 2 * len(labels)  # 2 legend dots
+    # the attack table in the clean table's shape: a row per language, recipe · attack · metric as columns
+    att = html[html.index("Adaptive attacks per language") :]
+    att = att[: att.index("</table>")]
+    heads = re.findall(r"<th(?: class='l')?>(.*?)</th>", att)
+    assert heads[0] == "language" and heads[1:] == [
+        f"{r} · deepwordbug · {m}"
+        for r in ("none", "inter")
+        for m in ("success rate", "accuracy under attack", "queries", "% words perturbed")
+    ]
+    rows = re.findall(r"<tr><td class='l'>(\w+)</td>(.*?)</tr>", att)
+    assert [x for x, _ in rows] == sorted(langs) + ["all_xl", "all"]
+    assert all(r.count("<td>") == 8 and "<td>m</td>" not in r for _, r in rows)  # model and recipe not repeated
+    sr = s.filter(
+        (pl.col("metric") == "attack_success_rate") & (pl.col("recipe") == "inter") & (pl.col("language") == langs[7])
+    )["value"][0]
+    assert re.findall(r"<td>(.*?)</td>", dict(rows)[langs[7]])[4] == f"{sr:.3g}"
 
 
 def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(tmp_path):

@@ -290,14 +290,39 @@ def attack_table(s: pl.DataFrame, metric: str, cols: list[str]) -> str:
     used = sorted({p.removeprefix("attack:") for p in a["probe"]})
     notes = "<ul>" + "".join(f"<li><b>{escape(r)}</b>: {escape(RECIPE_NOTES.get(r, ''))}</li>" for r in used) + "</ul>"
     langs = [x for x in cols if x in a["language"].unique()]
-    if len(langs) > 12:
-        wide = a.pivot(on="metric", index=["model", "recipe", "probe", "language"], values="value").sort(
-            "model", "recipe", "probe", "language"
+    if len(langs) > 12:  # the clean table's shape: languages as rows, recipe · attack · metric as columns
+        models = a["model"].n_unique()
+        words = {
+            ATTACK_METRICS[0]: "success rate",
+            f"{metric}_under_attack": f"{metric} under attack",
+            "mean_queries": "queries",
+            "perturbed_words_pct": "% words perturbed",
+        }
+        a = a.sort(
+            pl.col("recipe") != "none",
+            "model",
+            "recipe",
+            "probe",
+            pl.col("metric").replace_strict(
+                list(words), list(range(len(words))), default=len(words), return_dtype=pl.Int64
+            ),
+        )
+        cell, columns = {}, {}
+        for r in a.iter_rows(named=True):
+            name = (
+                f"{series_name(r['model'], r['recipe'], models)} · {r['probe'].removeprefix('attack:')} · "
+                + words.get(r["metric"], r["metric"])
+            )
+            columns[name] = None
+            cell[(r["language"], name)] = r["value"]
+        rows = language_order(langs)
+        wide = pl.DataFrame(
+            {"language": rows, **{c: [cell.get((x, c)) for x in rows] for c in columns}},
+            schema={"language": pl.String, **{c: pl.Float64 for c in columns}},
         )
         return (
-            "<h3>Adaptive attacks (rates as fractions; mean over seeds)</h3>"
-            + notes
-            + table(wide, {c: fmt for c in wide.columns[4:]}, left=4)
+            "<h3>Adaptive attacks per language (rates as fractions; mean over seeds; columns: recipe · attack · "
+            f"metric; {AVERAGE_WORDS})</h3>" + notes + table(wide, {c: fmt for c in columns}, left=1)
         )
     wide = a.pivot(on="language", index=["model", "recipe", "probe", "metric"], values="value").sort(
         "model", "recipe", "metric"
