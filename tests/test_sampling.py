@@ -145,7 +145,10 @@ def test_a_qa_cap_spans_articles_where_the_head_is_one_article(tmp_path, capsys)
     assert sample.height == 40 and sample["text_b"].n_unique() > 4
     log = capsys.readouterr().out
     k = sample["text_b"].n_unique()
-    assert f"test de: 40 of 180 rows, a random sample (seed 0), spanning {k} articles, {k} paragraphs" in log
+    assert (
+        f"test de: 40 of 180 rows (max_examples 40), a random sample (seed 0), spanning {k} articles, {k} paragraphs"
+        in log
+    )
     assert "(of 9 articles, 9 paragraphs)" in log
 
 

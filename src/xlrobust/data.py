@@ -378,13 +378,15 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     source = " + ".join(sources)
     if cap and sample["order"] == "random":  # a capped split is in sample order, an uncapped one in file order
         df = ranked(df, lang, sample["seed"])
-    if cap and df.height > cap:
-        whole = df
-        df = df.head(cap)
+    if cap:  # the job log says what a capped split holds (QA: how many articles and paragraphs)
+        whole, df = df, df.head(cap)
         spans = fmt.coverage(df, titles)
         spans = f", spanning {spans} (of {fmt.coverage(whole, titles)})" if spans else ""
         how = f"a random sample (seed {sample['seed']})" if sample["order"] == "random" else "the first rows"
-        print(f"{source}: {split} {lang}: {cap} of {whole.height} rows, {how}{spans}", flush=True)
+        print(
+            f"{source}: {split} {lang}: {df.height} of {whole.height} rows (max_examples {cap}), {how}{spans}",
+            flush=True,
+        )
     return df, source
 
 
