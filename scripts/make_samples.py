@@ -9,7 +9,7 @@ the same release formats and file names, plus a README per dataset (source, revi
 licence, attribution). The rows are the ones the package's own loader returns
 (xlrobust.data.load with the studies' caps and row ranges, matched by id), so a change in
 how a cap picks its rows is followed by re-running this script. A cap keeps a seeded random
-sample, a function of the seed and the rows' ids only (data.ranked), so the slice, holding the
+sample, a function of the seed and the rows' ids only (xlrobust.sampling.ranked), so the slice, holding the
 sampled rows, gives the same sample. Rows without ids (PAN-X sentences, Tatoeba lines) have
 content ids (data.content_ids; a repeated row keeps its earlier copies beside it), and
 TyDiQA's SQuAD JSON (`local_ids: position`) keeps the unused questions' articles as empty

@@ -1,4 +1,4 @@
-"""`max_examples` keeps a seeded random sample (xlrobust.data.ranked), not a file's head:
+"""`max_examples` keeps a seeded random sample (xlrobust.sampling.ranked), not a file's head:
 a function of the seed and each row's id only, so a slice holding the sampled rows gives the
 same sample, parallel languages share items, a QA cap spans articles; `sample: {order: head}`
 keeps the first rows; the seed is recorded; the attack takes a subset of the clean sample."""
@@ -11,7 +11,7 @@ import re
 import polars as pl
 import pytest
 
-from xlrobust import data
+from xlrobust import data, sampling
 from xlrobust.report.provenance import provenance
 
 
@@ -169,17 +169,17 @@ def test_the_seed_is_recorded_in_meta_and_provenance(tmp_path):
 
 @pytest.mark.parametrize("cap", [None, 30])
 def test_the_attacks_first_examples_are_a_random_subset_of_the_clean_sample(tmp_path, cap):
-    """The attack's max_examples takes the first rows in the sample order (data.in_sample_order):
+    """The attack's max_examples takes the first rows in the sample order (sampling.in_sample_order):
     with or without a cap on the test set, the 5 attacked are the 5 first-ranked of the clean
     sample, not the file's first 5."""
     write_jsonl(tmp_path / "test-et.jsonl", copa_rows(list(range(100))))
     data.prepare("d", copa_spec(tmp_path, cap), tmp_path / "out")
     table = pl.read_parquet(tmp_path / "out" / "test.parquet")
-    attacked = data.in_sample_order(table, "et", tmp_path / "out" / "test.parquet").head(5)["id"].to_list()
+    attacked = sampling.in_sample_order(table, "et", tmp_path / "out" / "test.parquet").head(5)["id"].to_list()
     assert attacked == sampled_ids(copa_spec(tmp_path, 5))
     assert set(attacked) <= set(table["id"]) and attacked != [f"et-{i}" for i in range(5)]
     data.prepare("d", copa_spec(tmp_path, cap, order="head"), tmp_path / "head")
     table = pl.read_parquet(tmp_path / "head" / "test.parquet")
-    assert data.in_sample_order(table, "et", tmp_path / "head" / "test.parquet").head(5)["id"].to_list() == [
+    assert sampling.in_sample_order(table, "et", tmp_path / "head" / "test.parquet").head(5)["id"].to_list() == [
         f"et-{i}" for i in range(5)
     ]

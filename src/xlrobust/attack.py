@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from xlrobust.data import in_sample_order
 from xlrobust.errors import XlrobustError
 from xlrobust.io import read_examples, write_parquet
 from xlrobust.perturb import frame_alphabet
 from xlrobust.resume import claim
+from xlrobust.sampling import in_sample_order
 from xlrobust.ta_parts import import_textattack
 
 RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
@@ -763,7 +763,7 @@ def attack(
     layer: int | None = None,
 ) -> None:
     """Attack the first `max_examples` examples of each language in the data's sample order
-    (xlrobust.data.in_sample_order); `outs[i]` gets `langs[i]`.
+    (xlrobust.sampling.in_sample_order); `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
     `settings` (xlrobust.settings.AttackSettings fields) fill what is not given."""
     from xlrobust.formats import get_format
