@@ -33,6 +33,11 @@ class TrainSettings:
     weight_decay: float = _f(0.01, "AdamW weight decay", minimum=0)
     max_grad_norm: float = _f(1.0, "gradient clipping norm", exclusiveMinimum=0)
     eval_batch_size: int = _f(64, "examples per batch when evaluating dev (and, later, predicting)", minimum=1)
+    dual_scale: float = _f(
+        20.0,
+        "dual-encoder retrieval: the scale (1 / temperature) of the cosine similarities in the softmax over a batch's candidates",
+        exclusiveMinimum=0,
+    )
     freeze_embeddings: bool = _f(
         False,
         "keep the word embeddings fixed (on CPU an optimizer step over a 250k-word "

@@ -14,6 +14,7 @@ conversion, `revision="refs/convert/parquet"` with `data_dir=<config>`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -584,6 +585,65 @@ TASKS: dict[str, Task] = {
         ),
     ]
 }
+
+
+# ---- XTREME-R's LAReQA (issue 27): extractive QA data as dual-encoder retrieval ----------
+# A question's candidate is the context sentence holding its answer, encoded with the
+# context as its second segment (XTREME-R's `sentences_and_contexts`); the relevance group
+# is the raw question id, which parallel data shares across languages (XQuAD-R, MLQA), so
+# a question's relevant candidates are its answer sentence in every language of the pool.
+SENTENCE_END = re.compile(r"(?<=[.!?。！？।])\s+|(?<=[。！？])")
+
+
+def answer_sentence(context: str, start: int | None) -> str | None:
+    """The sentence of `context` holding character `start` (sentences end at . ! ? and the
+    CJK / Devanagari full stops); None without an answer."""
+    if context is None or start is None or start < 0:
+        return None
+    begin = 0
+    for m in SENTENCE_END.finditer(context):
+        if m.end() > start:
+            return context[begin : m.start()].strip() or context.strip()
+        begin = m.end()
+    return context[begin:].strip() or context.strip()
+
+
+LAREQA_FIELDS = {
+    "text_a": pl.col("question"),
+    "text_b": pl.struct("context", "answers").map_elements(
+        lambda r: answer_sentence(r["context"], (r["answers"]["answer_start"] or [None])[0]),
+        return_dtype=pl.String,
+    ),
+    "context_b": pl.col("context"),
+    "group": pl.col("id").cast(pl.String),
+}
+
+
+def lareqa(task: Task, name: str, **kw) -> Task:
+    """An extractive QA task read as LAReQA-style retrieval (same Hub data, dual format)."""
+    from dataclasses import replace
+
+    return replace(task, name=name, format="dual", fields=LAREQA_FIELDS, note=f"{task.name} as LAReQA retrieval", **kw)
+
+
+TASKS.update(
+    {
+        t.name: t
+        for t in (
+            lareqa(
+                TASKS["xquad"],
+                "xquad_r",
+                hub="google-research-datasets/xquad_r",
+                configs={lang: lang for lang in "ar de el en es hi ru th tr vi zh".split()},
+                splits={"test": "validation"},
+                parquet_branch=True,
+            ),
+            lareqa(TASKS["squad"], "squad_r"),  # XTREME-R's LAReQA training pairs: SQuAD v1.1 train
+            lareqa(TASKS["mlqa"], "mlqa_r"),  # the offline check's pool (MLQA dev is parallel)
+            lareqa(TASKS["tydiqa"], "tydiqa_r"),  # ... and its English training pairs
+        )
+    }
+)
 
 
 def get_task(name: str) -> Task:

@@ -178,7 +178,7 @@ def train_tasks(
     models = {}
     for t in everything:
         models[t.name] = t.fmt.head_class().from_pretrained(
-            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **load
+            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **t.fmt.train_kwargs(hp), **load
         )
     first = models[tasks[0].name]
     # one head: its own encoder; several: a full encoder (with pooler, which some heads read)

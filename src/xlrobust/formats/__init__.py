@@ -84,4 +84,4 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from xlrobust.formats import choice, classify, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)
+        from xlrobust.formats import choice, classify, dual, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

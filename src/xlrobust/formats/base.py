@@ -94,6 +94,10 @@ class Format:
     def head_kwargs(self, labels: list[str]) -> dict:
         return {}
 
+    def train_kwargs(self, hp: dict) -> dict:
+        """Training settings the head takes when built for training (dual: the softmax scale)."""
+        return {}
+
     def encode(
         self, tok, df: pl.DataFrame, labels: list[str], max_length: int, doc_stride: int = 128, train: bool = True
     ):
@@ -163,6 +167,15 @@ class Format:
         return df.with_columns(
             *(pl.Series(c, v, dtype=pl.String) for c, v in out.items()), pl.Series("edits", edits, dtype=pl.Int64)
         )
+
+    def attack_pool(self, data: str, table: pl.DataFrame) -> pl.DataFrame:
+        """What an attacker's `start` sees: the attacked language's table (dual retrieval:
+        the whole multilingual table of `data`, its candidate pool)."""
+        return table
+
+    def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
+        """The rows an attack may take, in order (dual retrieval: the queries)."""
+        return table
 
     def attack_example(self, row: dict) -> list[tuple[str, str | None, str | None]]:
         """An attacked example for the report: (label, original, perturbed) per text field."""
