@@ -344,6 +344,11 @@ ROWS_BY_LANG = {
 }
 
 
+# LAReQA tasks (issue 27) read the same Hub data as the QA tasks they come from
+ROWS["squad_r"] = ROWS["squad"]
+ROWS_BY_LANG.update({f"{name}_r": ROWS_BY_LANG[name] for name in ("xquad", "mlqa", "tydiqa")})
+
+
 def write(task, root: Path, langs: list[str]) -> str:
     """Write the fixture of `task` for `langs` as <root>/<config>/<split>.parquet; return
     the path template for datasets.<name>.local."""

@@ -168,6 +168,13 @@ class Format:
             *(pl.Series(c, v, dtype=pl.String) for c, v in out.items()), pl.Series("edits", edits, dtype=pl.Int64)
         )
 
+    def probe_table(self, data: str, lang: str) -> pl.DataFrame:
+        """The table a static probe of `lang` perturbs and writes (one language's rows; dual
+        retrieval adds the other languages' candidates, its pool)."""
+        from xlrobust.io import read_examples
+
+        return read_examples(data, lang, self)
+
     def attack_pool(self, data: str, table: pl.DataFrame) -> pl.DataFrame:
         """What an attacker's `start` sees: the attacked language's table (dual retrieval:
         the whole multilingual table of `data`, its candidate pool)."""

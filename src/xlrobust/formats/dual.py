@@ -322,6 +322,15 @@ class Dual(Format):
 
         return DualAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
 
+    def probe_table(self, data, lang):
+        """The language's rows, and every other language's row as a candidate only (no
+        query): a probe's pool is the clean multilingual pool (so its vectors file is
+        reused), its queries are the language's."""
+        from xlrobust.io import read_examples
+
+        df = read_examples(data, None, self)
+        return df.with_columns(text_a=pl.when(pl.col("lang") == lang).then(pl.col("text_a")))
+
     def attack_pool(self, data, table):
         from xlrobust.io import read_examples
 

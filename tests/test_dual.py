@@ -1,0 +1,187 @@
+"""The dual-encoder retrieval format (LAReQA, issue 27): XTREME-R's mAP@20, the random
+baseline, the pool and relevance of a table, the LAReQA answer sentence, the parallel
+sample, validation, query-side perturbation, and training / prediction / attack on a tiny
+encoder (the real-data check is tests/test_integration_dual.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from xlrobust.errors import XlrobustError
+from xlrobust.formats import get_format
+from xlrobust.formats.dual import average_precision_at_k, pool_of, random_map_at_k, rank_queries
+
+DUAL = get_format("dual")
+
+
+def xtreme_ap_at_k(targets: set, ranked: list, k: int) -> float:
+    """google-research/xtreme's LAReQA `average_precision_at_k`, from a ranked list."""
+    ranked = ranked[:k]
+    score = hits = 0.0
+    for i, pred in enumerate(ranked):
+        if pred in targets and pred not in ranked[:i]:
+            hits += 1.0
+            score += hits / (i + 1.0)
+    return score / min(len(targets), k)
+
+
+def test_ap_at_20_from_ranks_equals_xtremes_from_a_ranked_list():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n, r = int(rng.integers(2, 60)), int(rng.integers(1, 8))
+        r = min(r, n)
+        order = list(rng.permutation(n))  # candidate ids, best first
+        relevant = set(int(c) for c in rng.choice(n, r, replace=False))
+        ranks = np.array([order.index(c) + 1 for c in relevant])
+        assert average_precision_at_k(ranks, r) == pytest.approx(xtreme_ap_at_k(relevant, order, 20))
+
+
+def test_ap_counts_only_the_top_20_and_divides_by_min_relevant_20():
+    assert average_precision_at_k(np.array([1, 2]), 2) == 1.0
+    assert average_precision_at_k(np.array([21]), 1) == 0.0
+    assert average_precision_at_k(np.array([2, 30]), 2) == pytest.approx((1 / 2) / 2)
+    assert average_precision_at_k(np.arange(1, 26), 25) == 1.0  # 25 relevant: divisor 20
+
+
+@pytest.mark.parametrize("pool,relevant", [(197, 4), (50, 1), (30, 7), (10, 3)])
+def test_random_ranking_expectation_matches_simulation(pool, relevant):
+    rng = np.random.default_rng(1)
+    sims = [average_precision_at_k(np.sort(rng.permutation(pool)[:relevant] + 1), relevant) for _ in range(40_000)]
+    assert random_map_at_k(pool, relevant) == pytest.approx(np.mean(sims), rel=0.03)
+
+
+def table(rows) -> pl.DataFrame:
+    """rows: (id, lang, query, candidate, context, group)."""
+    return pl.DataFrame(rows, schema=DUAL.schema, orient="row")
+
+
+def test_pool_collapses_shared_candidates_and_keeps_every_group_relevant():
+    df = table(
+        [
+            ("en-1", "en", "q1", "s", "c", "g1"),
+            ("en-2", "en", "q2", "s", "c", "g2"),  # the same sentence answers both
+            ("de-1", "de", "q1 de", "s de", None, "g1"),
+            ("x-3", "en", None, "distractor", None, "g3"),  # a candidate-only row
+        ]
+    )
+    pool, rel = pool_of(df)
+    assert pool["text_b"].to_list() == ["s", "s de", "distractor"]
+    assert sorted(rel.rows()) == [("g1", 0), ("g1", 1), ("g2", 0), ("g3", 2)]
+
+
+def test_ranks_count_strictly_higher_scores_so_ties_favour_the_relevant():
+    q = np.array([[1.0, 0.0]])
+    c = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # candidates 0 and 1 tie
+    rel = pl.DataFrame({"group": ["g", "h"], "cand": [1, 2]})
+    assert rank_queries(q, c, ["g"], rel)[0].tolist() == [1]
+    assert rank_queries(q, c, ["h"], rel)[0].tolist() == [3]
+
+
+def test_lareqa_answer_sentence_is_the_one_holding_the_answer():
+    from xlrobust.tasks import answer_sentence
+
+    ctx = "Paris is big. It has two million people! Yes."
+    assert answer_sentence(ctx, ctx.index("two")) == "It has two million people!"
+    assert answer_sentence(ctx, 0) == "Paris is big."
+    assert answer_sentence("北京是首都。它很大。", 7) == "它很大。"
+    assert answer_sentence(ctx, None) is None
+
+
+def test_parallel_sample_keeps_the_same_questions_in_every_language():
+    from xlrobust.data import parallel_sample
+
+    ids = [f"q{i}" for i in range(400)]
+    kept = {}
+    for lang in ("en", "de"):
+        df = pl.DataFrame({"id": [f"{lang}-{i}" for i in ids], "lang": [lang] * 400})
+        kept[lang] = df.pipe(parallel_sample, lang, 10)["id"].str.slice(3).to_list()
+    assert kept["en"] == kept["de"] and 20 < len(kept["en"]) < 70
+
+
+def test_bad_rows_are_named():
+    with pytest.raises(XlrobustError, match="row 1: neither a query"):
+        DUAL.validate(table([("a", "en", "q", "s", None, "g"), ("b", "en", None, None, None, "g")]), (), "t")
+    with pytest.raises(XlrobustError, match="row 0: no relevance group"):
+        DUAL.validate(table([("a", "en", "q", "s", None, None)]), (), "t")
+    with pytest.raises(XlrobustError, match="row 0: empty text in column 'text_a'"):
+        DUAL.validate(table([("a", "en", "  ", "s", None, "g")]), (), "t")
+
+
+def test_perturbation_touches_queries_only():
+    df = table([("a", "en", "hello", "s", "c", "g"), ("b", "en", None, "t", None, "h")])
+    out = DUAL.perturb(df, lambda text, key: (text.upper(), 1), "query")
+    assert out["text_a"].to_list() == ["HELLO", None] and out["text_b"].to_list() == ["s", "t"]
+    assert out["edits"].to_list() == [1, 0]
+
+
+PAIRS = [
+    ("what was great", "the food was great", "g1"),
+    ("what was wonderful", "what a wonderful movie", "g2"),
+    ("what was excellent", "excellent service, really", "g3"),
+    ("what did i love", "i loved this amazing hotel", "g4"),
+    ("what was fantastic", "fantastic trip and lovely people", "g5"),
+    ("what was terrible", "the food was terrible", "g6"),
+    ("what was awful", "what an awful movie", "g7"),
+    ("what did i hate", "i hated this boring hotel", "g8"),
+]
+
+
+@pytest.fixture(scope="module")
+def dual_model(tiny_encoder, tmp_path_factory) -> tuple[str, Path]:
+    from xlrobust.train import finetune
+
+    d = tmp_path_factory.mktemp("dual")
+    data = d / "data"
+    data.mkdir()
+    rows = [(f"en-{i}", "en", q, s, None, g) for i, (q, s, g) in enumerate(PAIRS)]
+    table(rows).write_parquet(data / "train.parquet")
+    table(rows[:6]).write_parquet(data / "validation.parquet")
+    test = rows + [(f"de-{i}", "de", q + " bitte", s + " ja", None, g) for i, (q, s, g) in enumerate(PAIRS)]
+    table(test).write_parquet(data / "test.parquet")
+    (data / "meta.json").write_text(json.dumps({"dataset": "toy", "format": "dual", "labels": []}))
+    hp = {"epochs": 2, "batch_size": 4, "lr": 1e-3, "max_length": 32, "dual_scale": 10.0}
+    info = finetune(tiny_encoder, str(data), str(d / "model"), 1, hp)
+    assert info["format"] == "dual" and {"eval_toy_map_at_20", "eval_toy_hit_at_1"} <= set(info["dev"])
+    assert len(info["train_losses"]) >= 1
+    return str(d / "model"), data
+
+
+def test_trained_model_predicts_ranks_that_recompute_its_map(dual_model, tmp_path):
+    from xlrobust.predict import predict
+
+    model, data = dual_model
+    out = tmp_path / "pred.parquet"
+    predict(model, [str(data / "test.parquet")], [str(out)])
+    preds = pl.read_parquet(out)
+    assert preds.height == 16 and set(preds["pool"]) == {16} and set(preds["relevant"]) == {2}
+    cache = list(Path(f"{model}.candidates").glob("*.npy"))
+    assert len(cache) == 1 and np.load(cache[0]).shape[0] == 16  # the pool, embedded once, kept
+    outcomes = DUAL.outcomes(preds)
+    mine = outcomes.filter(pl.col("metric") == "map_at_20")["x"].to_list()
+    for ranks, ap in zip(preds["ranks"].to_list(), mine):  # from the file alone: ranks and relevant count
+        assert ap == pytest.approx(average_precision_at_k(np.array(ranks), 2))
+    hits = outcomes.filter(pl.col("metric") == "hit_at_1")["x"].to_list()
+    assert hits == [float(r[0] == 1) for r in preds["ranks"].to_list()]
+    mtime = cache[0].stat().st_mtime_ns
+    predict(model, [str(data / "test.parquet")], [str(tmp_path / "again.parquet")])  # reuses the pool file
+    assert cache[0].stat().st_mtime_ns == mtime
+    assert pl.read_parquet(tmp_path / "again.parquet")["ranks"].to_list() == preds["ranks"].to_list()
+
+
+def test_attack_goal_is_no_relevant_candidate_in_the_top_20(dual_model, tmp_path):
+    from xlrobust.attack import attack
+
+    model, data = dual_model
+    out = tmp_path / "de.parquet"
+    attack(model, str(data / "test.parquet"), ["de"], "xl_charbug", 3, 50, [str(out)])
+    rows = pl.read_parquet(out)
+    assert rows.height == 3 and set(rows["relevant"]) == {2}
+    # the pool has 16 candidates, 2 relevant: 14 others cannot push both out of a top 20
+    assert set(rows["status"]) <= {"failed"}
+    x = DUAL.attack_outcomes(rows)["x"].to_list()
+    assert x == [average_precision_at_k(np.array(r), 2) for r in rows["perturbed_ranks"].to_list()]

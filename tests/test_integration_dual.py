@@ -1,0 +1,61 @@
+"""The cpu_dual study end to end through Snakemake, in its own run (its own --configfile,
+tests/studies/dual_ci.yaml), in a git clone next to the real data of ../shared/data: a
+multilingual-e5-small dual encoder trained on English TyDiQA-GoldP (question, answer
+sentence) pairs ranks a LAReQA-style pool of MLQA dev answer sentences in 7 languages;
+then a perturbation, an attack and the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from xlrobust.formats.dual import average_precision_at_k, random_map_at_k
+
+LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, shared_data):
+    from conftest import run_study
+
+    root, seconds = run_study(tmp_path_factory, "dual", "[cpu_dual]", "--configfile", "tests/studies/dual_ci.yaml")
+    print(f"\ncpu_dual through Snakemake: {seconds:.0f} s wall", flush=True)
+    return root
+
+
+@pytest.mark.slow
+def test_map_at_20_far_above_a_random_ranking_in_every_language(run):
+    info = json.loads((run / "models/target/me5/none/lareqa_real/seed1/xlrobust_train.json").read_text())
+    assert info["format"] == "dual" and info["train_examples"] == 160 and info["dev_examples"] == 48
+    preds = pl.read_parquet(run / "predictions/me5/none/lareqa_real/seed1/clean.parquet")
+    scores = pl.read_parquet(run / "results/scores.parquet")
+    clean = scores.filter(
+        (pl.col("target") == "lareqa_real") & (pl.col("probe") == "clean") & (pl.col("metric") == "map_at_20")
+    )
+    got = dict(clean.select("language", "value").iter_rows())
+    for lang in LANGS:
+        p = preds.filter(pl.col("lang") == lang)
+        # the acceptance's recomputation: from the prediction file's ranks alone
+        mine = np.mean([average_precision_at_k(np.array(r), n) for r, n in p.select("ranks", "relevant").rows()])
+        assert got[lang] == pytest.approx(mine)
+        chance = np.mean([random_map_at_k(pool, n) for pool, n in p.select("pool", "relevant").rows()])
+        print(f"{lang}: mAP@20 {got[lang]:.3f} (random ranking {chance:.3f}), {p.height} questions")
+        assert got[lang] > 10 * chance and got[lang] > 0.3
+
+
+@pytest.mark.slow
+def test_perturbation_attack_and_report(run):
+    scores = pl.read_parquet(run / "results/scores.parquet").filter(pl.col("target") == "lareqa_real")
+    assert set(LANGS) <= set(scores.filter(pl.col("probe") == "char_swap")["language"])
+    attacked = scores.filter(pl.col("probe") == "attack:xl_charbug")
+    assert {"attack_success_rate", "map_at_20_under_attack"} <= set(attacked["metric"])
+    for lang in LANGS:
+        a = pl.read_parquet(run / f"attacks/me5/none/lareqa_real/seed1/xl_charbug/{lang}.parquet")
+        assert a.height == 2 and set(a["status"]) <= {"succeeded", "failed", "skipped"}
+        for r in a.filter(pl.col("status") == "succeeded").iter_rows(named=True):
+            assert min(r["perturbed_ranks"]) > 20  # no relevant answer left in the top 20
+    html = (run / "results/report.html").read_text(encoding="utf-8")
+    assert "Study: cpu_dual" in html and "Task family: dual" in html
