@@ -14,6 +14,7 @@ and registering it; `register()` also serves tests that define a toy format.
 | tagging    | tokens, tags                                               | AutoModelForTokenClassification    | f1 / accuracy |
 | mlm        | text_a                                                     | AutoModelForMaskedLM               | (none)   |
 | retrieval  | text_a (query, non-English), text_b (its English translation) | encoder only, no fine-tuning    | accuracy |
+| dual       | text_a (query), text_b (candidate), context_b, group (relevance) | shared encoder, in-batch negatives | map_at_20 |
 """
 
 from __future__ import annotations
