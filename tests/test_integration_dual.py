@@ -58,4 +58,5 @@ def test_perturbation_attack_and_report(run):
         for r in a.filter(pl.col("status") == "succeeded").iter_rows(named=True):
             assert min(r["perturbed_ranks"]) > 20  # no relevant answer left in the top 20
     html = (run / "results/report.html").read_text(encoding="utf-8")
-    assert "Study: cpu_dual" in html and "Task family: dual" in html
+    assert "Study: cpu_dual" in html and "Map at 20 per language" in html and "Hit at 1 per language" in html
+    assert "best relevant rank" in html  # an attacked query's rank before -> after
