@@ -65,6 +65,11 @@ SIZES = {
     "social_i_qa": ({"train": 33_410, "validation": 1_954}, 40, 3),
     # Tatoeba: up to 1000 pairs per language; each is two sentences to embed (no training)
     "tatoeba": ({"test": 1_000}, 15, 2),
+    # LAReQA (issue 27): a question and its answer sentence with the context, two sequences an example
+    "xquad_r": ({"test": 1_190}, 200, 2),
+    "squad_r": ({"train": 87_599, "validation": 10_570}, 200, 2),
+    "mlqa_r": ({"validation": 500, "test": 5_000}, 250, 2),
+    "tydiqa_r": ({"train": 3_696, "validation": 440, "test": 564}, 220, 2),
 }
 
 
