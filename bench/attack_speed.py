@@ -16,11 +16,36 @@ ratios (medians of several runs), inside the attack loop and as whole processes.
 runs every language of its target in one process); about 25 min here. Smaller
 runs show the loop ratio too, but their whole-process ratio is dominated by the
 ~10 s both processes spend importing torch, transformers and textattack.
+
+Parity in distribution (`--parity-seeds K`, K >= 5): stock and ours on the same tweets
+under K seeds each, ours on draws other than stock's (seed base + PARITY_OFFSET), plus
+ours on stock's own draws. Prints each side's success rate (succeeded / attacked, pooled
+over seeds) with a 95% bootstrap interval over tweets (xlrobust.score.mean_ci of each
+tweet's success share over the seeds; skipped tweets, already misclassified, are not
+attacked), whether the two intervals overlap, how many results are identical under
+identical draws, and the tweets on which the sides disagree under different draws,
+with each tweet's success count over the K seeds on both sides.
+
+    .venv/bin/python bench/attack_speed.py --parity-seeds 5 --examples 100
+
+Why single draws disagree: DeepWordBug (stock and ours alike) proposes ONE random edit
+per word and operation (`random_one`: one position, one letter for swap, substitute,
+delete and insert), so a tweet with k attackable words (stopwords excluded) has at most
+4k candidates under the query budget. "Bob Dylan is the greatest." has 3 (Bob, Dylan,
+greatest): 3 importance queries + 12 candidates + the first query = 16, which is where
+our run stopped having tried every word, while stock's draw had a label-flipping edit at
+its 8th query. Whether a short tweet falls is a property of the draw, not of the search:
+under identical draws both give the same result on every tweet (ours builds the recipe
+from TextAttack's own GreedyWordSwapWIR, importance ranking and its ties included, and
+constraints, with NLTK's same stopwords; its character edits match TextAttack's RNG call
+for RNG call, tests/test_attack.py), and over seeds such a tweet succeeds for both sides
+some of the time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -30,8 +55,9 @@ import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "umsab"
+SHARED = Path(os.environ.get("XLROBUST_SHARED_DATA", REPO.parent / "shared" / "data")) / "umsab"
 SEED = 765
+PARITY_OFFSET = 100_003  # ours' seed base under "different draws" in the parity mode
 
 
 def fine_tuned_model(work: Path) -> Path:
@@ -59,7 +85,7 @@ def fine_tuned_model(work: Path) -> Path:
         str(model),
         3,
         1,
-        {"lr": 5e-5, "epochs": 1, "max_length": 64},
+        {"lr": 5e-5, "epochs": 1, "max_length": 64, "precision": "fp32"},
     )
     return model
 
@@ -72,6 +98,7 @@ from textattack.attack_recipes import DeepWordBugGao2018
 from textattack.models.wrappers import HuggingFaceModelWrapper
 from textattack.shared.utils import set_seed
 model_dir, data, n, budget = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+base = int(sys.argv[5]) if len(sys.argv) > 5 else 765
 model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir)
 tok = transformers.AutoTokenizer.from_pretrained(model_dir)
 atk = DeepWordBugGao2018.build(HuggingFaceModelWrapper(model, tok))
@@ -80,7 +107,7 @@ stop = [c for c in atk.pre_transformation_constraints if type(c).__name__ == "St
 df = pl.read_parquet(data).filter(pl.col("lang") == "en").head(n)
 rows, t = [], time.perf_counter()
 for ex in df.iter_rows(named=True):
-    set_seed((765 + zlib.crc32(ex["id"].encode())) % 2**32)
+    set_seed((base + zlib.crc32(ex["id"].encode())) % 2**32)
     r = atk.attack(ex["text_a"], int(ex["label"]))
     rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
 print(json.dumps({"loop_s": time.perf_counter() - t, "rows": rows, "stopwords": sorted(stop.stopwords),
@@ -101,15 +128,17 @@ def stock_nltk_data(work: Path) -> Path:
     return root
 
 
-def stock_process(model: Path, data: Path, n: int, budget: int, nltk_data: Path) -> tuple[float, dict]:
-    """Stock TextAttack in its own process, without xlrobust, NLTK's data from NLTK_DATA."""
+def stock_process(
+    model: Path, data: Path, n: int, budget: int, nltk_data: Path, seed: int = SEED
+) -> tuple[float, dict]:
+    """Stock TextAttack in its own process, without xlrobust, NLTK's data from NLTK_DATA;
+    example i's draws seeded with (seed + crc32(id))."""
     import json
-    import os
 
     env = {**os.environ, "NLTK_DATA": str(nltk_data)}
     t = time.perf_counter()
     r = subprocess.run(
-        [sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget)],
+        [sys.executable, "-c", STOCK, str(model), str(data), str(n), str(budget), str(seed)],
         capture_output=True,
         text=True,
         check=True,
@@ -135,6 +164,8 @@ def ours_process(model: Path, data: Path, n: int, budget: int, out: Path) -> tup
             "en",
             "--recipe",
             "deepwordbug",
+            "--precision",
+            "fp32",  # stock TextAttack's: the comparison is of the attack loop, not of bf16
             "--max-examples",
             str(n),
             "--query-budget",
@@ -162,8 +193,9 @@ def same_as_cli(stock_rows: list, df, data: Path, n: int) -> int:
     return sum([STATUS[k], t, q] == list(row) for (k, t, q), row in zip(stock_rows, cli.iter_rows()))
 
 
-def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list]:
-    """Our attack loop in this process (timed like the stock loop)."""
+def ours_loop(model: Path, data: Path, n: int, budget: int, seed: int = SEED, atk=None) -> tuple[float, list]:
+    """Our attack loop in this process (timed like the stock loop), seeded as stock's;
+    `atk`: an attack built before (the parity mode reuses one)."""
     import polars as pl
 
     from xlrobust.attack import build, make_wrapper
@@ -174,10 +206,17 @@ def ours_loop(model: Path, data: Path, n: int, budget: int) -> tuple[float, list
     set_seed = import_textattack().shared.utils.set_seed
 
     df = pl.read_parquet(data).filter(pl.col("lang") == "en")
-    atk = build("deepwordbug", make_wrapper(Classifier(str(model))), "en", budget, alphabets(df["text_a"].to_list()))
+    if atk is None:
+        atk = build(
+            "deepwordbug",
+            make_wrapper(Classifier(str(model), precision="fp32")),
+            "en",
+            budget,
+            alphabets(df["text_a"].to_list()),
+        )
     rows, t = [], time.perf_counter()
     for ex in df.head(n).iter_rows(named=True):
-        set_seed((SEED + zlib.crc32(ex["id"].encode())) % 2**32)
+        set_seed((seed + zlib.crc32(ex["id"].encode())) % 2**32)
         r = atk.attack(ex["text_a"], int(ex["label"]))
         rows.append([type(r).__name__, r.perturbed_result.attacked_text.text, r.num_queries])
     return time.perf_counter() - t, rows
@@ -192,13 +231,84 @@ def success_rate(statuses) -> str:
     return f"{won}/{attacked} = {won / attacked:.2f}" if attacked else "0/0"
 
 
+def parity(model: Path, test: Path, n: int, budget: int, seeds: int, nltk_data: Path) -> dict:
+    """Stock and ours under `seeds` seeds each on the same tweets (see the module docstring):
+    success rates with 95% intervals, their overlap, identical results under identical draws."""
+    import numpy as np
+    import polars as pl
+
+    from xlrobust.attack import build, make_wrapper
+    from xlrobust.perturb import alphabets
+    from xlrobust.predict import Classifier
+    from xlrobust.score import mean_ci
+
+    texts = pl.read_parquet(test).filter(pl.col("lang") == "en").head(n)["text_a"].to_list()
+    df = pl.read_parquet(test).filter(pl.col("lang") == "en")
+    atk = build(
+        "deepwordbug",
+        make_wrapper(Classifier(str(model), precision="fp32")),
+        "en",
+        budget,
+        alphabets(df["text_a"].to_list()),
+    )
+    runs = {"stock": [], "ours": []}
+    identical = 0
+    for k in range(seeds):
+        base = SEED + 7919 * k
+        _, stock = stock_process(model, test, n, budget, nltk_data, base)
+        _, same_draws = ours_loop(model, test, n, budget, base, atk)
+        _, other_draws = ours_loop(model, test, n, budget, base + PARITY_OFFSET, atk)
+        identical += sum(x == y for x, y in zip(stock["rows"], same_draws))
+        runs["stock"].append([r[0] for r in stock["rows"]])
+        runs["ours"].append([r[0] for r in other_draws])
+        print(
+            f"seed base {base}: success stock {success_rate(runs['stock'][-1])}, ours (other draws) "
+            f"{success_rate(runs['ours'][-1])}; ours on stock's draws identical on "
+            f"{sum(x == y for x, y in zip(stock['rows'], same_draws))}/{n}",
+            flush=True,
+        )
+    won = {side: np.array([[s == "SuccessfulAttackResult" for s in r] for r in rs]) for side, rs in runs.items()}
+    attacked = np.array([s != "SkippedAttackResult" for s in runs["stock"][0]])
+    out = {"identical": identical, "results": seeds * n}
+    for side, w in won.items():
+        share = w[:, attacked].mean(axis=0)  # each attacked tweet's success share over the seeds
+        out[side] = mean_ci(share)
+    lo = max(out["stock"][1], out["ours"][1])
+    hi = min(out["stock"][2], out["ours"][2])
+    out["overlap"] = lo <= hi
+    print(
+        f"\nsuccess rate over {seeds} seeds, {int(attacked.sum())} attacked of {n} tweets (95% bootstrap interval "
+        f"over tweets): stock {out['stock'][0]:.3f} [{out['stock'][1]:.3f}, {out['stock'][2]:.3f}], ours "
+        f"{out['ours'][0]:.3f} [{out['ours'][1]:.3f}, {out['ours'][2]:.3f}]: intervals "
+        f"{'overlap' if out['overlap'] else 'DO NOT overlap'}"
+    )
+    print(f"identical results under identical draws: {identical}/{seeds * n} (status, perturbed text, queries)")
+    split = [
+        (texts[i], int(won["stock"][:, i].sum()), int(won["ours"][:, i].sum()))
+        for i in np.flatnonzero(attacked)
+        if (won["stock"][:, i] != won["ours"][:, i]).any()
+    ]
+    print(
+        f"tweets where stock and ours (other draws) disagree under some seed: {len(split)} of "
+        f"{int(attacked.sum())}; successes over {seeds} seeds (stock, ours):"
+    )
+    for text, a, b in split:
+        print(f"  stock {a}/{seeds}  ours {b}/{seeds}  {text[:70]!r}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--budget", type=int, default=2000)
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "xlrobust-bench-attack"))
+    ap.add_argument(
+        "--parity-seeds", type=int, default=0, help="K >= 5: success rates of stock and ours over K seeds each"
+    )
     a = ap.parse_args()
+    if a.parity_seeds and a.parity_seeds < 5:
+        ap.error("--parity-seeds takes 5 or more seeds")
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     model = fine_tuned_model(work)
@@ -217,6 +327,9 @@ def main() -> None:
         (work / "test" / "test.parquet").rename(test)
     from xlrobust.stopwords import nltk_list, stopwords
 
+    if a.parity_seeds:
+        parity(model, test, a.examples, a.budget, a.parity_seeds, stock_nltk_data(work))
+        return
     loops, procs, agree = [], [], None
     for run in range(a.runs):
         stock_wall, stock = stock_process(model, test, a.examples, a.budget, stock_nltk_data(work))

@@ -1,5 +1,5 @@
 """What every bench needs from this shared machine: how busy it is (other processes'
-CPU share), a wait until it is idle, and its fp32 matmul peak. Imported by the benches
+CPU share), a wait until it is idle, and its matmul peak in fp32 and bf16. Imported by the benches
 (run as `python bench/<name>.py`, so this folder is on the path)."""
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ def wait_idle(timeout: float = 300, share: float = 0.1) -> None:
         print(f"  (waited {time.perf_counter() - t0:.0f} s for other processes to leave the CPUs)", flush=True)
 
 
-def matmul_peak(n: int, reps: int) -> float:
-    """Median fp32 GFLOP/s of torch.matmul on two n x n matrices (after one warm-up)."""
+def matmul_peak(n: int, reps: int, precision: str = "fp32") -> float:
+    """Median GFLOP/s of torch.matmul on two n x n matrices (after one warm-up), in fp32 or
+    bf16 (bfloat16 tensors: what autocast multiplies; on a CPU with AMX or AVX512-BF16,
+    oneDNN's bf16 kernels)."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.matmul(a, b)
     times = []
     for _ in range(reps):
@@ -46,6 +49,18 @@ def matmul_peak(n: int, reps: int) -> float:
         torch.matmul(a, b)
         times.append(time.perf_counter() - t)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def shared_data():
+    """The real data folder (../shared/data of the main checkout; a worktree under
+    <root>/wt/<name> finds <root>/shared/data)."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    for root in (repo.parent, repo.parent.parent):
+        if (root / "shared" / "data").is_dir():
+            return root / "shared" / "data"
+    return repo.parent / "shared" / "data"
 
 
 def common_args(ap, work: str) -> None:

@@ -105,7 +105,7 @@ def main() -> None:
     texts = tweets(a.examples)
     if a.order == "shuffled":
         texts = [texts[i] for i in np.random.default_rng(SEED).permutation(len(texts))]
-    ours = Classifier(model_dir, max_length=128, batch_size=a.batch_size)
+    ours = Classifier(model_dir, max_length=128, batch_size=a.batch_size, precision="fp32")  # as the pipeline
     pipe = transformers.pipeline("text-classification", model=model_dir, device=-1)
     label_id = pipe.model.config.label2id
     lengths = np.array([len(x) for x in ours.tok(texts, truncation=True, max_length=128)["input_ids"]])

@@ -122,7 +122,7 @@ def main() -> None:
     peaks = [matmul_peak(2048, 5)]
     model_dir = str(a.model or fresh_model(work))
     sents = sentences(a.sentences)
-    ours = Model(model_dir, fmt, max_length=128, batch_size=a.batch_size)
+    ours = Model(model_dir, fmt, max_length=128, batch_size=a.batch_size, precision="fp32")  # as the pipeline
     pipe = transformers.pipeline(
         "token-classification", model=model_dir, device=-1, aggregation_strategy="none", ignore_labels=[]
     )

@@ -46,7 +46,7 @@ def umsab(lang: str, split: str):
     the .txt files, the layout xlrobust's `local:` datasets read)."""
     import polars as pl
 
-    from xlrobust.io import EXAMPLE_SCHEMA
+    from xlrobust.formats import get_format
 
     texts = (SHARED / lang / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
     labels = (SHARED / lang / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
@@ -60,7 +60,7 @@ def umsab(lang: str, split: str):
             "text_b": [None] * len(texts),
             "label": labels,
         },
-        schema=EXAMPLE_SCHEMA,
+        schema=get_format("classify").schema,
     )
 
 
@@ -72,8 +72,8 @@ def prepare_data(work: Path, n: int) -> tuple[Path, Path]:
     if n > train.height:
         raise SystemExit(f"steps x batch-size = {n} > {train.height} English training tweets; lower --steps")
     subset, dev = work / f"train_{n}.parquet", work / "dev.parquet"
-    write_parquet(train.sample(n, seed=SEED, shuffle=True), subset)
-    write_parquet(umsab("english", "val").head(64), dev)
+    write_parquet(train.sample(n, seed=SEED, shuffle=True), subset, "bench")
+    write_parquet(umsab("english", "val").head(64), dev, "bench")
     return subset, dev
 
 
@@ -131,7 +131,15 @@ def run_ours(init: str, train_file: Path, dev_file: Path, out: Path, batch: int,
 
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its log dicts
-        train(init, str(train_file), str(dev_file), str(out), 3, SEED, {"epochs": 1, "batch_size": batch})
+        train(
+            init,
+            str(train_file),
+            str(dev_file),
+            str(out),
+            3,
+            SEED,
+            {"epochs": 1, "batch_size": batch, "precision": "fp32"},
+        )
     wall = time.perf_counter() - t
     shutil.rmtree(out, ignore_errors=True)
     return {**meter.last, "wall": wall}

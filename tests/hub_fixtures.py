@@ -285,6 +285,22 @@ ROWS_BY_LANG = {
             {"sentence1": "Tom schläft.", "sentence2": "Tom is sleeping."},
         ]
     },
+    "bucc": {  # mteb/bucc-bitext-mining (one-row-per-pair copy): a language pair's corpora, 1-based gold
+        "test": [
+            {
+                "sentence1": ["Ich habe Hunger.", "Es regnet.", "Wo ist der Bahnhof?", "Der Zug ist spät.", "Danke."],
+                "sentence2": [
+                    "The sky is blue.",
+                    "I am hungry.",
+                    "Where is the station?",
+                    "It is late.",
+                    "Thanks.",
+                    "No.",
+                ],
+                "gold": [[1, 2], [3, 3], [5, 5]],
+            }
+        ]
+    },
     "xquad": {"validation": QA_ROWS},
     "mlqa": {s: [{**r, "title": "Super_Bowl_50"} for r in QA_ROWS] for s in ["validation", "test"]},
     "tydiqa": TYDIQA_ROWS,

@@ -29,7 +29,7 @@ def test_shipped_config_is_the_offline_demo():
 
 def test_shipped_config_holds_the_research_studies():
     c = config.validate({**cfg(), "studies": "all"})
-    studies = config.selected_studies(c)  # then the real-data CPU studies on ../shared/data (cpu, cpu_*)
+    studies = config.selected_studies(c)  # then the real-data CPU studies (cpu, cpu_*)
     assert studies[:6] == ["demo", "q1", "q2", "q3", "q4", "q5"]
     assert "cpu" in studies and all(s == "cpu" or s.startswith("cpu_") for s in studies[6:])
     models = lambda q: {c["models"][m]["source"] for m in c["study"][q]["models"]}  # noqa: E731
@@ -75,7 +75,14 @@ def test_one_attack_jobs_settings_are_those_of_the_list_of_all_attack_jobs():
             lambda c: c["study"]["demo"]["perturbations"].append({"name": "blur", "rates": [0.1]}),
             "unknown perturbation 'blur'",
         ),
-        (lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"), "unknown language 'ja'"),
+        (  # local files may hold any language, named by an ISO 639-1/3 code
+            lambda c: c["datasets"]["demo_sentiment"]["langs"].append("xx"),
+            "datasets.demo_sentiment.langs: 'xx' is not an ISO 639-1 or ISO 639-3 language code",
+        ),
+        (  # a Hub source holds the registry's languages
+            lambda c: c["datasets"]["xnli"]["langs"].append("am"),
+            "datasets.xnli.langs: unknown language 'am' for the xnli Hub source",
+        ),
         (lambda c: c["study"]["demo"]["perturbations"][0].update(rates=[1.5]), "1.5 is greater than the maximum of 1"),
         (lambda c: c.pop("models"), "'models' is a required property"),
     ],

@@ -91,8 +91,10 @@ def test_duplicate_id(tmp_path):
 
 def test_unknown_language_and_missing_split(tmp_path):
     template = _write(tmp_path, [{"text": "ok", "label": 1}])
-    with pytest.raises(XlrobustError, match="language 'xx' not offered by tweet_sentiment_multilingual"):
+    with pytest.raises(XlrobustError, match="'xx' is not an ISO 639-1 or ISO 639-3 language code"):
         data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "train", "xx")
+    with pytest.raises(XlrobustError, match="language 'am' not offered by tweet_sentiment_multilingual"):
+        data.load("x", {"task": "tweet_sentiment_multilingual"}, "train", "am")  # the Hub source's list
     with pytest.raises(XlrobustError, match="test.jsonl: file not found"):
         data.load("x", {"task": "tweet_sentiment_multilingual", "local": template}, "test", "en")
 
@@ -256,6 +258,7 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xcopa": (["train", "validation", "test"], 2, [0, 1]),
     "social_i_qa": (["train", "validation"], 2, [0, 2]),
     "tatoeba": (["test"], 3, None),  # no training split: the rows counted are English test rows
+    "bucc": (["test"], 11, None),  # mining: one row per sentence of both corpora (5 + 6)
     # extractive QA targets (issue 17): rows of the first split (per language for a test-only set)
     "xquad": (["test"], 2, None),
     "mlqa": (["validation", "test"], 2, None),
@@ -406,14 +409,15 @@ def test_hub_reads_choose_parquet_branch_stream_caps_and_rounds(monkeypatch, tmp
     assert df.height == 9 and "facebook/anli@abc123" in source
 
 
-def test_row_slices_carve_dev_from_a_dataset_released_with_one_labelled_split(shared_data, tmp_path):
-    """CommonsenseQA's labelled questions here are one file: `local_splits` slices its rows
-    (datasets' split syntax) into disjoint train and validation; max_examples still caps."""
+def test_row_slices_carve_dev_from_a_dataset_released_with_one_labelled_split(samples, tmp_path):
+    """CommonsenseQA's labelled questions are one file (its 821-row slice here): `local_splits`
+    slices its rows (datasets' split syntax) into disjoint train and validation; max_examples
+    still caps."""
     spec = {
         "task": "commonsense_qa",
-        "local": str(shared_data / "commonsenseqa/dev_rand_split.jsonl"),
+        "local": str(samples / "commonsenseqa/dev_rand_split.jsonl"),
         "splits": ["train", "validation"],
-        "local_splits": {"train": "dev[:1000]", "validation": "dev[1000:]"},
+        "local_splits": {"train": "dev[:600]", "validation": "dev[600:]"},
         "max_examples": {"train": 400},
     }
     meta = data.prepare("csqa", spec, tmp_path)

@@ -131,6 +131,13 @@ PAIRS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def candidate_cache(tmp_path, monkeypatch) -> Path:
+    """Candidate vectors go to this test's own cache folder (layout.candidate_vectors)."""
+    monkeypatch.setenv("XLROBUST_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "candidates"
+
+
 @pytest.fixture(scope="module")
 def dual_model(tiny_encoder, tmp_path_factory) -> tuple[str, Path]:
     from xlrobust.train import finetune
@@ -151,22 +158,27 @@ def dual_model(tiny_encoder, tmp_path_factory) -> tuple[str, Path]:
     return str(d / "model"), data
 
 
-def test_trained_model_predicts_ranks_that_recompute_its_map(dual_model, tmp_path):
+def test_trained_model_predicts_ranks_that_recompute_its_map(dual_model, tmp_path, candidate_cache):
     from xlrobust.predict import predict
 
     model, data = dual_model
+    before = sorted(p.relative_to(Path(model).parent) for p in Path(model).parent.rglob("*"))
     out = tmp_path / "pred.parquet"
     predict(model, [str(data / "test.parquet")], [str(out)])
     preds = pl.read_parquet(out)
     assert preds.height == 16 and set(preds["pool"]) == {16} and set(preds["relevant"]) == {2}
-    cache = list(Path(f"{model}.candidates").glob("*.npy"))
+    cache = list(candidate_cache.glob("*.npy"))
     assert len(cache) == 1 and np.load(cache[0]).shape[0] == 16  # the pool, embedded once, kept
+    # the model folder (its training stage's output) and its surroundings are untouched
+    assert sorted(p.relative_to(Path(model).parent) for p in Path(model).parent.rglob("*")) == before
     outcomes = DUAL.outcomes(preds)
     mine = outcomes.filter(pl.col("metric") == "map_at_20")["x"].to_list()
     for ranks, ap in zip(preds["ranks"].to_list(), mine):  # from the file alone: ranks and relevant count
         assert ap == pytest.approx(average_precision_at_k(np.array(ranks), 2))
     hits = outcomes.filter(pl.col("metric") == "hit_at_1")["x"].to_list()
     assert hits == [float(r[0] == 1) for r in preds["ranks"].to_list()]
+    base = DUAL.baselines(preds)  # the report's no-skill columns: a random ranking of the 16-candidate pool
+    assert base["map_at_20"][0] == pytest.approx(random_map_at_k(16, 2)) and base["hit_at_1"][0] == 2 / 16
     mtime = cache[0].stat().st_mtime_ns
     predict(model, [str(data / "test.parquet")], [str(tmp_path / "again.parquet")])  # reuses the pool file
     assert cache[0].stat().st_mtime_ns == mtime

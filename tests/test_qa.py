@@ -27,13 +27,13 @@ from xlrobust.tasks import MLQA_LANGS, TASKS
 QA = get_format("span_qa")
 MLQA_DEV = "mlqa/{split}-context-{lang}-question-{lang}.json"
 TYDIQA_TRAIN = "tydiqa_goldp/tydiqa-goldp-v1.1-{split}-en.json"
-MLQA_DEV_ROWS = {"en": 1148, "de": 512, "es": 500, "ar": 517, "hi": 507, "vi": 511, "zh": 504}  # README of the data
+MLQA_DEV_ROWS = dict.fromkeys(MLQA_LANGS, 30)  # samples/mlqa: the first 30 questions of each dev file
 
 
-def mlqa_spec(shared_data, **more) -> dict:
+def mlqa_spec(samples, **more) -> dict:
     return {
         "task": "mlqa",
-        "local": str(shared_data / MLQA_DEV),
+        "local": str(samples / MLQA_DEV),
         "local_format": "squad_json",
         "local_splits": {"test": "dev"},
         "splits": ["test"],
@@ -42,10 +42,10 @@ def mlqa_spec(shared_data, **more) -> dict:
     }
 
 
-def tydiqa_spec(shared_data, **more) -> dict:
+def tydiqa_spec(samples, **more) -> dict:
     return {
         "task": "tydiqa",
-        "local": str(shared_data / TYDIQA_TRAIN),
+        "local": str(samples / TYDIQA_TRAIN),
         "local_format": "squad_json",
         "local_ids": "position",
         "splits": ["train"],
@@ -54,29 +54,31 @@ def tydiqa_spec(shared_data, **more) -> dict:
 
 
 # ---------------------------------------------------------------------------- data
-def test_mlqa_dev_release_files_load_in_seven_languages(shared_data):
+def test_mlqa_dev_release_files_load_in_seven_languages(samples):
     for lang, n in MLQA_DEV_ROWS.items():
-        df, source = data.load("mlqa_dev", mlqa_spec(shared_data), "test", lang)
+        df, source = data.load("mlqa_dev", mlqa_spec(samples), "test", lang)
         assert df.height == n and source.endswith(f"dev-context-{lang}-question-{lang}.json")
         assert df.schema == pl.Schema(QA.schema) and set(df["lang"]) == {lang} and set(df["scoring"]) == {"mlqa"}
         for ctx, starts, texts in df.select("text_b", "answer_start", "answer_text").iter_rows():
             assert texts and all(ctx[s : s + len(t)] == t for s, t in zip(starts, texts))
 
 
-def test_tydiqa_english_train_file_needs_position_ids_and_rows_split_disjointly(shared_data):
-    spec = tydiqa_spec(shared_data)
+def test_tydiqa_english_train_file_needs_position_ids_and_rows_split_disjointly(samples):
+    spec = tydiqa_spec(samples)
     with pytest.raises(XlrobustError) as e:  # XTREME's file repeats its ids ("0", "1", ...)
         data.load("ty", {**spec, "local_ids": "file"}, "train", "en")
     msg = str(e.value)
     assert "\n" not in msg and "tydiqa-goldp-v1.1-train-en.json" in msg and "question id '0' repeats" in msg
     assert "local_ids: position" in msg
+    # the slice: the full file's first 400 questions and its questions 3400-3499, at their positions
     whole, _ = data.load("ty", spec, "train", "en")
-    assert whole.height == 3696 and whole["id"].n_unique() == 3696 and set(whole["scoring"]) == {"squad"}
-    held = {**spec, "local_splits": {"train": "train[:3396]", "validation": "train[3396:]"}}
+    assert whole.height == 500 and whole["id"].n_unique() == 500 and set(whole["scoring"]) == {"squad"}
+    assert (whole["id"][399], whole["id"][400]) == ("en-a399-p0-q0", "en-a3400-p0-q0")
+    held = {**spec, "local_splits": {"train": "train[:396]", "validation": "train[396:]"}}
     train, _ = data.load("ty", held, "train", "en")
     dev, source = data.load("ty", held, "validation", "en")
-    assert (train.height, dev.height) == (3396, 300) and source.endswith("train-en.json[3396:]")
-    assert not set(train["id"]) & set(dev["id"]) and dev["id"][0] == whole["id"][3396]
+    assert (train.height, dev.height) == (396, 104) and source.endswith("train-en.json[396:]")
+    assert not set(train["id"]) & set(dev["id"]) and dev["id"][0] == whole["id"][396]
 
 
 def test_tydiqa_rows_keep_their_language_by_id_prefix(tmp_path):
@@ -274,14 +276,14 @@ def test_question_scores_hand_computed(pred, golds, lang, scoring, em, f1):
     assert got == pytest.approx(official_scores(pred, golds, lang, scoring))
 
 
-def test_normalisations_equal_the_official_scripts_on_real_answers(shared_data):
-    """Every gold answer of MLQA dev, and spans around it, normalised and scored by ours and
+def test_normalisations_equal_the_official_scripts_on_real_answers(samples):
+    """Every gold answer of the MLQA dev slice, and spans around it, normalised and scored by ours and
     by the official scripts' logic."""
     rng = np.random.default_rng(0)
     checked = 0
     for lang in MLQA_LANGS:
-        df, _ = data.load("mlqa_dev", mlqa_spec(shared_data), "test", lang)
-        for ctx, starts, texts in df.head(150).select("text_b", "answer_start", "answer_text").iter_rows():
+        df, _ = data.load("mlqa_dev", mlqa_spec(samples), "test", lang)
+        for ctx, starts, texts in df.select("text_b", "answer_start", "answer_text").iter_rows():
             s = starts[0]
             a, b = max(0, s - int(rng.integers(0, 15))), s + len(texts[0]) + int(rng.integers(-3, 15))
             pred = ctx[a:b]
@@ -292,21 +294,26 @@ def test_normalisations_equal_the_official_scripts_on_real_answers(shared_data):
                     official_scores(pred, texts, lang, scoring)
                 )
             checked += 1
-    assert checked == 7 * 150
+    assert checked == sum(MLQA_DEV_ROWS.values())
 
 
-def test_mlqa_rules_refuse_a_language_they_do_not_know():
-    with pytest.raises(XlrobustError, match="MLQA's evaluation has no rules for language 'th'"):
-        question_scores("x", ["x"], "th", "mlqa")
+def test_mlqa_rules_fall_back_for_a_language_they_do_not_know(capsys):
+    """Issue 24: a local dataset may hold any language; MLQA's rules name 7, so another
+    language is scored without article removal, with one warning naming it."""
+    # no articles dropped: [the, cat] vs [a, cat], P = R = 1/2 (English rules would give 1.0)
+    assert question_scores("the cat .", ["a cat"], "am", "mlqa") == (0.0, pytest.approx(0.5))
+    assert question_scores("ድመት", ["ድመት"], "am", "mlqa") == (1.0, 1.0)
+    err = capsys.readouterr().err
+    assert err.count("no MLQA answer-normalisation rules for language 'am' (Amharic)") == 1  # once per language
     assert question_scores("", [], "en", "squad") == (1.0, 1.0)  # SQuAD v2 no-answer: right only when empty
     assert question_scores("Houston", [], "en", "squad") == (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------- perturbations
-def _qa_rows(shared_data, per_lang: int = 6) -> pl.DataFrame:
+def _qa_rows(samples, per_lang: int = 6) -> pl.DataFrame:
     """Real MLQA dev questions per language, plus a question with two overlapping gold
     answers and one with an answer inside a word."""
-    parts = [data.load("mlqa_dev", mlqa_spec(shared_data), "test", lang)[0].head(per_lang) for lang in MLQA_LANGS]
+    parts = [data.load("mlqa_dev", mlqa_spec(samples), "test", lang)[0].head(per_lang) for lang in MLQA_LANGS]
     ctx = "The Panthers beat the Arizona Cardinals 49-15 in the NFC Championship Game in Charlotte."
     extra = pl.DataFrame(
         {
@@ -332,8 +339,8 @@ def _valid(df: pl.DataFrame) -> bool:
 
 
 @pytest.mark.parametrize("name", PERTURBATIONS)
-def test_every_perturbation_keeps_every_gold_answer_valid_in_every_language(shared_data, name):
-    rows = _qa_rows(shared_data)
+def test_every_perturbation_keeps_every_gold_answer_valid_in_every_language(samples, name):
+    rows = _qa_rows(samples)
     changed = {}
     for side in QA.sides:
         for lang, df in rows.group_by("lang", maintain_order=True):
@@ -359,8 +366,8 @@ def test_every_perturbation_keeps_every_gold_answer_valid_in_every_language(shar
         assert changed["answers"] > 0  # with_answers rewrites gold answers
 
 
-def test_context_perturbation_is_seeded_and_recomputes_starts(shared_data):
-    rows = _qa_rows(shared_data).filter(pl.col("lang") == "en")
+def test_context_perturbation_is_seeded_and_recomputes_starts(samples):
+    rows = _qa_rows(samples).filter(pl.col("lang") == "en")
     a = perturb_frame(rows, "word_drop", "en", 0.3, 1, "context", fmt=QA)
     b = perturb_frame(rows, "word_drop", "en", 0.3, 1, "context", fmt=QA)
     assert a.equals(b)
@@ -541,8 +548,11 @@ def test_predict_attack_score_and_report_of_a_qa_model(qa_model, tmp_path, ta):
         tables = [str(tmp_path / "test.parquet"), str(tmp_path / "pert.parquet")]
         predict(qa_model, tables, outs[recipe], run=run, fmt_name="span_qa")
     preds = pl.read_parquet(outs["none"][0])
-    assert preds.columns[-5:] == ["id", "lang", "answer_text", "scoring", "prediction"] and preds.height == 6
+    cols = ["id", "lang", "answer_text", "scoring", "prediction", "first_k", "first_sentence"]
+    assert preds.columns[-7:] == cols and preds.height == 6
     assert all(p in ctx for p in preds["prediction"])  # a span of the context
+    # the no-model answers (the no-skill baseline): the context's opening words and sentence
+    assert all(ctx.startswith(a) for a in preds["first_k"]) and all(ctx.startswith(a) for a in preds["first_sentence"])
     atk = [str(tmp_path / "atk-en.parquet"), str(tmp_path / "atk-de.parquet")]
     run = {"model": "tiny", "recipe": "none", "target": "qa", "seed": 1}
     attack(
@@ -567,7 +577,13 @@ def test_predict_attack_score_and_report_of_a_qa_model(qa_model, tmp_path, ta):
     f1_en = [question_scores(p, g, "en", "mlqa")[1] for p, g in preds.head(3)["prediction", "answer_text"].iter_rows()]
     got = clean.filter((pl.col("metric") == "f1") & (pl.col("language") == "en"))["value"][0]
     assert got == pytest.approx(np.mean(f1_en))
-    assert set(clean["language"]) == {"en", "de", "all"}  # all_xl needs two languages besides English
+    assert set(clean["language"]) == {"en", "de", "all", "all_xl"}  # all_xl: every language but English (de)
+    # the no-skill baseline: the better of the two no-model answers under the same rules
+    en_rows = clean.filter((pl.col("metric") == "f1") & (pl.col("language") == "en")).row(0, named=True)
+    k1 = [question_scores(ctx.split()[0], [t], "en", "mlqa")[1] for *_, t in rows]  # median answer: 1 token
+    sent = [question_scores(ctx, [t], "en", "mlqa")[1] for *_, t in rows]  # one sentence: the whole context
+    assert en_rows["baseline"] == pytest.approx(max(np.mean(k1), np.mean(sent))) and en_rows["baseline"] > 0
+    assert en_rows["baseline_kind"] == "first-k tokens or first sentence"
     study = {"models": ["tiny"], "recipes": ["none", "other"], "targets": ["qa"], "seeds": [1]}
     comp = compare(out, {"s": study}, {"qa": "f1"})
     assert set(comp["metric"]) == {"f1", "f1_drop"} and (comp["diff"] == 0).all()  # same model: no difference

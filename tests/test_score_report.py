@@ -101,7 +101,19 @@ def test_hand_computed_metrics(files):
         "ci_low",
         "ci_high",
         "n",
+        "baseline",
+        "baseline_kind",
+        "above_baseline",
+        "precision",  # of the target's predictions and attacks (unknown here: files without the column)
+        "train_precision",
     }
+    assert s["precision"].is_null().all()
+    # the no-skill baseline on the same examples: labels 1, 0, 1, 0 -> majority class 0.5;
+    # clean accuracy 0.75 from 4 examples: the interval reaches 0.5, so not above it
+    clean = s.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy")).row(0, named=True)
+    assert clean["baseline"] == 0.5 and clean["baseline_kind"] == "majority class"
+    assert clean["ci_low"] <= 0.5 and clean["above_baseline"] is False
+    assert s.filter(pl.col("probe") != "clean")["baseline"].null_count() == s.filter(pl.col("probe") != "clean").height
     # macro-F1 of clean: class 1: 2 tp, 1 fp -> 0.8; class 0: 1 tp, 1 fn -> 2/3
     assert get("clean", "macro_f1") == pytest.approx((0.8 + 2 / 3) / 2)
 
@@ -161,8 +173,9 @@ def test_language_averages_and_summary(tmp_path):
     both.write_parquet(preds[0])
     s, _ = score(preds, [])
     acc = {r["language"]: r["value"] for r in s.filter(pl.col("metric") == "accuracy").iter_rows(named=True)}
-    assert acc == {"en": 1.0, "de": 0.5, "all": 0.75}  # unweighted mean; no all_xl with one zero-shot language
-    assert summary(s)["m/none/t"]["clean"]["accuracy"] == 0.75
+    assert acc == {"en": 1.0, "de": 0.5, "all": 0.75, "all_xl": 0.5}  # unweighted mean; all_xl: every language but en
+    clean = summary(s)["m/none/t"]["clean"]  # metrics.json: both averages, named
+    assert clean["all"]["accuracy"] == 0.75 and clean["all_xl"]["accuracy"] == 0.5
 
 
 def test_macro_f1_vectorised_matches_loop():
@@ -396,3 +409,103 @@ def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
     assert "has only the <code>none</code> recipe" in html  # says it has no comparison to make
     for lang in langs:
         assert f"<td class='l'>{lang}</td>" in html  # languages as rows
+    # the per-language figure: a row per language (and the averages), every one as tall
+    import re
+
+    fig = html[html.index("Figure: Accuracy per language and recipe") :]
+    fig = fig[fig.index("<svg") : fig.index("</svg>")]
+    labels = re.findall(r"text-anchor='end' font-size='11'>(\w+)</text>", fig)
+    assert labels == sorted(langs) + ["all_xl", "all"]
+    height = int(re.search(r"height='(\d+)'", fig).group(1))
+    assert height >= 18 * len(labels) and fig.count("<circle") == 2 + 2 * len(labels)  # 2 legend dots
+
+
+def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(tmp_path):
+    """Issue 24: languages as rows, recipes as columns, value [95% interval], the no-skill
+    baseline beside it; a language whose interval reaches the baseline is marked, the
+    answer counts the languages above it, and the figure draws the same."""
+    import re
+
+    import yaml
+
+    rng = np.random.default_rng(3)
+    n = 200
+    ids = [str(i) for i in range(n)]
+    labels = [i % 2 for i in range(n)]  # balanced: majority class = chance = 0.5
+    right = {"en": 0.9, "de": 0.75, "sw": 0.5}
+    path = tmp_path / layout.clean_prediction("m", "none", "t", 1)
+    frames = []
+    for recipe in ("none", "inter"):
+        for lang, p_right in right.items():
+            p = [y if rng.random() < p_right else 1 - y for y in labels]
+            f = tmp_path / f"{recipe}-{lang}.parquet"
+            frames.append(pl.read_parquet(_pred(f, ids, labels, p, lang=lang, run=("m", recipe, "t", 1))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.concat(frames).write_parquet(path)
+    s, _ = score([str(path)], [])
+    clean = s.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
+    above = {(r["recipe"], r["language"]): r["above_baseline"] for r in clean.iter_rows(named=True)}
+    assert (clean["baseline"] == 0.5).all()
+    assert above[("none", "en")] and above[("none", "de")] and not above[("none", "sw")]
+    xl = clean.filter((pl.col("language") == "all_xl") & (pl.col("recipe") == "none")).row(0, named=True)
+    assert xl["n"] == 2 * n and xl["baseline"] == 0.5  # de and sw, not en
+    s.write_parquet(tmp_path / "scores.parquet")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["recipes"]["inter"] = {"datasets": ["mnli"]}
+    cfg["study"]["demo"].update(models=["m"], recipes=["none", "inter"], targets=["t"], seeds=[1])
+    write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(tmp_path / "r.html"))
+    html = (tmp_path / "r.html").read_text()
+    head = html[html.index("Accuracy per language: t") :]
+    table = head[: head.index("</table>")]
+    assert "<th>none</th><th>inter</th><th>baseline (majority class)</th>" in table
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td class='l'>(\w+)</td>(.*?)</tr>", table)}
+    assert list(rows) == ["de", "en", "sw", "all_xl", "all"]  # languages, then the averages
+    assert "not above baseline" in rows["sw"] and "not above baseline" not in rows["en"]
+    assert re.search(r"<td>\d+\.\d \[\d+\.\d, \d+\.\d\]</td>", rows["en"])  # value [interval]
+    assert "2 of 3 languages above the majority class baseline (not above: sw)" in html
+    fig = head[head.index("<svg") : head.index("</svg>")]
+    assert fig.count("stroke-dasharray") == 1 + 5 and fig.count("<circle") == 2 + 2 * 5  # baselines, points
+    assert "Suite summary" not in html or "all_xl" in html
+
+
+def test_tagging_baselines_and_the_single_character_note(tmp_path):
+    """Issue 24: entity F1's baseline is all-O (0) and token accuracy's the majority tag; a
+    language whose tokens are mostly single characters (PAN-X zh) is flagged beside its F1."""
+    import yaml
+
+    sents = {
+        "de": ([["Angela", "Merkel", "sprach", "in", "Berlin"]] * 5, [["B-PER", "I-PER", "O", "O", "B-LOC"]] * 5),
+        "zh": ([["默", "克", "尔", "在", "柏", "林"]] * 5, [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"]] * 5),
+    }
+    rows = []
+    for lang, (tokens, tags) in sents.items():
+        for i, (t, g) in enumerate(zip(tokens, tags)):
+            pred = list(g) if i % 2 == 0 else ["O"] * len(g)  # right on 3 of 5 sentences
+            rows.append(dict(id=f"{lang}-{i}", lang=lang, tokens=t, tags=g, pred_tags=pred))
+    path = tmp_path / layout.clean_prediction("m", "none", "ner", 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = dict(model="m", recipe="none", target="ner", seed=1, probe="clean", rate=None, pseed=None, format="tagging")
+    pl.DataFrame([keys | r for r in rows], schema_overrides={"rate": pl.Float64, "pseed": pl.Int64}).write_parquet(path)
+    s, _ = score([str(path)], [])
+    clean = s.filter(pl.col("probe") == "clean")
+
+    def row(lang, metric):
+        return clean.filter((pl.col("language") == lang) & (pl.col("metric") == metric)).row(0, named=True)
+
+    assert row("de", "f1")["baseline"] == 0.0 and row("de", "f1")["baseline_kind"] == "all-O"
+    assert row("de", "accuracy")["baseline"] == pytest.approx(2 / 5)  # O: 2 of 5 tokens
+    assert row("zh", "accuracy")["baseline"] == pytest.approx(2 / 6)  # I-PER: 2 of 6
+    assert row("zh", "single_char_token_share")["value"] == 1.0 and row("de", "single_char_token_share")["value"] == 0
+    s.write_parquet(tmp_path / "scores.parquet")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["ner"], seeds=[1])
+    write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(tmp_path / "r.html"))
+    html = (tmp_path / "r.html").read_text()
+    f1 = html[html.index("F1 per language: ner") :]
+    f1 = f1[: f1.index("</table>")]
+    assert "<th>baseline (all-O)</th><th>note</th>" in f1
+    zh = f1[f1.index("<td class='l'>zh</td>") :]
+    assert "100% of its tokens are single characters" in zh[: zh.index("</tr>")]
+    de = f1[f1.index("<td class='l'>de</td>") :]
+    assert "single characters" not in de[: de.index("</tr>")]
+    assert "Single char token share" not in html  # data, not a model metric: no table of its own

@@ -1,11 +1,11 @@
 """The real-data CPU study `cpu` (config.yaml) through Snakemake, as a user selects
-studies: `snakemake --config 'studies=[cpu,...]'` in a git clone next to ../shared/data,
+studies: `snakemake --config 'studies=[cpu,...]'` in a git clone next to ../shared/data (the tweets),
 in its reduced form (tests/studies/real_ci.yaml, a --configfile over config.yaml; the
 run `real_studies` of conftest.py, shared with the other formats' real-data tests). Real
 UMSAB tweets in 8 languages on multilingual-e5-small.
-What a researcher checks: English well above chance, every other language above
-chance, accuracy falling as the perturbation rate rises, and that the run answered the
-study that was selected (not config.yaml's default)."""
+What a researcher checks: English and the zero-shot average above the no-skill baseline
+(the lower end of the 95% interval), accuracy falling as the perturbation rate rises, and
+that the run answered the study that was selected (not config.yaml's default)."""
 
 import polars as pl
 import pytest
@@ -17,8 +17,8 @@ CHANCE = 1 / 3  # UMSAB: 3 balanced classes
 
 
 @pytest.fixture(scope="module")
-def cpu(real_studies):
-    return real_studies
+def cpu(shared_data, real_studies):
+    return real_studies  # the tweets are outside the repository: skips (fails in CI) without them
 
 
 def umsab_scores(root) -> pl.DataFrame:
@@ -36,17 +36,34 @@ def test_the_selected_study_is_the_one_that_ran(cpu):
 
 
 @pytest.mark.slow
-def test_zero_shot_accuracy_is_above_chance_in_every_language(cpu):
+def test_english_and_the_zero_shot_average_are_above_the_majority_class(cpu):
+    """The lower end of each 95% interval, not the point estimate, above the no-skill
+    baseline (the majority class of the same tweets, at least chance 1/3): English, and
+    all_xl, the zero-shot average; each language's own interval is printed and marked in
+    the report (100 tweets per language cannot show every language above it)."""
     s = umsab_scores(cpu)
-    clean = s.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy"))
-    per_lang = clean.group_by("language").agg(pl.col("value").mean(), pl.col("ci_low").mean()).sort("language")
-    print("UMSAB clean accuracy (mean over recipes):", dict(per_lang.select("language", "value").iter_rows()))
+    clean = s.filter((pl.col("probe") == "clean") & (pl.col("metric") == "accuracy") & (pl.col("recipe") == "none"))
+    rows = {r["language"]: r for r in clean.iter_rows(named=True)}
+    print(
+        "UMSAB clean accuracy [95% interval] vs majority class:",
+        {
+            k: f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] vs {r['baseline']:.2f}"
+            for k, r in rows.items()
+        },
+    )
     langs = set(yaml.safe_load((cpu / "results/config.yaml").read_text())["datasets"]["umsab"]["langs"])
-    assert langs <= set(per_lang["language"])
-    en = per_lang.filter(pl.col("language") == "en").row(0, named=True)
-    assert en["value"] > 0.55 and en["ci_low"] > CHANCE + 0.1  # well above chance
-    for r in per_lang.filter(pl.col("language").is_in(sorted(langs - {"en"}))).iter_rows(named=True):
-        assert r["value"] > CHANCE + 0.05, r  # zero-shot above chance
+    assert langs | {"all", "all_xl"} == set(rows)
+    test = pl.read_parquet(cpu / "data/umsab/test.parquet")
+    for lang in langs:
+        labels = test.filter(pl.col("lang") == lang)["label"]
+        assert rows[lang]["baseline"] == pytest.approx(labels.value_counts()["count"].max() / labels.len())
+        assert rows[lang]["baseline"] >= CHANCE
+    for avg in ("en", "all_xl"):
+        assert rows[avg]["above_baseline"] and rows[avg]["ci_low"] > rows[avg]["baseline"], rows[avg]
+    assert rows["en"]["ci_low"] > rows["en"]["baseline"] + 0.1  # trained on English: well above it
+    above = sum(rows[lang]["above_baseline"] for lang in langs)
+    html = (cpu / "results/report.html").read_text()
+    assert f"umsab with <b>none</b>: {above} of {len(langs)} languages above the majority class baseline" in html
 
 
 @pytest.mark.slow

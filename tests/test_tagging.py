@@ -28,20 +28,20 @@ TAG = get_format("tagging")
 PANX = TASKS["panx"].labels
 
 
-def panx_spec(shared_data, **more) -> dict:
+def panx_spec(samples, **more) -> dict:
     return {
         "task": "panx",
-        "local": str(shared_data / "panx/{split}-{config}.tsv"),
+        "local": str(samples / "panx/{split}-{config}.tsv"),
         "local_format": "conll_tags",
         "local_splits": {"validation": "dev", "test": "dev"},
         **more,
     }
 
 
-def ud_spec(shared_data, **more) -> dict:
+def ud_spec(samples, **more) -> dict:
     return {
         "task": "udpos",
-        "local": str(shared_data / "ud/{config}-ud-{split}.conllu"),
+        "local": str(samples / "ud/{config}-ud-{split}.conllu"),
         "local_format": "conllu",
         "local_splits": {"train": "dev", "validation": "dev", "test": "dev"},
         "configs": {"en": ["en_ewt"], "de": ["de_gsd"]},
@@ -62,13 +62,11 @@ def table(rows, lang="en") -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------- readers and registry
-def test_panx_reader_reads_the_release_files_as_wikiann_rows(shared_data):
-    raw, source = get_reader("conll_tags")(
-        str(shared_data / "panx/{split}-{config}.tsv"), "en", "train", {"task": "panx"}
-    )
+def test_panx_reader_reads_the_release_files_as_wikiann_rows(samples):
+    raw, source = get_reader("conll_tags")(str(samples / "panx/{split}-{config}.tsv"), "en", "train", {"task": "panx"})
     assert source.endswith("train-en.tsv") and raw.columns == ["tokens", "ner_tags", "langs"]
-    lines = (shared_data / "panx/train-en.tsv").read_text(encoding="utf-8").split("\n\n")
-    assert raw.height == 20000 == len([b for b in lines if b.strip()])
+    lines = (samples / "panx/train-en.tsv").read_text(encoding="utf-8").split("\n\n")
+    assert raw.height == 800 == len([b for b in lines if b.strip()])
     assert raw["tokens"][0].to_list() == [
         "R.H.",
         "Saunders",
@@ -84,18 +82,18 @@ def test_panx_reader_reads_the_release_files_as_wikiann_rows(shared_data):
     ]
     # ids in wikiann's ClassLabel order: 0 O, 1 B-PER, 2 I-PER, 3 B-ORG, 4 I-ORG, 5 B-LOC, 6 I-LOC
     assert raw["ner_tags"][0].to_list() == [3, 4, 0, 3, 4, 4, 0, 0, 0, 0, 0]
-    df, _ = data.load("panx", panx_spec(shared_data), "train", "en")
+    df, _ = data.load("panx", panx_spec(samples), "train", "en")
     assert df["tags"][0].to_list() == ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "I-ORG", "O", "O", "O", "O", "O"]
     tokens = sum(len(b.strip().splitlines()) for b in lines if b.strip())
     assert df["tokens"].list.len().sum() == tokens
 
 
-def test_local_release_files_and_hub_schema_give_the_same_table(shared_data, tmp_path):
+def test_local_release_files_and_hub_schema_give_the_same_table(samples, tmp_path):
     """One registry entry: the reader's rows written as the Hub's parquet and read as such
     normalise to exactly what the release files give."""
     for name, spec, split, lang, config in (
-        ("panx", panx_spec(shared_data, max_examples={"test": 300}), "test", "zh", "zh"),
-        ("udpos", ud_spec(shared_data), "test", "de", "de_gsd"),
+        ("panx", panx_spec(samples, max_examples={"test": 60}), "test", "zh", "zh"),
+        ("udpos", ud_spec(samples), "test", "de", "de_gsd"),
     ):
         raw, _ = get_reader(spec["local_format"])(spec["local"], config, "dev", spec)
         (tmp_path / name / config).mkdir(parents=True)
@@ -108,14 +106,14 @@ def test_local_release_files_and_hub_schema_give_the_same_table(shared_data, tmp
         assert a.height and a.equals(b.head(a.height))
 
 
-def test_conllu_reader_keeps_syntactic_words_with_their_upos(shared_data):
-    path = shared_data / "ud/en_ewt-ud-dev.conllu"
+def test_conllu_reader_keeps_syntactic_words_with_their_upos(samples):
+    path = samples / "ud/en_ewt-ud-dev.conllu"
     lines = path.read_text(encoding="utf-8").splitlines()
     words = [ln.split("\t") for ln in lines if ln and ln[0].isdigit() and ln.split("\t")[0].isdigit()]
     assert any("-" in ln.split("\t")[0] for ln in lines if ln and ln[0].isdigit())  # the file has MWT ranges
     assert any("." in ln.split("\t")[0] for ln in lines if ln and ln[0].isdigit())  # and empty nodes
-    df, _ = data.load("ud", ud_spec(shared_data), "train", "en")
-    assert df.height == 2001 == sum(ln.startswith("# sent_id") for ln in lines)
+    df, _ = data.load("ud", ud_spec(samples), "train", "en")
+    assert df.height == 600 == sum(ln.startswith("# sent_id") for ln in lines)  # the slice: train 500 + dev 100
     assert df["tokens"].explode().to_list() == [w[1] for w in words]
     assert df["tags"].explode().to_list() == [w[3] for w in words]
     assert df["id"][0] == "en-en_ewt-" + lines[1].split("= ")[1]  # sent_id, prefixed by lang and treebank
@@ -188,7 +186,7 @@ def test_config_checks_treebank_choice_and_named_probe_sides():
     "content, message",
     [
         ("Paris\tB-LOC\n\nBerlin\tB-MISC\n", r"line 3: tag 'B-MISC' is not one of O, B-PER"),
-        ("Paris\tB-LOC\nBerlin\n", r"line 2: expected 'token<TAB>tag', got 'Berlin'"),
+        ("Paris\tB-LOC\nBerlin\n", r"line 2: expected 'token<TAB>tag' \(2 columns\), got 1 column\(s\): 'Berlin'"),
         ("\n\n", "no sentences"),
     ],
 )
@@ -215,7 +213,7 @@ def test_conllu_reader_rejects_unknown_upos_naming_the_sentence(tmp_path):
     )
     spec = {"task": "udpos", "local": str(tmp_path / "{config}-ud-{split}.conllu"), "local_format": "conllu"}
     raw_reader = get_reader("conllu")
-    with pytest.raises(XlrobustError, match=r"x_y-ud-train.conllu: sentence s7, token 1: UPOS 'GREETING'"):
+    with pytest.raises(XlrobustError, match=r"x_y-ud-train.conllu: line 2 \(sentence s7, token 1\): UPOS 'GREETING'"):
         raw_reader(spec["local"], "x_y", "train", spec)
 
 

@@ -1,5 +1,5 @@
 """XCOPA (multiple choice) and Tatoeba (retrieval) targets: the release reader and registry
-entries on the real files of ../shared/data, the retrieval format (XTREME's pooling, the
+entries on the real files of samples/, the retrieval format (XTREME's pooling, the
 search, per-query outcomes), both attack goals, the DAG of a target without fine-tuning,
 per-format cluster resources and the estimate."""
 
@@ -30,25 +30,56 @@ RETRIEVAL = get_format("retrieval")
 CHOICE = get_format("choice")
 
 
-def shipped(name: str, shared_data) -> dict:
-    """A dataset entry of the shipped config.yaml, its ../shared/data paths pointed at the fixture's."""
+def shipped(name: str) -> dict:
+    """A dataset entry of the shipped config.yaml, its path (the repository's samples/) made absolute."""
     spec = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"][name]
-    return {k: v.replace("../shared/data", str(shared_data)) if k == "local" else v for k, v in spec.items()}
+    return {**spec, "local": str(REPO / spec["local"])}
 
 
 # ---------------------------------------------------------------------------- data
-def test_tatoeba_release_files_through_the_registry(shared_data, tmp_path):
-    meta = data.prepare("tatoeba_real", shipped("tatoeba_real", shared_data), tmp_path)
+def test_tatoeba_release_files_through_the_registry(samples, tmp_path):
+    meta = data.prepare("tatoeba_real", shipped("tatoeba_real"), tmp_path)
     assert meta["format"] == "retrieval" and list(meta["splits"]) == ["test"]
     assert meta["splits"]["test"]["rows"] == {"ar": 1000, "de": 1000, "fr": 1000, "hi": 1000, "sw": 390, "zh": 1000}
     df = pl.read_parquet(tmp_path / "test.parquet")
     for lang, l3 in TATOEBA.items():  # line i of one side is the translation of line i of the other
         rows = df.filter(pl.col("lang") == lang)
-        xx = (shared_data / f"tatoeba/tatoeba.{l3}-eng.{l3}").read_text(encoding="utf-8").splitlines()
-        en = (shared_data / f"tatoeba/tatoeba.{l3}-eng.eng").read_text(encoding="utf-8").splitlines()
+        xx = (samples / f"tatoeba/tatoeba.{l3}-eng.{l3}").read_text(encoding="utf-8").splitlines()
+        en = (samples / f"tatoeba/tatoeba.{l3}-eng.eng").read_text(encoding="utf-8").splitlines()
         assert rows["text_a"].to_list() == [x.strip() for x in xx]
         assert rows["text_b"].to_list() == [x.strip() for x in en]
     assert df["id"].n_unique() == df.height
+
+
+def test_a_local_tatoeba_file_in_a_language_outside_the_registry(tmp_path, capsys):
+    """Issue 24: the release's tatoeba.amh-eng.* run as `langs: [am]` (Amharic is not one of
+    XTREME-R's 41): any ISO 639 code for local files, the config from its ISO 639-3 code;
+    the attack's stopwords fall back to none with one warning."""
+    from xlrobust.stopwords import stopwords
+
+    (tmp_path / "tatoeba.amh-eng.amh").write_text("ሰላም።\nደህና ሁን።\n", encoding="utf-8")
+    (tmp_path / "tatoeba.amh-eng.eng").write_text("Hello.\nGoodbye.\n", encoding="utf-8")
+    spec = {"task": "tatoeba", "splits": ["test"], "local": str(tmp_path / "tatoeba.{config}")}
+    spec |= {"local_format": "bitext_lines", "langs": ["am"]}
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["datasets"]["tatoeba_am"] = spec
+    xcfg.validate(cfg)  # accepted: a local dataset may name any ISO 639-1/3 code
+    meta = data.prepare("tatoeba_am", spec, tmp_path / "out")
+    assert meta["splits"]["test"]["rows"] == {"am": 2}
+    df = pl.read_parquet(tmp_path / "out/test.parquet")
+    assert df.select("lang", "text_a", "text_b").rows() == [("am", "ሰላም።", "Hello."), ("am", "ደህና ሁን።", "Goodbye.")]
+    spec["configs"] = {"am": "amh-eng"}  # the config can also be named
+    assert data.load("t", spec, "test", "am")[0].height == 2
+    assert stopwords("am") == set() and stopwords("gez") == set()
+    err = capsys.readouterr().err
+    assert "no stopword list for language 'gez' (Geez)" in err and "'am'" not in err  # am: no list by design
+    for bad, why in (("xx", "'xx' is not an ISO 639-1 or ISO 639-3 language code"), ("AM", "'AM' does not match")):
+        cfg["datasets"]["tatoeba_am"] = {**spec, "langs": [bad], "configs": {}}
+        with pytest.raises(XlrobustError, match=why):
+            xcfg.validate(cfg)
+    cfg["datasets"]["tatoeba_am"] = {"task": "tatoeba", "splits": ["test"], "langs": ["am"]}  # the Hub: its list
+    with pytest.raises(XlrobustError, match="unknown language 'am' for the tatoeba Hub source"):
+        xcfg.validate(cfg)
 
 
 def test_bitext_reader_errors_name_the_file(tmp_path):
@@ -73,19 +104,19 @@ def test_bitext_reader_errors_name_the_file(tmp_path):
     ]
 
 
-def test_xcopa_real_data_dev_held_out_of_copa_train(shared_data, tmp_path):
+def test_xcopa_real_data_dev_held_out_of_copa_train(samples, tmp_path):
     """The cpu_xr split: COPA train rows 0-349 train, 350-399 select the epoch, XCOPA's
     validation split (English: COPA's validation) is the test set."""
-    meta = data.prepare("xcopa_real", shipped("xcopa_real", shared_data), tmp_path)
+    meta = data.prepare("xcopa_real", shipped("xcopa_real"), tmp_path)
     assert meta["format"] == "choice"
     assert meta["splits"]["train"]["rows"] == {"en": 350} and meta["splits"]["validation"]["rows"] == {"en": 50}
     assert meta["splits"]["test"]["rows"] == {lang: 100 for lang in ["en", "et", "it", "sw", "zh"]}
     train, dev, test = (pl.read_parquet(tmp_path / f"{s}.parquet") for s in ("train", "validation", "test"))
-    raw = pl.read_ndjson(shared_data / "xcopa/train-en.jsonl")
+    raw = pl.read_ndjson(samples / "xcopa/train-en.jsonl")
     assert train["id"].to_list() == [f"en-{i}" for i in raw["idx"].head(350)]
     assert dev["id"].to_list() == [f"en-{i}" for i in raw["idx"].tail(50)]
     assert dev["text_a"].to_list() == raw["premise"].tail(50).to_list()
-    zh = pl.read_ndjson(shared_data / "xcopa/val-zh.jsonl")
+    zh = pl.read_ndjson(samples / "xcopa/val-zh.jsonl")
     t = test.filter(pl.col("lang") == "zh")
     assert t["text_a"].to_list() == zh["premise"].to_list() and t["label"].to_list() == zh["label"].to_list()
     assert t["choices"].to_list() == [[a, b] for a, b in zip(zh["choice1"], zh["choice2"])]
@@ -119,8 +150,9 @@ def test_xcopa_english_is_read_from_copa_and_the_rest_from_xcopa(monkeypatch):
     df, source = data.load("xcopa", spec, "test", "et")
     assert calls[-1] == (("cambridgeltl/xcopa", "et"), "test", "abc123", {})
     assert df["id"].to_list() == ["et-0", "et-1"]
-    df, _ = data.load("xcopa", spec, "test", "en")  # COPA's hidden test labels are dropped, not errors
-    assert df.height == 0
+    # COPA's hidden test labels (-1): an error naming the row, never rows silently dropped (issue 23)
+    with pytest.raises(XlrobustError, match=r"copa/test: row 0: answer outside the choices in column 'label'"):
+        data.load("xcopa", spec, "test", "en")
 
 
 # ---------------------------------------------------------------------------- retrieval format
@@ -152,7 +184,7 @@ def test_pooling_is_xtreme_mean_of_one_layer_special_tokens_included(tiny_encode
     for layer in (None, 2, 0):
         from xlrobust.predict import Model
 
-        model = Model(tiny_encoder, RETRIEVAL, layer=layer)
+        model = Model(tiny_encoder, RETRIEVAL, layer=layer, precision="fp32")  # the reference runs fp32
         got = RETRIEVAL.embed(model, texts)
         want = []
         for t in texts:

@@ -628,7 +628,7 @@ class TaggingAttacker(Attacker):
 def nearest_goal(model_wrapper, query_budget: int):
     """TextAttack's untargeted classification goal with the candidates as classes and
     cosine similarities as scores: it succeeds when the gold candidate is no longer the
-    nearest. Its score is the margin of the best other candidate over the gold one (> 0:
+    nearest (another is strictly nearer: ties as in formats.retrieval.neighbours). Its score is the margin of the best other candidate over the gold one (> 0:
     succeeded), not 1 - softmax(gold): over a pool of 1000 near-equal similarities a
     softmax is flat, and the margin is what the search has to push past zero."""
     import torch
@@ -646,7 +646,12 @@ def nearest_goal(model_wrapper, query_budget: int):
             return scores.cpu()  # similarities, not probabilities: no softmax
 
         def _is_goal_complete(self, model_output, _):
-            return int(model_output.argmax()) != self.ground_truth_output
+            return self._get_score(model_output, _) > 0  # a tie with the gold is still a hit (formats.retrieval)
+
+        def _get_displayed_output(self, raw_output):
+            """The nearest candidate, the gold when it ties for nearest (retrieval.neighbours)."""
+            gold = self.ground_truth_output
+            return gold if float(raw_output[gold]) >= float(raw_output.max()) else int(raw_output.argmax())
 
         def _get_score(self, model_output, _):
             gold = float(model_output[self.ground_truth_output])
@@ -817,6 +822,8 @@ KEYS = {
     "rate": pl.Float64,
     "pseed": pl.Int64,
     "format": pl.String,
+    "precision": pl.String,
+    "train_precision": pl.String,
 }
 COMMON = {
     "id": pl.String,
@@ -869,7 +876,8 @@ def attack(
     full = [read_examples(data, lang, fmt) for lang in langs]  # fail on bad input before loading the model
     fmt.check_model(model_dir, pl.concat(full), data)
     print(f"recipe {recipe}: {RECIPE_NOTES[recipe]}", flush=True)
-    model = Model(model_dir, fmt, max_length=max_length, layer=layer)
+    model = Model(model_dir, fmt, max_length=max_length, layer=layer, precision=opts["precision"], stage="attack")
+    print(f"precision {model.precision} on {model.device.type}", flush=True)
     set_seed = import_textattack().shared.utils.set_seed
     progress = Path(resume_dir) if resume_dir else Path(outs[0]).parent / ".attack-progress"
     if claim(
@@ -885,11 +893,13 @@ def attack(
             "layer": layer,
             "threshold": opts["threshold"],
             "any_change": opts["any_change"],
+            "precision": model.precision,
             "run": run or {},
         },
     ):
         print(f"resuming from {progress}", flush=True)
     keys = {**(run or {}), "probe": f"attack:{recipe}", "rate": None, "pseed": None, "format": fmt.name}
+    keys.update(precision=model.precision, train_precision=model.train_precision)
     for lang, whole, out in zip(langs, full, outs):
         attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
         attacker.start(fmt.attack_pool(data, whole))
@@ -917,6 +927,123 @@ def attack(
         rows = [done[i] for i in df["id"].to_list()]
         table = pl.DataFrame(rows, schema={**COMMON, **attacker.schema})
         table = table.select(*(pl.lit(keys.get(k), dtype=t).alias(k) for k, t in KEYS.items()), pl.all())
-        write_parquet(table, out)
+        write_parquet(table, out, "attack")
         print(f"{lang}: {table['status'].value_counts().sort('status').rows()} -> {out}", flush=True)
     shutil.rmtree(progress)
+
+
+# ---- mining attack (issue 26)
+
+
+def mined_goal(model_wrapper, query_budget: int):
+    """Succeeds when the attacked gold pair leaves the mined set (at the clean threshold).
+    The wrapper returns [the pair's margin (-1e3 when it is not mined), the threshold]:
+    class 0 ("still mined") wins while margin >= threshold; the score the search raises is
+    threshold - margin (> 0: broken)."""
+    import torch
+
+    import_textattack()
+    from textattack.goal_functions import UntargetedClassification
+
+    class MinedPairGoal(UntargetedClassification):
+        def _process_model_outputs(self, inputs, scores):
+            scores = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+            return scores.reshape(len(inputs), 2).cpu()  # margins, not probabilities: no softmax
+
+        def _is_goal_complete(self, model_output, _):
+            return float(model_output[0]) < float(model_output[1])
+
+        def _get_score(self, model_output, _):
+            return float(model_output[1]) - float(model_output[0])
+
+    return MinedPairGoal(model_wrapper, query_budget=query_budget)
+
+
+class MiningAttacker(Attacker):
+    """Mining (BUCC): a gold pair's non-English sentence is edited until the pair is no longer
+    mined at the clean threshold (re-mined exactly after each edit with
+    xlrobust.formats.mining.Miner: the other sentences' vectors stay). Recorded: the sentence
+    mined with it and its margin, before and after."""
+
+    schema = {
+        "text": pl.String,
+        "perturbed_text": pl.String,
+        "gold": pl.String,
+        "gold_text": pl.String,
+        "candidate": pl.String,
+        "perturbed_candidate": pl.String,
+        "candidate_text": pl.String,
+        "perturbed_candidate_text": pl.String,
+        "margin": pl.Float64,
+        "perturbed_margin": pl.Float64,
+        "threshold": pl.Float64,
+    }
+
+    def goal(self, query_budget):
+        ta = import_textattack()
+        attacker = self
+
+        class Wrapper(ta.models.wrappers.ModelWrapper):
+            def __init__(self):
+                self.model = attacker.model.model
+
+            def __call__(self, inputs):
+                return np.array([attacker.outcome(text)[1:3] for text in inputs], dtype=np.float64)
+
+        return mined_goal(Wrapper(), query_budget)
+
+    def start(self, table):
+        from xlrobust.formats.mining import Miner
+
+        cache = self.model.__dict__.setdefault("_retrieval_cache", {})
+        self.threshold = self.fmt.threshold(self.model, table, cache)
+        test = table.filter(pl.col("part") == "test")
+        (xx_texts, xx_ids), (en_texts, en_ids) = self.fmt.corpus(test)
+        self.xx_texts, self.xx_ids, self.en_ids = xx_texts, xx_ids, en_ids
+        self.en_text = dict(zip(test["id"].to_list(), test["text"].to_list()))
+        self.position = {t: p for p, t in enumerate(xx_texts)}
+        self.miner = Miner(self.fmt.embed(self.model, xx_texts, cache), self.fmt.embed(self.model, en_texts, cache))
+
+    def prepare(self, ex):
+        self.ex = ex
+        self.i = self.position[ex["text"]]
+
+    def outcome(self, text: str, floor: float | None = None) -> tuple[str | None, float, float, float | None]:
+        """(the English id paired with the attacked sentence, the gold pair's margin or -1e3,
+        the threshold, the sentence's own margin) when its text is `text`. The goal asks only
+        about pairs at or above the threshold (`floor`, a shorter greedy pass); the recorded
+        rows take every candidate (floor -inf), so a broken pair's margin after shows too."""
+        i, th = self.i, self.threshold
+        if text != self.xx_texts[i] and text in self.position:  # now a repeated text: XTREME drops it
+            return None, -1e3, th, None
+        v = self.fmt.embed(self.model, [text])[0]
+        src, trg, score = self.miner.mine_with(i, v, floor=th if floor is None else floor)
+        hit = np.nonzero(src == i)[0]
+        if not len(hit) or self.xx_ids[i] is None:
+            return None, -1e3, th, None
+        en = self.en_ids[trg[hit[0]]]
+        margin = float(score[hit[0]])
+        return en, (margin if en == self.ex["gold"] and margin >= th else -1e3), th, margin
+
+    def inputs(self, ex):
+        return ex["text"], 0
+
+    def row(self, result, ex):
+        after_text = result.perturbed_result.attacked_text.text
+        (b_en, _, th, b_margin), (a_en, _, _, a_margin) = (
+            self.outcome(t, floor=-np.inf) for t in (ex["text"], after_text)
+        )
+        mined = lambda en, margin: en if margin is not None and margin >= th else None  # noqa: E731
+        return {
+            "text": ex["text"],
+            "perturbed_text": after_text,
+            "gold": ex["gold"],
+            "gold_text": self.en_text.get(ex["gold"]),
+            "candidate": mined(b_en, b_margin),  # the English sentence mined with it (at the threshold)
+            "perturbed_candidate": mined(a_en, a_margin),
+            "candidate_text": self.en_text.get(mined(b_en, b_margin)),
+            "perturbed_candidate_text": self.en_text.get(mined(a_en, a_margin)),
+            "margin": b_margin,  # its greedy pair's margin, above the threshold or not
+            "perturbed_margin": a_margin,
+            "threshold": th,
+        }

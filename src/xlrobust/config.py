@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def load(path: str | Path) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise XlrobustError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    except RecursionError:
+        raise XlrobustError(f"{path}: nested too deeply to be a config") from None
     return validate(cfg or {}, source=str(path))
 
 
@@ -50,6 +53,8 @@ def from_json(text: str, source: str = "--json") -> dict:
         cfg = json.loads(text)
     except json.JSONDecodeError as e:
         raise XlrobustError(f"{source}: not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise XlrobustError(f"{source}: JSON nested too deeply to be a config") from None
     return validate(cfg, source=source)
 
 
@@ -64,6 +69,8 @@ def dataset_spec(name: str, text: str) -> dict:
         spec = json.loads(text)
     except json.JSONDecodeError as e:
         raise XlrobustError(f"--spec: not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise XlrobustError("--spec: JSON nested too deeply to be a dataset entry") from None
     import jsonschema
 
     schema = load_schema()
@@ -82,6 +89,9 @@ def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config"
     """Check `cfg` against the JSON schema and cross-references; raise one clear line."""
     import jsonschema
 
+    where = _non_finite(cfg)
+    if where is not None:  # YAML's .nan / .inf pass every minimum and maximum of the schema
+        raise XlrobustError(f"{source}: {where[0]}: {where[1]} is not a finite number")
     validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -90,6 +100,18 @@ def validate(cfg: dict, schema_path: str | Path = SCHEMA, source: str = "config"
         raise XlrobustError(f"{source}: {where}: {e.message}")
     _cross_check(cfg, source)
     return cfg
+
+
+def _non_finite(obj, path: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinite number in a config (its dotted path and value), or None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path or "(top level)", obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def _cross_check(cfg: dict, source: str) -> None:
@@ -117,6 +139,7 @@ def _cross_check(cfg: dict, source: str) -> None:
                 f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
                 f"{target_format(cfg, name).name} text, which has no metric to score"
             )
+        _check_target_splits(cfg, name, source)
     for name, spec in cfg["recipes"].items():
         for ds in spec.get("datasets", []):
             need("dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
@@ -163,8 +186,67 @@ def _cross_check(cfg: dict, source: str) -> None:
                     raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
         for a in st.get("attack", {}).get("recipes", []):
             need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
+        for setting, formats in ATTACK_SETTING_FORMATS.items():
+            if setting in st.get("attack", {}) and not any(
+                target_format(cfg, t).name in formats for t in st["targets"]
+            ):
+                raise XlrobustError(
+                    f"{source}: study.{name}.attack.{setting}: only {' and '.join(formats)} attacks read it, and "
+                    f"the study has no such target ({', '.join(st['targets'])})"
+                )
     selected_studies(cfg, source)
     _check_conflicts(cfg, source)
+
+
+# attack settings only some formats' attack goals read (xlrobust.attack): given for others, an error
+ATTACK_SETTING_FORMATS = {"any_change": ("tagging",), "threshold": ("span_qa", "tagging")}
+
+
+def _check_target_splits(cfg: dict, name: str, source: str) -> None:
+    """A target is scored on its dataset's test split and, when its format trains, fine-tuned
+    on the train and selected on the validation split of its training dataset: those splits
+    must be prepared, and train and validation must not share rows (dev leaking into train).
+    A target that is not trained (retrieval) takes no training settings."""
+    spec = cfg["targets"][name]
+    fmt = target_format(cfg, name)
+    ds = cfg["datasets"][spec["dataset"]]
+    if "test" not in ds.get("splits", ["train", "validation", "test"]):
+        raise XlrobustError(
+            f"{source}: targets.{name}.dataset: '{spec['dataset']}' prepares no test split "
+            f"(splits: {', '.join(ds['splits'])}); a target is scored on its test split"
+        )
+    if not fmt.trains:
+        extra = [k for k in ("train", "train_dataset") if k in spec]
+        if extra:
+            raise XlrobustError(
+                f"{source}: targets.{name}.{extra[0]}: a {fmt.name} target is not trained (the encoder is used "
+                "as it is); remove it"
+            )
+        return
+    train_name = train_dataset(cfg, name)
+    tds = cfg["datasets"][train_name]
+    missing = [s for s in ("train", "validation") if s not in tds.get("splits", ["train", "validation", "test"])]
+    if missing:
+        raise XlrobustError(
+            f"{source}: datasets.{train_name}.splits: target {name} is fine-tuned on its train and selected on its "
+            f"validation split, but it prepares no {' and no '.join(missing)}"
+        )
+    from xlrobust.data import split_rows
+
+    renames = tds.get("local_splits") or {}
+    if tds.get("local"):
+        try:
+            (a, ra), (b, rb) = (split_rows(renames.get(s, s)) for s in ("train", "validation"))
+        except XlrobustError as e:
+            raise XlrobustError(f"{source}: datasets.{train_name}.local_splits: {e}") from None
+        lo = lambda r: 0 if r is None or r.start is None else r.start  # noqa: E731
+        hi = lambda r: math.inf if r is None or r.stop is None else r.stop  # noqa: E731
+        if a == b and max(lo(ra), lo(rb)) < min(hi(ra), hi(rb)):
+            raise XlrobustError(
+                f"{source}: datasets.{train_name}.local_splits: train ({renames.get('train', 'train')}) and "
+                f"validation ({renames.get('validation', 'validation')}) share rows of '{a}': the dev set would "
+                "leak into training"
+            )
 
 
 def _check_conflicts(cfg: dict, source: str) -> None:
@@ -201,6 +283,7 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
+    from xlrobust.langs import check_code
     from xlrobust.readers import READERS
 
     task = get_task(ds["task"])
@@ -215,14 +298,20 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
     train_langs = ds.get("train_langs", []) + [ds.get("train_lang", "en")] if trains else []
     for lang in ds.get("langs", []) + train_langs:
         if lang not in task.configs:
-            raise XlrobustError(
-                f"{source}: datasets.{name}.langs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
-            )
+            if not ds.get("local"):  # the registry's list is what the Hub source holds
+                raise XlrobustError(
+                    f"{source}: datasets.{name}.langs: unknown language '{lang}' for the {task.name} Hub source "
+                    f"(known: {', '.join(sorted(task.configs))}); a dataset of local files may name any ISO 639 code"
+                )
+            check_code(lang, f"{source}: datasets.{name}.langs")
     for lang in ds.get("configs") or {}:
         if lang not in task.configs:
-            raise XlrobustError(
-                f"{source}: datasets.{name}.configs: unknown language '{lang}' (known: {', '.join(sorted(task.configs))})"
-            )
+            if not ds.get("local"):
+                raise XlrobustError(
+                    f"{source}: datasets.{name}.configs: unknown language '{lang}' "
+                    f"(known: {', '.join(sorted(task.configs))})"
+                )
+            check_code(lang, f"{source}: datasets.{name}.configs")
         from xlrobust.data import config_list
 
         try:

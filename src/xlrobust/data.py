@@ -21,8 +21,8 @@ from xlrobust.tasks import Task, get_task
 
 LOCAL_READERS = {
     ".parquet": pl.read_parquet,
-    ".jsonl": pl.read_ndjson,
-    ".json": pl.read_ndjson,
+    ".jsonl": lambda p: _ndjson(p),
+    ".json": lambda p: _ndjson(p),
     ".csv": pl.read_csv,
     ".tsv": lambda p: pl.read_csv(p, separator="\t", quote_char=None),
 }
@@ -31,17 +31,28 @@ LOCAL_READERS = {
 INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() alone would also take '١' and '0_1'
 
 
-def read_lines(path: Path) -> list[str]:
-    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
+def read_utf8(path: Path) -> str:
+    """A text file's contents as UTF-8, a leading byte-order mark removed (every reader of
+    local files reads through here, so none keeps it in its first token or sentence)."""
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n")
         raise XlrobustError(
             f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
         ) from None
-    lines = text.split("\n")
+
+
+def _ndjson(path: Path) -> pl.DataFrame:
+    import io
+
+    return pl.read_ndjson(io.BytesIO(read_utf8(path).encode("utf-8")))
+
+
+def read_lines(path: Path) -> list[str]:
+    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
+    lines = read_utf8(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -146,6 +157,7 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
     Errors name the source, the row and the column.
     """
     fmt = get_format(task.format)
+    raw = fmt.unpack(raw, lang, split, source)
     missing = [c for c in task.needs if c not in raw.columns]
     if missing:
         raise XlrobustError(f"{source}: missing column '{missing[0]}' (has: {', '.join(raw.columns)})")
@@ -153,10 +165,27 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
         of = raw.select(task.row_lang.alias("_lang"))["_lang"]
         raw = raw.filter(of.is_null() | (of == lang))
     fmt.check_raw(raw, task.fields, source)
+    for col, values in task.allowed.items():
+        bad = raw.with_row_index().filter(
+            ~pl.col(col).cast(pl.String).str.strip_chars().is_in(list(values)).fill_null(False)
+        )
+        if bad.height:
+            raise XlrobustError(
+                f"{source}: row {bad['index'][0]}: {col} {bad[col][0]!r} in column '{col}' is not one of "
+                f"{', '.join(values)}"
+            )
     if task.id and task.id in raw.columns:
+        dtype = raw[task.id].dtype
+        if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
+            raise XlrobustError(
+                f"{source}: column '{task.id}' holds {dtype} values; an id must be a string or an integer"
+            )
         ids = raw[task.id].cast(pl.String)
         if ids.null_count():
             raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{task.id}'")
+        empty = (ids.str.strip_chars() == "").arg_true()
+        if len(empty):
+            raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{task.id}'")
     else:
         ids = pl.Series([f"{split}-{i}" for i in range(raw.height)], dtype=pl.String)
     try:
@@ -182,9 +211,15 @@ def validate(df: pl.DataFrame, task: Task, source: str) -> None:
 def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | None]:
     """The Hub configs one language reads: the registry's (several where it merges them, as
     UD's treebanks), or those `configs` in the dataset's spec chooses among them."""
+    chosen = (spec.get("configs") or {}).get(lang)
+    if lang not in task.configs:  # a local dataset's language outside the registry (xlrobust.langs)
+        from xlrobust.langs import alpha3
+
+        if chosen:
+            return [chosen] if isinstance(chosen, str) else list(chosen)
+        return [task.local_config.format(lang=lang, alpha3=alpha3(lang))]
     registry = task.configs[lang]
     registry = list(registry) if isinstance(registry, tuple) else [registry]
-    chosen = (spec.get("configs") or {}).get(lang)
     if not chosen:
         return registry
     chosen = [chosen] if isinstance(chosen, str) else list(chosen)
@@ -206,8 +241,15 @@ def split_rows(name: str) -> tuple[str, slice | None]:
     file when the local files have no dev split)."""
     m = SPLIT_ROWS.match(name)
     if not m:
+        if "[" in name or "]" in name:
+            raise XlrobustError(
+                f"local split '{name}': a row range is <split>[start:end] with whole numbers (e.g. train[3400:])"
+            )
         return name, None
-    return m[1], slice(int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+    rows = slice(int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+    if rows.start is not None and rows.stop is not None and rows.start >= rows.stop:
+        raise XlrobustError(f"local split '{name}': the row range is empty (start {rows.start} >= end {rows.stop})")
+    return m[1], rows
 
 
 def parallel_sample(df: pl.DataFrame, lang: str, n: int) -> pl.DataFrame:
@@ -225,14 +267,23 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
     if lang not in task.configs:
-        raise XlrobustError(
-            f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
-        )
+        from xlrobust.langs import check_code
+
+        if not spec.get("local"):
+            raise XlrobustError(
+                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
+            )
+        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
     if split not in task.splits:
         raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
     configs = config_list(task, spec, lang, dataset)
-    merged = isinstance(task.configs[lang], tuple)  # several configs (UD treebanks) make one language
+    merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
+    if cap and not get_format(task.format).rows_cappable:
+        raise XlrobustError(
+            f"dataset '{dataset}': max_examples.{split}: a {task.format} table cannot be cut to its first rows "
+            "(they refer to each other); use smaller local files instead"
+        )
     hub_splits = task.splits[split]
     several = not isinstance(hub_splits, str)  # ANLI: rounds r1-r3 make one split
     renames = spec.get("local_splits") or {}
@@ -250,6 +301,12 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 else:
                     raw, source = read_local(template, spec.get("local_labels"), config, local_split)
                 if rows is not None:
+                    for bound in (rows.start, rows.stop):
+                        if bound is not None and bound > raw.height:
+                            raise XlrobustError(
+                                f"{source}: local split '{local_split}[{rows.start or ''}:{rows.stop or ''}]' "
+                                f"reaches row {bound}, past the end of the file ({raw.height} rows)"
+                            )
                     raw = raw[rows]
                     source += f"[{rows.start or ''}:{rows.stop or ''}]"
             else:
@@ -292,7 +349,9 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
         "licence": task.licence,
         "splits": {},
     }
-    with atomic_path(out_dir, directory=True) as tmp:  # every split or none: a bad later split keeps nothing
+    with atomic_path(
+        out_dir, directory=True, kind="prepare"
+    ) as tmp:  # every split or none: a bad later split keeps nothing
         for split in spec.get("splits", ["train", "validation", "test"]):
             langs = spec.get("langs", [train_lang]) if split == "test" else spec.get("train_langs", [train_lang])
             parts, sources = [], {}
@@ -302,7 +361,7 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
                     raise XlrobustError(f"{sources[lang]}: no examples for language '{lang}' in split '{split}'")
                 parts.append(df)
             table = pl.concat(parts)
-            write_parquet(table, tmp / f"{split}.parquet")
+            write_parquet(table, tmp / f"{split}.parquet", "prepare")
             meta["splits"][split] = {
                 "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
                 "sources": sources,

@@ -70,6 +70,9 @@ SIZES = {
     "squad_r": ({"train": 87_599, "validation": 10_570}, 200, 2),
     "mlqa_r": ({"validation": 500, "test": 5_000}, 250, 2),
     "tydiqa_r": ({"train": 3_696, "validation": 440, "test": 564}, 220, 2),
+    # BUCC 2018 (issue 26): rows = sentences of both corpora of a pair, sample + training (de-en: 414k de
+    # and 397k en in training alone; fr/ru/zh fewer): one sentence to embed each, no training
+    "bucc": ({"test": 700_000}, 35, 1),
 }
 
 

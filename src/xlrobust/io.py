@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -44,18 +45,115 @@ def _remove_stale_temps(final: Path, host: str) -> None:
 
 
 # Every folder xlrobust writes as one output (a prepared dataset, a model) holds this
-# file; only such a folder (or an empty one) is ever replaced by a rerun.
+# file, naming the command that wrote it; only such a folder of the same command (or an
+# empty one) is ever replaced by a rerun. Every file output carries its command too:
+# parquet in its metadata (PARQUET_KEY), YAML and HTML in a marker (`marker`).
 STAMP = ".xlrobust-output"
-STAMP_TEXT = "written by xlrobust; the next run of the command that wrote this folder replaces it\n"
+PARQUET_KEY = "xlrobust"
+# (dvc.yaml's header, "Generated from the Snakemake DAG by `xlrobust dvc-yaml ...`", is its marker)
+_WRITTEN_BY = re.compile(r"(?:written|Generated from the Snakemake DAG) by `?xlrobust ([a-z0-9-]+)\b")
 
 
-def refuse_foreign_folder(folder: Path, stamp: str = STAMP) -> None:
-    """An existing output folder may be replaced only if xlrobust wrote it (or it is empty):
-    it holds `stamp`, the file its writer leaves (a resume folder: `resume.STAMP`)."""
-    if folder.is_dir() and not folder.is_symlink() and any(folder.iterdir()) and not (folder / stamp).is_file():
+def stamp_text(kind: str) -> str:
+    return f"written by xlrobust {kind}; the next run of `xlrobust {kind}` writing this folder replaces it\n"
+
+
+def marker(kind: str) -> str:
+    """The words a text output (YAML comment, HTML meta) carries to show which command wrote it."""
+    return f"written by xlrobust {kind}"
+
+
+def _json_metrics(text: str) -> bool:
+    """`score --out-metrics`: a JSON object of run -> probe -> metric -> number (DVC metrics
+    take no marker key)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and all(
+        isinstance(probes, dict)
+        and all(
+            isinstance(ms, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ms.values())
+            for ms in probes.values()
+        )
+        for probes in obj.values()
+    )
+
+
+# score --out-plots (csv for dvc plots): its header is its mark
+PLOTS_HEADER = "model,recipe,target,probe,rate,language,metric,value"
+
+
+def written_by(path: Path) -> str | None:
+    """The xlrobust command that wrote an existing output (folder stamp, parquet metadata,
+    the marker of a YAML/HTML file, the shape of score's metrics and plots), or None."""
+    if path.is_dir():
+        stamp = path / STAMP
+        m = _WRITTEN_BY.match(stamp.read_text(encoding="utf-8", errors="replace")) if stamp.is_file() else None
+        return m[1] if m else None
+    if not path.is_file():
+        return None
+    if path.suffix == ".parquet":
+        try:
+            return pl.read_parquet_metadata(path).get(PARQUET_KEY)
+        except Exception:  # not parquet, or damaged: nothing proves who wrote it
+            return None
+    with open(path, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", errors="replace")
+    m = _WRITTEN_BY.search(head)
+    if m and path.suffix in (".yaml", ".yml", ".html", ".htm"):
+        return m[1]
+    if path.suffix == ".json" and path.stat().st_size < 50_000_000 and _json_metrics(path.read_text(errors="replace")):
+        return "score"
+    if path.suffix == ".csv" and head.split("\n", 1)[0].strip() == PLOTS_HEADER:
+        return "score"
+    return None
+
+
+def refuse_foreign_folder(folder: Path, stamp: str = STAMP, kind: str | None = None) -> None:
+    """An existing output folder may be replaced only if it is empty or xlrobust wrote it:
+    it holds `stamp`, the file its writer leaves (a resume folder: `resume.STAMP`), and,
+    given `kind`, that stamp names the command `kind`."""
+    if not folder.is_dir() or folder.is_symlink() or not any(folder.iterdir()):
+        return
+    if not (folder / stamp).is_file():
         raise XlrobustError(
             f"output folder {folder} holds files xlrobust did not write; nothing was changed "
             "(choose another output folder, or move those files away)"
+        )
+    if kind is not None and written_by(folder) != kind:
+        other = written_by(folder)
+        raise XlrobustError(
+            f"output folder {folder} was written by "
+            + (f"`xlrobust {other}`" if other else "an xlrobust that did not record its command")
+            + f", not by `xlrobust {kind}`; nothing was changed (choose another output folder, or delete it)"
+        )
+
+
+def check_output(path: Path, kind: str, folder: bool, force: bool = False) -> None:
+    """An output path must be new, or a previous output of the same command `kind`
+    (`force`: any existing file may be replaced, never a folder nor a folder by a file)."""
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise XlrobustError(f"output {path} is an existing file; give a folder path (the file is left alone)")
+        refuse_foreign_folder(path, kind=kind)
+        return
+    if path.is_dir() and not path.is_symlink():
+        raise XlrobustError(f"output {path} is an existing folder; give a file path (the folder is left alone)")
+    if not path.exists():
+        return
+    owner = next((p for p in path.resolve().parents if (p / STAMP).is_file()), None)
+    if owner is not None:  # a file of another output's folder (a prepared dataset, a model)
+        raise XlrobustError(
+            f"output {path} is a file of the folder {owner}, which `xlrobust {written_by(owner) or '?'}` wrote; "
+            "nothing was changed (give a path outside it)"
+        )
+    other = written_by(path)
+    if not force and other != kind:
+        raise XlrobustError(
+            f"output {path} exists and "
+            + (f"was written by `xlrobust {other}`" if other else "does not show it was written by xlrobust")
+            + f", not by `xlrobust {kind}`; nothing was changed (give another path, or --force to replace it)"
         )
 
 
@@ -80,14 +178,25 @@ def check_paths(inputs: dict[str, list], outputs: dict[str, list], folders: tupl
             outs[r] = f"{flag} {p}"
 
 
+def _usual_modes(folder: Path) -> None:
+    """Files as the umask makes them: some writers (safetensors) create theirs 0600, which a
+    model folder shared on a cluster must not be."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in folder.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            os.chmod(f, 0o666 & ~umask)
+
+
 @contextmanager
-def atomic_path(final: str | os.PathLike, directory: bool | None = None):
+def atomic_path(final: str | os.PathLike, directory: bool | None = None, kind: str = ""):
     """Yield a temporary sibling path; rename it onto `final` only if the block succeeds.
 
     A killed or failing writer leaves at most a `.tmp-*` sibling, never a file that
     looks complete; the next writer of the same path removes it. `directory` says
     whether the block writes a folder (True) or a file (False); either way an
-    existing folder is never replaced by a file, nor a file by a folder.
+    existing folder is never replaced by a file, nor a file by a folder. A folder is
+    stamped with `kind`, the command writing it, and replaces only a folder of that command.
     """
     final = Path(final)
     if final.parent.exists() and not final.parent.is_dir():
@@ -105,7 +214,9 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
     if directory is True and final.exists() and not final.is_dir():
         raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
     if directory is True:
-        refuse_foreign_folder(final)
+        if not kind:
+            raise ValueError("atomic_path: a folder output needs the kind (command) that writes it")
+        refuse_foreign_folder(final, kind=kind)
     host = socket.gethostname().replace("/", "_")
     _remove_stale_temps(final, host)
     try:
@@ -118,13 +229,16 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
         yield target
         if directory is True:
             target.mkdir(exist_ok=True)
-            (target / STAMP).write_text(STAMP_TEXT, encoding="utf-8")
+            (target / STAMP).write_text(stamp_text(kind), encoding="utf-8")
+            _usual_modes(target)
         if final.is_dir() and not final.is_symlink():
             if not target.is_dir():
                 raise XlrobustError(
                     f"output {final} is an existing folder; give a file path (the folder is left alone)"
                 )
-            refuse_foreign_folder(final)  # checked again: the folder may have been filled meanwhile
+            refuse_foreign_folder(
+                final, kind=kind if directory else None
+            )  # checked again: the folder may have been filled meanwhile
             shutil.rmtree(final)
         elif target.is_dir() and final.exists():
             raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
@@ -136,10 +250,11 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None):
             shutil.rmtree(created, ignore_errors=True)
 
 
-def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
-    """Write a parquet file atomically and read it back before accepting it."""
+def write_parquet(df: pl.DataFrame, path: str | os.PathLike, kind: str) -> None:
+    """Write a parquet file atomically, its metadata naming the command `kind` that wrote
+    it, and read it back before accepting it."""
     with atomic_path(path, directory=False) as tmp:
-        df.write_parquet(tmp, statistics=False)
+        df.write_parquet(tmp, statistics=False, metadata={PARQUET_KEY: kind})
         back = pl.read_parquet(tmp)
         if back.shape != df.shape:
             raise XlrobustError(f"parquet read-back of {path} gave {back.shape}, wrote {df.shape}")
@@ -155,6 +270,22 @@ def write_json(obj, path: str | os.PathLike) -> None:
 def write_text(text: str, path: str | os.PathLike) -> None:
     with atomic_path(path, directory=False) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object xlrobust wrote (meta.json, ...): anything else is one line naming the file."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise XlrobustError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise XlrobustError(
+            f"{path}: not a JSON file xlrobust wrote ({type(e).__name__}); rerun the step that writes it"
+        ) from None
+    if not isinstance(obj, dict):
+        raise XlrobustError(f"{path}: not a JSON object; rerun the step that writes it")
+    return obj
 
 
 def read_parquet(path: str | os.PathLike) -> pl.DataFrame:

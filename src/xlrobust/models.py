@@ -95,7 +95,7 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
         if os.path.isdir(where):
             raise XlrobustError(f"model folder {where} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
         raise _offline_error(source, name, e) from None
-    with atomic_path(out_dir, directory=True) as tmp:
+    with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
 
@@ -152,13 +152,24 @@ def inference_settings(
     path: str | os.PathLike, max_length: int | None = None, batch_size: int | None = None, doc_stride: int | None = None
 ) -> tuple[int, int, int]:
     """Max length, batch size and QA doc stride to run a model with: given ones win;
-    otherwise the ones it was trained with (xlrobust_train.json); otherwise 128 / 64 / 128."""
+    otherwise the ones it was trained with (xlrobust_train.json); otherwise 128 (at most the
+    model's positions) / 64 / 128. A max length beyond the model's positions is an error."""
     hp = training_info(path).get("hp", {})
-    return (
-        max_length or hp.get("max_length") or 128,
-        batch_size or hp.get("eval_batch_size") or 64,
-        doc_stride or hp.get("doc_stride") or 128,
-    )
+    limit = positions(path)
+    length = max_length or hp.get("max_length") or min(128, limit or 128)
+    if limit and length > limit:
+        raise XlrobustError(f"--max-length {length}: the model {path} takes at most {limit} tokens")
+    return (length, batch_size or hp.get("eval_batch_size") or 64, doc_stride or hp.get("doc_stride") or 128)
+
+
+def positions(path: str | os.PathLike) -> int | None:
+    """How many tokens the model's position embeddings hold (RoBERTa-style models spend
+    pad_token_id + 1 of them on the padding offset); None: the config does not say."""
+    cfg = model_config(path) if (Path(path) / "config.json").is_file() else {}
+    n = cfg.get("max_position_embeddings")
+    if not isinstance(n, int):
+        return None
+    return n - (cfg.get("pad_token_id", 1) + 1) if "roberta" in str(cfg.get("model_type", "")) else n
 
 
 def num_labels(model_dir: str | os.PathLike) -> int:
@@ -169,7 +180,6 @@ def num_labels(model_dir: str | os.PathLike) -> int:
 def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: str) -> None:
     """The data's labels must be the model's classes: ids below `num_labels`, and as many
     classes as the prepared dataset declares (meta.json beside the data, when there is one)."""
-    import json
 
     labels = [x for x in labels if x is not None]
     if labels and (max(labels) >= num_labels or min(labels) < 0):
@@ -177,7 +187,9 @@ def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: st
         raise XlrobustError(f"{data}: label {bad} is outside the {num_labels} classes of the model {model_dir}")
     meta = Path(data).parent / "meta.json"
     if meta.exists():
-        declared = json.loads(meta.read_text(encoding="utf-8")).get("labels") or []
+        from xlrobust.io import read_json
+
+        declared = read_json(meta).get("labels") or []
         if declared and len(declared) != num_labels:
             raise XlrobustError(
                 f"{data}: the dataset has {len(declared)} classes ({', '.join(declared)}) but the model "
@@ -196,16 +208,44 @@ def device():
     return torch.device("cpu")
 
 
-def use_bf16(dev) -> bool:
-    """bf16 autocast where the hardware supports it (CUDA Ampere+); fp32 elsewhere."""
+# Stages for which `precision: auto` picks bf16 on a CPU with bf16 matrix units: those where
+# bench/precision.py measured bf16 faster than fp32 (docs/precision.md has the figures).
+CPU_BF16_STAGES = frozenset({"train", "predict", "retrieval", "attack"})
+
+
+def cpu_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (Intel AMX, or AVX512-BF16 as on
+    AMD Zen 4), through oneDNN: torch's own cpuinfo-based checks."""
     import torch
 
-    return dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
 
 
-def autocast(dev):
+def resolve_precision(precision: str | None, dev, stage: str) -> str:
+    """`fp32` or `bf16` for a stage (train, predict, retrieval, attack) on a device, from a
+    `precision` setting (None = auto)."""
     import torch
 
-    if use_bf16(dev):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    from xlrobust.settings import PRECISIONS
+
+    precision = precision or "auto"
+    if precision not in PRECISIONS:
+        raise XlrobustError(f"precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+    cuda_bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        cpu_bf16 = dev.type == "cpu" and stage in CPU_BF16_STAGES and cpu_bf16_units()
+        return "bf16" if cuda_bf16 or cpu_bf16 else "fp32"
+    if precision == "bf16" and not (cuda_bf16 or dev.type == "cpu"):
+        raise XlrobustError(f"precision bf16: the {dev.type} device here has no bf16 support; give fp32 or auto")
+    return precision
+
+
+def autocast(dev, precision: str):
+    """The autocast context of a resolved precision: bf16 matmuls (softmax, layer norms and
+    losses in fp32, as torch.autocast decides), or nothing for fp32."""
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

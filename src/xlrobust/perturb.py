@@ -401,7 +401,7 @@ def perturb(
     df = fmt.probe_table(data, lang)
     alphabet = frame_alphabet(df.filter(pl.col("lang") == lang))
     for name, rate, seed, side, out in probes:
-        write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet, fmt), out)
+        write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet, fmt), out, "perturb")
         print(
             f"{name} rate {rate:g} seed {seed} sides {fmt.probe(name, side)[1]}: {df.height} rows -> {out}", flush=True
         )

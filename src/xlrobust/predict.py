@@ -1,12 +1,15 @@
 """Batched prediction: one model load, many files. Rows are sorted by length and padded
-per batch (not to a fixed maximum), bf16 autocast on GPUs that support it. What a
+per batch (not to a fixed maximum), in the precision asked (`precision`: fp32; bf16 =
+weights held in bfloat16 and run under autocast, so that softmax and layer norms stay
+fp32; auto: bf16 where the hardware has it, models.resolve_precision). What a
 prediction is (labels, answer spans, tags, neighbours) is the format's: `Model` only
 runs the network.
 
 Prediction files carry the run keys (model, recipe, target, seed, given by the caller)
 and the probe keys (probe, rate, pseed, written into a perturbed table by `perturb`;
-`clean` for an unperturbed one) as columns, and the format's name, so scoring reads
-what a file is from the file.
+`clean` for an unperturbed one) as columns, the format's name, and the precision of the
+prediction and of the model's training (`precision`, `train_precision`: scoring refuses
+to compare runs whose precisions differ), so scoring reads what a file is from the file.
 """
 
 from __future__ import annotations
@@ -19,7 +22,36 @@ from xlrobust.formats import get_format
 from xlrobust.io import read_examples, write_parquet
 
 RUN_KEYS = {"model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64}
+PRECISION_KEYS = {"precision": pl.String, "train_precision": pl.String}
 PROBE_KEYS = {"probe": pl.String, "rate": pl.Float64, "pseed": pl.Int64}
+
+
+PAD_TOLERANCE = 0.1  # a batch's rows are at least this close (relative) to its longest row ...
+MIN_BATCH_TOKENS = 2048  # ... once it computes this many tokens (below: a forward's fixed cost dominates)
+
+
+def length_batches(
+    lengths: np.ndarray, batch_size: int, tolerance: float = PAD_TOLERANCE, min_tokens: int = MIN_BATCH_TOKENS
+) -> list[np.ndarray]:
+    """Batches of row indices, longest rows first (a memory error shows at once), at most
+    `batch_size` rows each. A batch takes the next rows while it computes fewer than
+    `min_tokens` tokens, and then only rows at least (1 - tolerance) x its longest: padding
+    stays under `tolerance` of the computed tokens of every batch that is not small
+    whatever the spread of lengths (QA context windows: full 384-token windows and short
+    last windows), and short rows (tweets) still fill batches big enough to keep the
+    matrix units busy."""
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = lengths[order[start]]
+        stop = start + 1
+        while stop < len(order) and stop - start < batch_size:
+            if (stop - start) * longest >= min_tokens and lengths[order[stop]] < (1 - tolerance) * longest:
+                break
+            stop += 1
+        batches.append(order[start:stop])
+        start = stop
+    return batches
 
 
 class Model:
@@ -33,12 +65,23 @@ class Model:
         batch_size: int | None = None,
         doc_stride: int | None = None,
         layer: int | None = None,
+        precision: str | None = None,
+        stage: str = "predict",
     ):
         """max_length / batch_size / doc_stride: None = what the model was trained with
-        (models.inference_settings); `layer`: the hidden layer a retrieval format pools."""
+        (models.inference_settings); `layer`: the hidden layer a retrieval format pools;
+        `precision` (None = auto) of `stage` (predict or attack; a retrieval format's
+        prediction is the retrieval stage), resolved by models.resolve_precision."""
         import torch
 
-        from xlrobust.models import device, format_of_model, inference_settings, load_model
+        from xlrobust.models import (
+            device,
+            format_of_model,
+            inference_settings,
+            load_model,
+            resolve_precision,
+            training_info,
+        )
 
         self.fmt = fmt or format_of_model(model_dir)
         self.max_length, self.batch_size, self.doc_stride = inference_settings(
@@ -48,7 +91,13 @@ class Model:
         self.model_dir = model_dir  # where a format keeps per-model files (dual: candidate vectors)
         self.model, self.tok = load_model(model_dir, self.fmt)
         self.device = device()
+        if stage == "predict":
+            stage = self.fmt.prediction_stage
+        self.precision = resolve_precision(precision, self.device, stage)
+        self.train_precision = training_info(model_dir).get("precision")  # None: not trained by xlrobust
         self.model.to(self.device).eval()
+        if self.precision == "bf16":  # inference only: weights held in bf16 once, not cast at every call
+            self.model.to(torch.bfloat16)
         self.num_labels = self.model.config.num_labels
         self._torch = torch
 
@@ -65,12 +114,10 @@ class Model:
         lengths = np.array(
             [max(map(len, x)) * len(x) if x and isinstance(x[0], list) else len(x) for x in enc["input_ids"]]
         )
-        order = np.argsort(-lengths, kind="stable")  # longest first: a memory error shows at once
         output = output or self.fmt.output
         out: list = [None] * n
-        with torch.inference_mode(), autocast(self.device):
-            for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for idx in length_batches(lengths, self.batch_size):
                 rows = {k: [enc[k][i] for i in idx] for k in keys}
                 if collate is None:
                     batch = self.tok.pad(rows, return_tensors="pt")
@@ -88,19 +135,31 @@ class Classifier(Model):
     """A sequence classifier that scores lists of texts or text pairs (the attack's model
     wrapper queries it)."""
 
-    def __init__(self, model_dir: str, max_length: int | None = None, batch_size: int | None = None):
-        super().__init__(model_dir, get_format("classify"), max_length, batch_size)
+    def __init__(
+        self,
+        model_dir: str,
+        max_length: int | None = None,
+        batch_size: int | None = None,
+        precision: str | None = None,
+    ):
+        super().__init__(model_dir, get_format("classify"), max_length, batch_size, precision=precision)
 
     def logits(self, text_a: list[str], text_b: list[str | None] | None = None) -> np.ndarray:
         """Logits (n, num_labels) in input order."""
         return self.fmt.logits(self, list(text_a), text_b)
 
 
-def with_keys(preds: pl.DataFrame, fmt, run: dict, probe: dict) -> pl.DataFrame:
-    """Prediction rows with the run keys, the probe keys and the format as columns."""
+def precision_keys(model: Model) -> dict:
+    """The precision columns of what `model` predicts."""
+    return {"precision": model.precision, "train_precision": model.train_precision}
+
+
+def with_keys(preds: pl.DataFrame, fmt, run: dict, probe: dict, precision: dict | None = None) -> pl.DataFrame:
+    """Prediction rows with the run keys, the probe keys, the format and the precisions as columns."""
     keys = [pl.lit(run.get(k), dtype=t).alias(k) for k, t in RUN_KEYS.items()]
     keys += [pl.lit(probe.get(k), dtype=t).alias(k) for k, t in PROBE_KEYS.items()]
-    return preds.select(*keys, pl.lit(fmt.name).alias("format"), pl.all())
+    prec = [pl.lit((precision or {}).get(k), dtype=t).alias(k) for k, t in PRECISION_KEYS.items()]
+    return preds.select(*keys, pl.lit(fmt.name).alias("format"), *prec, pl.all())
 
 
 def probe_of(df: pl.DataFrame) -> dict:
@@ -148,6 +207,7 @@ def predict(
     run: dict | None = None,
     fmt_name: str | None = None,
     layer: int | None = None,
+    precision: str | None = None,
 ) -> None:
     """Predict every table of `data` into the matching `out` file, with one model load."""
     from xlrobust.models import check_model_dir, format_of_model
@@ -160,8 +220,11 @@ def predict(
         check_fits(model_dir, fmt, data)
     for src in data:  # every input checked before the model loads (read again below: memory stays one file)
         fmt.check_model(model_dir, read_examples(src, lang, fmt), src)
-    model = Model(model_dir, fmt, max_length=max_length, batch_size=batch_size, layer=layer)
+    model = Model(model_dir, fmt, max_length=max_length, batch_size=batch_size, layer=layer, precision=precision)
+    print(f"precision {model.precision} on {model.device.type}", flush=True)
     for src, dst in zip(data, out):
         df = read_examples(src, lang, fmt)
-        write_parquet(with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df)), dst)
+        write_parquet(
+            with_keys(fmt.predict(model, df), fmt, run or {}, probe_of(df), precision_keys(model)), dst, "predict"
+        )
         print(f"{src}: {df.height} rows -> {dst}", flush=True)

@@ -63,11 +63,26 @@ SQUAD_JSON_SCHEMA = {
 }
 
 
-def _squad_answers(path: Path, qid: str, answers) -> dict:
+def _squad_answers(path: Path, qid: str, qa: dict, context: str) -> dict:
     """The answers of one question as the Hub's struct of lists; one error naming the
-    question and the field for anything else."""
+    question and the field for anything else. A question without answers is read only
+    as SQuAD v2.0 writes one (`is_impossible: true`, `answers: []`): in a v1.1 file every
+    question is answerable, and scoring one as unanswerable would silently score 0."""
+    if "answers" not in qa:
+        raise XlrobustError(f"{path}: question {qid}: no field 'answers' (a list of {{text, answer_start}})")
+    answers = qa["answers"]
     if not isinstance(answers, list):
         raise XlrobustError(f"{path}: question {qid}: field 'answers' is not a list of {{text, answer_start}}")
+    impossible = qa.get("is_impossible", False)
+    if not isinstance(impossible, bool):
+        raise XlrobustError(f"{path}: question {qid}: field 'is_impossible' is {impossible!r:.40}, not true/false")
+    if not answers and not impossible:
+        raise XlrobustError(
+            f"{path}: question {qid}: field 'answers' is empty; a SQuAD v1.1 question needs an answer "
+            "(an unanswerable SQuAD v2.0 question says is_impossible: true)"
+        )
+    if answers and impossible:
+        raise XlrobustError(f"{path}: question {qid}: is_impossible is true but field 'answers' is not empty")
     texts, starts = [], []
     for k, a in enumerate(answers):
         text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (None, None)
@@ -75,6 +90,10 @@ def _squad_answers(path: Path, qid: str, answers) -> dict:
             raise XlrobustError(
                 f"{path}: question {qid}: answer {k} in field 'answers' needs a 'text' string and an integer "
                 f"'answer_start' (got {a!r:.80})"
+            )
+        if not -(2**63) <= start < 2**63:  # beyond a 64-bit integer: it would be read as null
+            raise XlrobustError(
+                f"{path}: question {qid}: answer {k}: answer_start {start} is outside the context (0 .. {len(context)})"
             )
         texts.append(text)
         starts.append(start)
@@ -94,11 +113,11 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
 
     path = path_of(template, config, split)
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise XlrobustError(f"{path}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8") from None
+        doc = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise XlrobustError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise XlrobustError(f"{path}: JSON nested too deeply to be SQuAD JSON (data -> paragraphs -> qas)") from None
     articles = doc.get("data") if isinstance(doc, dict) else doc
     if not isinstance(articles, list):
         raise XlrobustError(f"{path}: no 'data' list of articles (SQuAD v1.1 JSON: data -> paragraphs -> qas)")
@@ -116,9 +135,16 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
                 raise XlrobustError(f"{path}: article {a}, paragraph {p}: needs a 'context' string and a 'qas' list")
             for q, qa in enumerate(qas):
                 where = f"a{a}-p{p}-q{q}"
-                raw_id = qa.get("id") if isinstance(qa, dict) else None
-                if raw_id is None and not by_position:
-                    raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: no 'id'")
+                if not isinstance(qa, dict):
+                    raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: not a JSON object")
+                raw_id = qa.get("id")
+                if not by_position and (
+                    not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip()
+                ):
+                    raise XlrobustError(
+                        f"{path}: article {a}, paragraph {p}, question {q}: "
+                        + ("no 'id'" if raw_id is None else f"id {raw_id!r:.40} is not a non-empty string or integer")
+                    )
                 qid = where if by_position else str(raw_id)
                 if qid in seen:
                     raise XlrobustError(
@@ -135,7 +161,7 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
                         "title": title if isinstance(title, str) else None,
                         "context": context,
                         "question": question,
-                        "answers": _squad_answers(path, qid, qa.get("answers", [])),
+                        "answers": _squad_answers(path, qid, qa, context),
                     }
                 )
     return pl.DataFrame(rows, schema=SQUAD_JSON_SCHEMA), str(path)
@@ -156,10 +182,9 @@ def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise XlrobustError(f"{path}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8") from None
+    from xlrobust.data import read_utf8
+
+    return read_utf8(path)
 
 
 @reader("conllu")
@@ -180,15 +205,28 @@ def read_conllu(template: str, config: str | None, split: str, spec: dict) -> tu
         sentences = conllu.parse(text)
     except conllu.exceptions.ParseException as e:
         raise XlrobustError(f"{path}: not valid CoNLL-U ({str(e).splitlines()[0][:160]})") from None
+    # the file line of every token line, in the order conllu yields the tokens (for errors)
+    lines = iter([n for n, x in enumerate(text.splitlines(), 1) if x.strip() and not x.startswith("#")])
     for n, sent in enumerate(sentences):
         tokens = [t["form"] for t in sent]
-        bad = next((t for t in sent if t["upos"] not in ids), None)
-        if bad is not None:
+        for t in sent:
+            line = next(lines, "?")
             where = sent.metadata.get("sent_id", n)
-            raise XlrobustError(
-                f"{path}: sentence {where}, token {bad['id']}: UPOS '{bad['upos']}' is not one of "
-                f"{', '.join(names)} (column 4)"
-            )
+            if t["upos"] not in ids:
+                raise XlrobustError(
+                    f"{path}: line {line} (sentence {where}, token {t['id']}): UPOS '{t['upos']}' is not one of "
+                    f"{', '.join(names)} (column 4)"
+                )
+            if isinstance(t["id"], int) and t["upos"] in ("_", None):  # a syntactic word must have its UPOS
+                raise XlrobustError(
+                    f"{path}: line {line} (sentence {where}, token {t['id']}): a syntactic word without UPOS ('_' in "
+                    "column 4); only multiword-token ranges and empty nodes may have none"
+                )
+            if isinstance(t["id"], int) and t["head"] is None:  # the registry tells words from ranges by HEAD
+                raise XlrobustError(
+                    f"{path}: line {line} (sentence {where}, token {t['id']}): a syntactic word without HEAD ('_' in "
+                    "column 7); it would be dropped as a multiword-token range"
+                )
         rows.append(
             {
                 "idx": str(sent.metadata.get("sent_id", n)),
@@ -229,9 +267,18 @@ def read_conll_tags(template: str, config: str | None, split: str, spec: dict) -
                 sentences.append((tokens, tags))
                 tokens, tags = [], []
             continue
-        parts = line.rsplit("\t", 1) if "\t" in line else line.rsplit(None, 1)
+        # exactly two columns: a third (CoNLL-2003's POS and chunk tags) would otherwise end up
+        # inside the token ("Paris\tNNP"), and "-DOCSTART- -X- -X- O" read as a sentence
+        parts = line.split("\t") if "\t" in line else line.split()
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise XlrobustError(f"{path}: line {n}: expected 'token<TAB>tag', got {line[:60]!r}")
+            raise XlrobustError(
+                f"{path}: line {n}: expected 'token<TAB>tag' (2 columns), got {len(parts)} column(s): {line[:60]!r}"
+                + (
+                    " (CoNLL-2003 has 4 columns: keep token and NER tag, drop -DOCSTART- lines)"
+                    if len(parts) == 4
+                    else ""
+                )
+            )
         token, tag = parts[0].strip(), parts[1].strip()
         if tag not in ids:
             raise XlrobustError(f"{path}: line {n}: tag '{tag}' is not one of {', '.join(names)}")
@@ -280,3 +327,66 @@ def bitext_lines(template: str, config: str | None, split: str, spec: dict) -> t
     return pl.DataFrame({"sentence1": a, "sentence2": b}, schema={"sentence1": pl.String, "sentence2": pl.String}), (
         f"{first} + {second.name}"
     )
+
+
+# ---- BUCC 2018 bitext mining release ---------------------------------------------------- (issue 26)
+BUCC_PARTS = {"sample": "tune", "training": "test"}  # release split -> mining part (XTREME's dev, test)
+
+
+def _bucc_side(path: Path) -> dict[str, str]:
+    """One side of a BUCC corpus, `id<TAB>sentence` a line: id -> sentence; a line without a
+    tab, an empty sentence or a repeated id is one error naming the file and the line."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(_read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        sid, tab, sentence = line.rstrip("\r").partition("\t")
+        if not tab or not sid.strip():
+            raise XlrobustError(f"{path}: line {n}: expected 'id<TAB>sentence', got {line[:60]!r}")
+        if not sentence.strip():
+            raise XlrobustError(f"{path}: line {n}: empty sentence (id '{sid}')")
+        if sid in out:
+            raise XlrobustError(f"{path}: line {n}: duplicate id '{sid}'")
+        out[sid] = sentence.strip()
+    return out
+
+
+@reader("bucc")
+def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
+    """The BUCC 2018 release of one language pair (config `<xx>-en`): for each of its splits
+    `sample` (the tune part, XTREME's dev) and `training` (the test part, XTREME's test)
+    the files `<local>.<xx>` and `<local>.en` (`id<TAB>sentence`) and `<local>.gold`
+    (`xx_id<TAB>en_id`), `local` naming `.../{config}.{split}` (the release's
+    `bucc2018/de-en/de-en.training`). One row per sentence (sid, side, part, sentence,
+    gold_sid: on an xx row the sid of its English translation), which the mining format
+    completes (xlrobust.formats.mining). A gold id missing from its side, an xx id in two
+    gold pairs, duplicate ids and empty sentences are errors naming file and line."""
+    xx = (config or "").split("-")[0]
+    if not xx or config != f"{xx}-en":
+        raise XlrobustError(f"local_format bucc: config '{config}' is not '<xx>-en' (e.g. de-en)")
+    rows, sources = [], []
+    for release, part in BUCC_PARTS.items():
+        paths = {s: path_of(template + ".{side}", config, release, side=s) for s in (xx, "en", "gold")}
+        sides = {"xx": _bucc_side(paths[xx]), "en": _bucc_side(paths["en"])}
+        partner: dict[str, str] = {}
+        for n, line in enumerate(_read_text(paths["gold"]).split("\n"), 1):
+            if not line.strip():
+                continue
+            ids = line.rstrip("\r").split("\t")
+            if len(ids) != 2:
+                raise XlrobustError(f"{paths['gold']}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
+            for sid, side in zip(ids, ("xx", "en")):
+                if sid not in sides[side]:
+                    raise XlrobustError(
+                        f"{paths['gold']}: line {n}: id '{sid}' is not in {paths[xx if side == 'xx' else 'en'].name}"
+                    )
+            if ids[0] in partner:
+                raise XlrobustError(f"{paths['gold']}: line {n}: '{ids[0]}' is in two gold pairs")
+            partner[ids[0]] = ids[1]
+        for side, sentences in sides.items():
+            for sid, sentence in sentences.items():
+                gold = f"{part}-en-{partner[sid]}" if side == "xx" and sid in partner else None
+                rows.append((f"{part}-{side}-{sid}", side, part, sentence, gold))
+        sources.append(f"{paths[xx]} + .en + .gold")
+    schema = {"sid": pl.String, "side": pl.String, "part": pl.String, "sentence": pl.String, "gold_sid": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row"), " + ".join(sources)

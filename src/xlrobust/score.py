@@ -10,6 +10,12 @@ ratio of sums (entity micro-F1: x = 2 TP, w = 2 TP + FP + FN; token accuracy) th
 bootstrap resamples examples (sentences) and recomputes the ratio. Drops under a
 probe pair each example with its clean outcome; language averages, intervals and
 paired tests all work on the same table.
+
+Each clean metric carries its format's no-skill baseline on the same examples (majority
+class, majority tag, all-O, first-k tokens, 1/N: `Format.baselines`); `above_baseline`
+says whether the 95% interval's lower end is above it. A language average's baseline is
+the average of its languages' baselines. `all` averages every language; `all_xl` every
+language but English (the zero-shot languages), whenever a target has one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ SCORE_SCHEMA = {
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "n": pl.Int64,
+    "baseline": pl.Float64,  # the format's no-skill value of a clean metric (null elsewhere)
+    "baseline_kind": pl.String,  # what the baseline is: majority class, all-O, 1/N, ...
+    "above_baseline": pl.Boolean,  # ci_low > baseline: the 95% interval excludes no skill
+    "precision": pl.String,
+    "train_precision": pl.String,
 }
 COMPARISON_SCHEMA = {
     "study": pl.String,
@@ -249,6 +260,37 @@ def _arrays(frame: pl.DataFrame) -> tuple:
 
 
 # ---------------------------------------------------------------------------- per-example outcomes
+PRECISION_COLUMNS = ["precision", "train_precision"]
+
+
+def precisions(paths: list[str]) -> pl.DataFrame:
+    """target -> the precision of its predictions and attacks and of its models' training
+    (the `precision` and `train_precision` columns predict and attack write). Runs that
+    are compared (the recipes, seeds and probes of a target) must share them: files of one
+    target whose precisions differ are an error naming two of them. A file without the
+    columns (written before they existed) and a model xlrobust did not train (retrieval's
+    pretrained encoder) leave the value unknown, which agrees with any."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (target, column) -> (value, first file)
+    for p in paths:
+        df = read_table(p, ["target"])
+        for col in PRECISION_COLUMNS:
+            if col not in df.columns:
+                continue
+            for target, value in df.select("target", col).drop_nulls().unique().iter_rows():
+                first = seen.setdefault((target, col), (value, p))
+                if first[0] != value:
+                    raise XlrobustError(
+                        f"target '{target}': {col} {first[0]} in {first[1]} but {value} in {p}: runs compared "
+                        "must share one precision; predict (or attack, or train) them again with the same "
+                        "precision setting"
+                    )
+    targets = sorted({t for t, _ in seen})
+    return pl.DataFrame(
+        {"target": targets, **{c: [seen.get((t, c), (None,))[0] for t in targets] for c in PRECISION_COLUMNS}},
+        schema={"target": pl.String, "precision": pl.String, "train_precision": pl.String},
+    )
+
+
 def load_predictions(paths: list[str]) -> dict[str, pl.DataFrame]:
     """Prediction files by format (their rows carry run keys, probe keys and format)."""
     frames: dict[str, list] = {}
@@ -328,14 +370,52 @@ def outcomes(preds: dict[str, pl.DataFrame], attacks: dict[str, pl.DataFrame]) -
 
 
 # ---------------------------------------------------------------------------- tables
+def baselines(preds: dict[str, pl.DataFrame]) -> dict[tuple, tuple[float, str]]:
+    """(model, recipe, target, seed, language, metric) -> (no-skill value, what it is), on the
+    clean predictions of each language."""
+    found = {}
+    for fmt_name, df in preds.items():
+        fmt = get_format(fmt_name)
+        for key, g in df.filter(pl.col("probe") == "clean").group_by([*RUN_KEYS, "lang"], maintain_order=True):
+            for metric, base in fmt.baselines(g).items():
+                found[(*key, metric)] = base
+    return found
+
+
 def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The tidy score table, and the per-example outcomes it was computed from."""
+    """The tidy score table (with the precisions of each target's runs), and the
+    per-example outcomes it was computed from."""
     preds = load_predictions(pred_paths)
     out = outcomes(preds, load_attacks(attack_paths))
+    prec = precisions([*pred_paths, *attack_paths])  # after the loaders' checks of each file's columns
+    base = baselines(preds)
     rows = []
 
-    def add(group, language, value, lo, hi, n):
-        rows.append({**group, "language": language, "value": value, "ci_low": lo, "ci_high": hi, "n": n})
+    def no_skill(group, languages) -> tuple:
+        """The baseline of a cell (the mean of its languages' for an average) or (None, None)."""
+        if group["probe"] != "clean":
+            return None, None
+        found = [base.get((*(group[k] for k in RUN_KEYS), lang, group["metric"])) for lang in languages]
+        if not found or any(b is None for b in found):
+            return None, None
+        return float(np.mean([b[0] for b in found])), found[0][1]
+
+    def add(group, language, value, lo, hi, n, languages=None):
+        b, kind = no_skill(group, languages or [language])
+        above = None if b is None or lo is None else bool(lo > b + 1e-12)
+        rows.append(
+            {
+                **group,
+                "language": language,
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": n,
+                "baseline": b,
+                "baseline_kind": kind,
+                "above_baseline": above,
+            }
+        )
 
     cells = out.group_by(CELL, maintain_order=True).agg(pl.col("x"), pl.col("w"), pl.col("x0"), pl.col("w0"))
     arrays = [
@@ -356,12 +436,17 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
     for key, langs in by_group.items():
         group = dict(zip([k for k in CELL if k != "lang"], key))
         for name, chosen in ((ALL, langs), (ZERO_SHOT, [(lang, a) for lang, a in langs if lang != "en"])):
-            xs = [a for _, a in chosen if len(a[0])]
-            if len(xs) >= 2 and (name == ALL or len(xs) < len(langs)):
-                if all(a[2] is None and np.all(a[1] == 1) for a in xs):
-                    add(group, name, *stratified_mean_ci([a[0] for a in xs]), sum(len(a[0]) for a in xs))
-                else:
-                    add(group, name, *stratified_ratio_ci(xs), sum(len(a[0]) for a in xs))
+            chosen = [(lang, a) for lang, a in chosen if len(a[0])]
+            if not chosen or (name == ALL and len(chosen) < 2):
+                continue  # `all` of one language is that language; `all_xl` needs a zero-shot language
+            xs = [a for _, a in chosen]
+            n, members = sum(len(a[0]) for a in xs), [lang for lang, _ in chosen]
+            if len(xs) == 1:
+                add(group, name, *cell_ci(xs[0]), n, members)
+            elif all(a[2] is None and np.all(a[1] == 1) for a in xs):
+                add(group, name, *stratified_mean_ci([a[0] for a in xs]), n, members)
+            else:
+                add(group, name, *stratified_ratio_ci(xs), n, members)
     for fmt_name, df in preds.items():
         corpus = get_format(fmt_name).corpus_scores(df)
         if not corpus:
@@ -371,7 +456,8 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
             lang = group.pop("lang")
             for metric, fn in corpus.items():
                 add({**group, "metric": metric}, lang, *fn(g), g.height)
-    table = pl.DataFrame(rows, schema=SCORE_SCHEMA)
+    table = pl.DataFrame(rows, schema={k: v for k, v in SCORE_SCHEMA.items() if k not in PRECISION_COLUMNS})
+    table = table.join(prec, on="target", how="left").select(list(SCORE_SCHEMA))
     return table.sort("model", "recipe", "target", "seed", "probe", "rate", "language", "metric", nulls_last=True), out
 
 
@@ -449,19 +535,20 @@ def compare(out: pl.DataFrame, studies: dict[str, dict], metrics: dict[str, str]
 
 
 def summary(scores: pl.DataFrame) -> dict:
-    """Means over seeds of the all-language averages, per run configuration: what
-    `dvc metrics show` lists."""
+    """Means over seeds of the language averages, per run configuration, under `all` (every
+    language) and `all_xl` (every language but English): what `dvc metrics show` lists."""
     out: dict = {}
     agg = (
-        scores.filter(pl.col("language") == ALL)
+        scores.filter(pl.col("language").is_in([ALL, ZERO_SHOT]))
         .drop_nulls("value")
-        .group_by("model", "recipe", "target", "probe", "rate", "metric")
+        .group_by("model", "recipe", "target", "probe", "rate", "language", "metric")
         .agg(pl.col("value").mean())
-        .sort("model", "recipe", "target", "probe", "rate", "metric", nulls_last=True)
+        .sort("model", "recipe", "target", "probe", "rate", "language", "metric", nulls_last=True)
     )
-    for model, recipe, target, probe, rate, metric, value in agg.iter_rows():
+    for model, recipe, target, probe, rate, language, metric, value in agg.iter_rows():
         name = probe if rate is None else f"{probe}@{rate:g}"
-        out.setdefault(f"{model}/{recipe}/{target}", {}).setdefault(name, {})[metric] = round(value, 6)
+        run = out.setdefault(f"{model}/{recipe}/{target}", {}).setdefault(name, {})
+        run.setdefault(language, {})[metric] = round(value, 6)
     return out
 
 
@@ -495,10 +582,10 @@ def run(
         raise XlrobustError(f"no prediction files (*.parquet) in {', '.join(map(str, pred_paths))}")
     scores, out = score(found, expand_paths(attack_paths))
     metrics = primary_metrics(out, target_formats(found))
-    write_parquet(scores, out_scores)
+    write_parquet(scores, out_scores, "score")
     write_json(summary(scores), out_metrics)
     if out_comparisons:
-        write_parquet(compare(out, studies or {}, metrics), out_comparisons)
+        write_parquet(compare(out, studies or {}, metrics), out_comparisons, "score")
     if out_plots:
         write_text(plot_data(scores, metrics).write_csv(), out_plots)
     return scores

@@ -16,6 +16,19 @@ def _f(default, help: str, **bounds):  # noqa: A002 (the argparse word)
     return field(default=default, metadata={"help": help, **bounds})
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def _precision(stage: str):
+    return _f(
+        "auto",
+        f"number format of the {stage}: fp32; bf16 (bfloat16 matrix products under autocast); auto = bf16 on "
+        "CUDA GPUs that support it and on CPUs with bf16 matrix units (AMX, AVX512-BF16), fp32 elsewhere "
+        "(docs/precision.md)",
+        enum=list(PRECISIONS),
+    )
+
+
 @dataclass
 class TrainSettings:
     """Intermediate and target training. Defaults follow the XTREME scripts and jiant;
@@ -44,6 +57,7 @@ class TrainSettings:
         "multilingual vocabulary dominates training; freezing them also keeps the "
         "languages English training never sees aligned)",
     )
+    precision: str = _precision("training (and its dev evaluation)")
 
 
 @dataclass
@@ -56,10 +70,11 @@ class PredictSettings:
     )
     layer: int | None = _f(
         None,
-        "retrieval: the hidden layer whose mean is a sentence's vector (default: two "
+        "retrieval and mining: the hidden layer whose mean is a sentence's vector (default: two "
         "thirds of the depth, 8 of 12 as XTREME)",
         minimum=0,
     )
+    precision: str = _precision("prediction (retrieval: of the sentence embeddings)")
 
 
 @dataclass
@@ -85,6 +100,7 @@ class AttackSettings:
         False,
         "tagging: the attack succeeds as soon as any predicted entity (POS: any tag) changes, instead of at the threshold",
     )
+    precision: str = _precision("attack's model queries")
 
 
 def defaults(cls) -> dict:
@@ -107,6 +123,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls, title: str | None = None
         help_ = f"{f.metadata['help']} (default: {default})"
         if _type(f) is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        elif "enum" in f.metadata:
+            group.add_argument(flag, choices=f.metadata["enum"], default=None, help=help_)
         else:
             group.add_argument(flag, type=_type(f), default=None, help=help_)
 
@@ -138,7 +156,7 @@ def schema(cls, exclude: tuple[str, ...] = ()) -> dict:
         if f.name == "recipes":
             prop = {"type": "array", "items": {"$ref": "#/$defs/name"}, "uniqueItems": True}
         else:
-            prop = {"type": {float: "number", int: "integer", bool: "boolean"}[t]}
+            prop = {"type": {float: "number", int: "integer", bool: "boolean", str: "string"}[t]}
             prop.update({k: v for k, v in f.metadata.items() if k != "help"})
         prop["description"] = f.metadata["help"]
         props[f.name] = prop

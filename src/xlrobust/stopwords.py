@@ -198,6 +198,10 @@ def _stopwords(lang: str) -> frozenset[str]:
         return frozenset(FUNCTION_WORDS[lang].split())
     if lang in NLTK_NAMES:
         return frozenset(nltk_list(NLTK_NAMES[lang])) - NOT_FUNCTION_WORDS.get(lang, set())
+    if lang not in NO_LIST:
+        from xlrobust.langs import fallback
+
+        fallback(lang, "stopword list", "none, every word may be perturbed")
     return frozenset()  # NO_LIST and unknown languages
 
 

@@ -1,6 +1,7 @@
 """Intermediate-task training and English target fine-tuning (STILTs), with the
 transformers Trainer: a head per task format (heads.py) on one shared encoder
-(multitask.py), dynamic padding, length-grouped batches, bf16 where supported,
+(multitask.py), dynamic padding, length-grouped batches, bf16 mixed precision (fp32
+master weights) where `precision` asks for it (auto: where the hardware has it),
 per-epoch checkpoints that a rerun resumes from, English-dev model selection.
 """
 
@@ -11,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest.mock import patch
 
 import polars as pl
 
@@ -67,13 +69,13 @@ class TaskData:
 
 def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
     """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
-    from xlrobust.io import read_parquet
+    from xlrobust.io import read_json, read_parquet
 
     d = Path(data_dir)
     meta_path = d / "meta.json"
     if not meta_path.exists():
         raise XlrobustError(f"{d}: not a prepared dataset folder (no meta.json); run xlrobust prepare")
-    meta = json.loads(meta_path.read_text())
+    meta = read_json(meta_path)
     fmt = get_format(meta["format"])
     train_df = read_parquet(d / "train.parquet")
     dev_df = read_parquet(d / "validation.parquet") if split_dev and (d / "validation.parquet").exists() else None
@@ -149,7 +151,7 @@ def train_tasks(
     """
     from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
 
-    from xlrobust.models import autocast, check_model_dir, device, use_bf16
+    from xlrobust.models import autocast, check_model_dir, device, resolve_precision
     from xlrobust.multitask import (
         Evaluator,
         MixedDataset,
@@ -203,66 +205,78 @@ def train_tasks(
         mlm_ratio,
     )
     dev = device()
+    precision = resolve_precision(hp["precision"], dev, "train")
+    print(f"precision {precision} on {dev.type}", flush=True)
     ckpt_dir = f"{out_dir}.checkpoints"
-    args = TrainingArguments(
-        output_dir=ckpt_dir,
-        seed=seed,
-        data_seed=seed,
-        learning_rate=hp["lr"],
-        num_train_epochs=hp["epochs"],
-        per_device_train_batch_size=hp["batch_size"],
-        gradient_accumulation_steps=hp["grad_accum"],
-        per_device_eval_batch_size=hp["eval_batch_size"],
-        warmup_ratio=hp["warmup_ratio"],
-        weight_decay=hp["weight_decay"],
-        max_grad_norm=hp["max_grad_norm"],
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="score",
-        greater_is_better=True,
-        bf16=use_bf16(dev),
-        logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
-        report_to=[],
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=dev.type == "cuda",
-        save_safetensors=True,
-    )
-    collate = TaskCollator({t.name: t.fmt.collator(tok) for t in everything})
-    trainer = StiltsTrainer(
-        model=model,
-        args=args,
-        train_dataset=data,
-        eval_dataset=dev_feats,
-        data_collator=collate,
-        batch_sampler=sampler,
-        evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev)),
-    )
-    claim(
-        ckpt_dir,
-        inputs=[init],
-        settings={
-            "seed": seed,
-            "hp": hp,
-            "keep": keep,
-            "sampling": sampling,
-            "temperature": temperature,
-            "caps": caps,
-            "mlm_ratio": mlm_ratio,
-            "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything],
-        },
-    )
-    last = last_complete_checkpoint(ckpt_dir)
-    if last:
-        print(f"resuming from {last}", flush=True)
-    trainer.train(resume_from_checkpoint=last)
-    metrics = trainer.evaluate()
+    # TrainingArguments writes ACCELERATE_MIXED_PRECISION into the process environment when bf16
+    # is on and leaves it when off, and the Trainer's Accelerator reads it: after a bf16 training
+    # an fp32 one in the same process (or under a shell that set the variable) would autocast its
+    # forward in bf16 all the same. So this training states its precision to accelerate and the
+    # environment is given back as it was when it ends.
+    mixed = {"ACCELERATE_MIXED_PRECISION": "bf16" if precision == "bf16" else "no"}
+    with patch.dict(os.environ, mixed):
+        args = TrainingArguments(
+            output_dir=ckpt_dir,
+            seed=seed,
+            data_seed=seed,
+            learning_rate=hp["lr"],
+            num_train_epochs=hp["epochs"],
+            per_device_train_batch_size=hp["batch_size"],
+            gradient_accumulation_steps=hp["grad_accum"],
+            per_device_eval_batch_size=hp["eval_batch_size"],
+            warmup_ratio=hp["warmup_ratio"],
+            weight_decay=hp["weight_decay"],
+            max_grad_norm=hp["max_grad_norm"],
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_total_limit=2,
+            load_best_model_at_end=True,
+            metric_for_best_model="score",
+            greater_is_better=True,
+            bf16=precision == "bf16",  # autocast around forward and loss; weights and optimizer stay fp32
+            use_cpu=dev.type == "cpu",  # what device() chose (the Trainer's bf16 on a CPU is its cpu_amp: autocast)
+            logging_steps=max(1, min(10, int(len(sampler) * hp["epochs"]) // 10)),
+            report_to=[],
+            remove_unused_columns=False,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=dev.type == "cuda",
+            save_safetensors=True,
+        )
+        collate = TaskCollator({t.name: t.fmt.collator(tok) for t in everything})
+        trainer = StiltsTrainer(
+            model=model,
+            args=args,
+            train_dataset=data,
+            eval_dataset=dev_feats,
+            data_collator=collate,
+            batch_sampler=sampler,
+            evaluator=Evaluator(tasks, dev_feats, tok, hp["eval_batch_size"], dev, lambda: autocast(dev, precision)),
+        )
+        claim(
+            ckpt_dir,
+            inputs=[init],
+            settings={
+                "seed": seed,
+                "hp": hp,
+                "precision": precision,
+                "keep": keep,
+                "sampling": sampling,
+                "temperature": temperature,
+                "caps": caps,
+                "mlm_ratio": mlm_ratio,
+                "tasks": [[t.name, t.format, _digest(t.train), _digest(t.dev)] for t in everything],
+            },
+        )
+        last = last_complete_checkpoint(ckpt_dir)
+        if last:
+            print(f"resuming from {last}", flush=True)
+        trainer.train(resume_from_checkpoint=last)
+        metrics = trainer.evaluate()
     info = {
         "init": init,
         "seed": seed,
         "hp": hp,
+        "precision": precision,
         "keep": keep,
         "dev": metrics,
         "format": tasks[0].format if keep == "classifier" else None,
@@ -280,7 +294,8 @@ def train_tasks(
         "train_examples": sum(t.train.height for t in tasks),
         "dev_examples": sum(t.dev.height for t in tasks),
     }
-    with atomic_path(out_dir, directory=True) as tmp:
+    kind = "intermediate" if keep == "encoder" else "finetune"  # the command whose output this is
+    with atomic_path(out_dir, directory=True, kind=kind) as tmp:
         to_save = model.encoder if keep == "encoder" else model.heads[tasks[0].name]
         to_save.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

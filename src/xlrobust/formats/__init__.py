@@ -15,6 +15,7 @@ and registering it; `register()` also serves tests that define a toy format.
 | mlm        | text_a                                                     | AutoModelForMaskedLM               | (none)   |
 | retrieval  | text_a (query, non-English), text_b (its English translation) | encoder only, no fine-tuning    | accuracy |
 | dual       | text_a (query), text_b (candidate), context_b, group (relevance) | shared encoder, in-batch negatives | map_at_20 |
+| mining     | side (xx/en), part (tune/test), text, gold (xx rows: the English id) | encoder only, no fine-tuning | f1 |
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ def format_of_table(path, name: str | None = None) -> Format:
     """The format of an example table: the one named, else the one its prepared dataset
     declares (meta.json beside it), else its `format` column (perturbed tables), else
     classification."""
-    import json
     from pathlib import Path
 
     import polars as pl
@@ -58,7 +58,9 @@ def format_of_table(path, name: str | None = None) -> Format:
         return get_format(name)
     meta = Path(path).parent / "meta.json"
     if meta.exists():
-        return get_format(json.loads(meta.read_text(encoding="utf-8")).get("format") or "classify")
+        from xlrobust.io import read_json
+
+        return get_format(read_json(meta).get("format") or "classify")
     try:  # a perturbed table carries its format as a column
         if "format" in pl.read_parquet_schema(path):
             fmt = pl.read_parquet(path, columns=["format"], n_rows=1)["format"]
@@ -85,4 +87,4 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from xlrobust.formats import choice, classify, dual, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)
+        from xlrobust.formats import choice, classify, dual, mining, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

@@ -47,8 +47,10 @@ class Format:
     # char_swap on entity tokens only; listed in `perturbations`, written under their own name
     named_perturbations: dict[str, tuple[str, str]] = {}
     trains: bool = True  # False: used as it is (retrieval), no fine-tuning job
+    prediction_stage: str = "predict"  # the stage whose precision its prediction uses (models.resolve_precision)
     masked_lm_text: bool = False  # text for continued masked-LM training (no target, no metric)
     collator_keeps_labels: bool = False  # its collator pads `labels` too (keep them for dev batches)
+    rows_cappable: bool = True  # max_examples may keep a table's first rows (False: rows refer to each other)
 
     @property
     def perturbations(self) -> tuple[str, ...]:
@@ -77,6 +79,11 @@ class Format:
 
     def check(self, df: pl.DataFrame, labels, source: str, raw_name: dict[str, str]) -> None:
         """The format's own validation (labels, spans, lists); nothing by default."""
+
+    def unpack(self, raw: pl.DataFrame, lang: str, split: str, source: str) -> pl.DataFrame:
+        """The raw table as the rows the task's fields map (mining: a Hub row holding a language
+        pair's whole corpora becomes one row per sentence); unchanged by default."""
+        return raw
 
     def check_raw(self, raw: pl.DataFrame, fields: dict[str, pl.Expr], source: str) -> None:
         """Checks on the raw table before normalising (e.g. integer labels); nothing by default."""
@@ -147,6 +154,11 @@ class Format:
         (`canswer`): what flip_rate averages."""
         return pl.col("answer") != pl.col("canswer")
 
+    def baselines(self, preds: pl.DataFrame) -> dict[str, tuple[float, str]]:
+        """The no-skill baseline of each metric on one language's prediction rows: metric ->
+        (value, what it is). A clean value whose 95% interval reaches it is not above it."""
+        return {}
+
     def corpus_scores(self, preds: pl.DataFrame) -> dict[str, Callable]:
         """Metrics that are no ratio of per-example sums (classification's macro-F1):
         name -> function(group of prediction rows) -> (value, ci_low, ci_high)."""
@@ -178,10 +190,6 @@ class Format:
     def attack_pool(self, data: str, table: pl.DataFrame) -> pl.DataFrame:
         """What an attacker's `start` sees: the attacked language's table (dual retrieval:
         the whole multilingual table of `data`, its candidate pool)."""
-        return table
-
-    def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
-        """The rows an attack may take, in order (dual retrieval: the queries)."""
         return table
 
     def attack_example(self, row: dict) -> list[tuple[str, str | None, str | None]]:
@@ -217,6 +225,10 @@ class Format:
         if sides not in self.sides:
             raise XlrobustError(f"--sides {sides}: the {self.name} format takes {', '.join(self.sides)}")
         return self.sides[sides]
+
+    def attack_rows(self, table: pl.DataFrame) -> pl.DataFrame:
+        """The rows of a language's table an attack takes its examples from (in order); all by default."""
+        return table
 
     def attack(self, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings: dict):
         """An Attacker for this format (xlrobust.attack), or an error: formats without an

@@ -25,7 +25,7 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import register
 from xlrobust.formats.base import Format, first_bad
-from xlrobust.formats.classify import accuracy, label_attack_outcomes, label_outcomes
+from xlrobust.formats.classify import accuracy, label_attack_outcomes, label_outcomes, majority_baselines
 
 
 class Choice(Format):
@@ -127,6 +127,9 @@ class Choice(Format):
 
     def attack_outcomes(self, attacks):
         return label_attack_outcomes(attacks)
+
+    def baselines(self, preds):
+        return majority_baselines(preds)
 
     # ------------------------------------------------------------------ robustness
     def perturb(self, df, perturber, sides):

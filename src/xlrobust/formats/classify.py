@@ -30,6 +30,21 @@ def label_attack_outcomes(attacks: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def majority_baselines(preds: pl.DataFrame, macro: bool = False) -> dict[str, tuple[float, str]]:
+    """Always answering the most frequent gold label of the scored examples: its accuracy is
+    the majority share (1/num_labels for balanced data, never below it), and its macro-F1."""
+    labels = preds["label"].to_numpy()
+    if not len(labels):
+        return {}
+    values, counts = np.unique(labels, return_counts=True)
+    out = {"accuracy": (float(counts.max() / len(labels)), "majority class")}
+    if macro:
+        from xlrobust.score import macro_f1
+
+        out["macro_f1"] = (float(macro_f1(labels, np.full_like(labels, values[counts.argmax()]))), "majority class")
+    return out
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> dict:
     return {"accuracy": float((logits.argmax(-1) == labels).mean())}
 
@@ -118,6 +133,9 @@ class Classify(Format):
 
     def attack_outcomes(self, attacks):
         return label_attack_outcomes(attacks)
+
+    def baselines(self, preds):
+        return majority_baselines(preds, macro=True)
 
     def corpus_scores(self, preds):
         from xlrobust.score import macro_f1_ci

@@ -158,7 +158,8 @@ class Dual(Format):
         "group": pl.String,
     }
     head = "AutoModel"
-    prediction_columns = ("nearest", "ranks", "relevant")
+    prediction_stage = "retrieval"  # prediction embeds queries and candidates (retrieval.embed_texts)
+    prediction_columns = ("nearest", "ranks", "relevant", "pool")
     metric = "map_at_20"
     k = K
     sides = {"query": ("text_a",)}
@@ -240,18 +241,28 @@ class Dual(Format):
 
     def candidate_vectors(self, model, pool: pl.DataFrame) -> np.ndarray:
         """The pool's vectors, embedded once per model and pool: kept in
-        `<model folder>.candidates/<digest>.npy` (written atomically) and read back by every
-        later probe of the same model (probes change only the query side). Embedded in
-        chunks of 4096 with a progress bar, so memory holds one chunk's hidden states."""
+        `layout.candidate_vectors(<digest>)` (outside the model folder, which its training
+        stage owns; written atomically) and read back by every later probe and attack of the
+        same model (probes change only the query side). The digest covers the model folder's
+        files (a retrained model misses), the layer, length and precision, and the pool.
+        Embedded in chunks of 4096 with a progress bar, so memory holds one chunk's hidden states."""
         from tqdm import tqdm
 
+        from xlrobust import layout
         from xlrobust.io import atomic_path
 
         layer = self.layer(model)
-        h = hashlib.sha256(f"{layer}|{model.max_length}".encode())
-        for t, c in pool.select("text_b", "context_b").iter_rows():
-            h.update(f"{t}\x00{c}\x01".encode())
-        path = Path(f"{model.model_dir}.candidates") / f"{h.hexdigest()[:20]}.npy" if model.model_dir else None
+        h = hashlib.sha256(f"{layer}|{model.max_length}|{model.precision}".encode())
+        path = None
+        if model.model_dir:
+            for f in sorted(p for p in Path(model.model_dir).rglob("*") if p.is_file()):
+                h.update(f"{f.relative_to(model.model_dir)}\x02".encode())
+                with open(f, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 22), b""):
+                        h.update(block)
+            for t, c in pool.select("text_b", "context_b").iter_rows():
+                h.update(f"{t}\x00{c}\x01".encode())
+            path = Path(layout.candidate_vectors(h.hexdigest()[:32]))
         if path is not None and path.exists():
             return np.load(path)
         parts = []
@@ -264,6 +275,7 @@ class Dual(Format):
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, vecs)
+            print(f"candidate vectors ({pool.height}) -> {path}", flush=True)
         return vecs
 
     def embed_queries(self, model, texts: list[str]) -> np.ndarray:
@@ -302,6 +314,17 @@ class Dual(Format):
                 preds.with_columns(metric=pl.lit("hit_at_1"), x=hit, w=pl.lit(1.0)),
             ]
         )
+
+    def baselines(self, preds):
+        """A uniformly random ranking of each query's pool: its expected AP@20
+        (random_map_at_k) and hit@1 (relevant / pool), averaged over the queries."""
+        if not preds.height:
+            return {}
+        rows = preds.select("pool", "relevant").rows()
+        return {
+            "map_at_20": (float(np.mean([random_map_at_k(n, r) for n, r in rows])), "random ranking"),
+            "hit_at_1": (float(np.mean([r / n for n, r in rows])), "random ranking"),
+        }
 
     def attack_outcomes(self, attacks):
         """The mAP@20 the attack ended with (a skipped query: its clean one)."""

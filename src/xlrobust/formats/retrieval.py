@@ -16,7 +16,7 @@ translation (xx -> en: the non-English sentence is the query, the side perturbat
 attacks touch); `accuracy_en_xx` = the nearest `lang` sentence of its English sentence is
 it (en -> xx: XTREME's reported direction, English queries against the indexed `lang`
 sentences). Predictions also carry `rank`, the gold translation's rank for the xx -> en
-query (1 = nearest).
+query (1 = nearest; a hit is rank 1, ties counting for the gold: see `neighbours`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,18 @@ def default_layer(num_layers: int) -> int:
 def neighbours(queries: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For aligned rows (query i's gold is candidate i) of L2-normalised vectors: the nearest
     candidate of each query, the nearest query of each candidate, and the gold's rank among
-    each query's candidates (1 = nearest; ties count for the gold). One matrix product."""
+    each query's candidates. One matrix product.
+
+    Ties, defined once for accuracy and rank: the gold's rank is 1 + the number of candidates
+    with a strictly higher similarity, and a tie for nearest goes to the gold, so the nearest
+    is the gold (a hit) exactly when the rank is 1 (two identical English sentences: each
+    query finds its own). The attack's goal (attack.nearest_goal) counts ties the same way."""
     sims = queries @ candidates.T
     gold = np.diagonal(sims)
     rank = 1 + (sims > gold[:, None]).sum(axis=1)
-    return sims.argmax(axis=1), sims.argmax(axis=0), rank
+    rank_en_xx = 1 + (sims > gold[None, :]).sum(axis=0)
+    own = np.arange(len(gold))
+    return np.where(rank == 1, own, sims.argmax(axis=1)), np.where(rank_en_xx == 1, own, sims.argmax(axis=0)), rank
 
 
 def embed_texts(model, layer: int, enc: dict) -> np.ndarray:
@@ -75,6 +82,7 @@ class Retrieval(Format):
     architecture_suffix = "Model"
     metric = "accuracy"
     trains = False
+    prediction_stage = "retrieval"  # sentence embedding (mining inherits it)
     sides = {"a": ("text_a",)}
     default_side = "a"
 
@@ -149,6 +157,12 @@ class Retrieval(Format):
                 for metric, col in (("accuracy", "nearest"), ("accuracy_en_xx", "nearest_en_xx"))
             ]
         )
+
+    def baselines(self, preds):
+        """A random pick among the language's N candidates: hit@1 = 1/N, both directions."""
+        if not preds.height:
+            return {}
+        return {m: (1 / preds.height, "1/N (random candidate)") for m in ("accuracy", "accuracy_en_xx")}
 
     def attack_outcomes(self, attacks):
         """Still a hit after the attack only when it failed: a skipped query missed already."""

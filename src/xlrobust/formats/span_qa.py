@@ -91,9 +91,11 @@ def _mixed_segmentation(text: str) -> list[str]:
 def mlqa_normalize(s: str, lang: str) -> str:
     """MLQA: lower, drop Unicode punctuation, drop the language's articles, tokens joined by spaces."""
     if lang not in MLQA_ARTICLES:
-        raise XlrobustError(f"MLQA's evaluation has no rules for language '{lang}' (it has {', '.join(MLQA_LANGS)})")
+        from xlrobust.langs import fallback
+
+        fallback(lang, "MLQA answer-normalisation rules", "no articles removed, whitespace tokens")
     s = "".join(ch for ch in s.lower() if ch not in mlqa_punct())
-    if MLQA_ARTICLES[lang]:
+    if MLQA_ARTICLES.get(lang):
         s = re.sub(MLQA_ARTICLES[lang], " ", s)
     tokens = _mixed_segmentation(s) if lang == "zh" else s.split()
     return " ".join(t for t in tokens if t.strip() != "")
@@ -141,6 +143,39 @@ def squad_scores(predictions: list[str], golds: list[list[str]]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# The no-skill baseline: answers that use no model, scored with the same official rules.
+TRIVIAL = ("first_k", "first_sentence")
+
+
+def first_sentence(ctx: str) -> str:
+    """The context's first sentence (Latin, CJK, Devanagari and Arabic sentence ends)."""
+    return re.split(r"(?<=[.!?。！？])\s*|(?<=।)\s*|(?<=؟)\s*", ctx.strip(), maxsplit=1)[0]
+
+
+def first_k(ctx: str, k: int, lang: str) -> str:
+    """The context's first k tokens (characters for zh, as MLQA scores zh per character)."""
+    return "".join(ctx.split())[:k] if lang == "zh" else " ".join(ctx.split()[:k])
+
+
+def trivial_answers(df: pl.DataFrame) -> pl.DataFrame:
+    """The two no-model answers per question (columns TRIVIAL): the context's first k
+    tokens, k = the median first-gold-answer length of the question's language in its
+    scoring tokens, and the context's first sentence."""
+    k = {}
+    for (lang,), g in df.group_by("lang"):
+        lengths = [
+            len(normalize(a[0], lang, sc).split()) for a, sc in g.select("answer_text", "scoring").iter_rows() if a
+        ]
+        k[lang] = max(1, int(np.median(lengths))) if lengths else 1
+    rows = df.select("text_b", "lang").iter_rows()
+    firsts, sentences = (
+        zip(*[(first_k(c, k[lang], lang), first_sentence(c)) for c, lang in rows]) if df.height else ((), ())
+    )
+    return pl.DataFrame(
+        {"first_k": list(firsts), "first_sentence": list(sentences)}, schema=dict.fromkeys(TRIVIAL, pl.String)
+    )
+
+
 def qa_answers(
     start_logits: np.ndarray, end_logits: np.ndarray, features, contexts: list[str], allow_no_answer: bool
 ) -> list[str]:
@@ -246,7 +281,8 @@ class SpanQA(Format):
     }
     text_columns = ("text_a", "text_b")
     head = "AutoModelForQuestionAnswering"
-    prediction_columns = ("answer_text", "scoring", "prediction")  # what `predict` writes besides id and lang
+    # what `predict` writes besides id and lang (the no-model answers are the no-skill baseline)
+    prediction_columns = ("answer_text", "scoring", "prediction", *TRIVIAL)
     architecture_suffix = "ForQuestionAnswering"
     metric = "f1"
     # question; context outside the answers (answers kept exactly); both; and the named probe
@@ -307,17 +343,39 @@ class SpanQA(Format):
 
         return Dataset.from_dict(self.features(tok, df, max_length, doc_stride, train))
 
+    @staticmethod
+    def fit_questions(tok, questions: list[str], max_length: int, stride: int) -> list[str]:
+        """Questions cut to their first tokens so that every window keeps more context tokens
+        than the stride (XTREME's run_squad truncates questions to max_query_length; run_qa.py
+        fails on a long one): a question may take at most max_length - special tokens -
+        stride - 1 tokens. Then the context is split into windows as usual."""
+        room = max_length - tok.num_special_tokens_to_add(pair=True) - stride - 1
+        if room < 1:
+            raise XlrobustError(f"--max-length {max_length} leaves no room for a question and a context window")
+        enc = tok(questions, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        out = []
+        for q, ids, offs in zip(questions, enc["input_ids"], enc["offset_mapping"]):
+            keep = room
+            while len(ids) > room and keep > 0:  # the cut text may tokenize longer: cut until it fits
+                q = q[: offs[keep - 1][1]]
+                if len(tok(q, add_special_tokens=False, verbose=False)["input_ids"]) <= room:
+                    break
+                keep -= 1
+            out.append(q)
+        return out
+
     def features(self, tok, df: pl.DataFrame, max_length: int, doc_stride: int, train: bool) -> dict:
         """run_qa.py's features; dev/prediction features keep offsets and example index."""
         pad_right = tok.padding_side == "right"
-        questions = [q.lstrip() for q in df["text_a"].to_list()]
+        stride = min(doc_stride, max_length // 2)
+        questions = self.fit_questions(tok, [q.lstrip() for q in df["text_a"].to_list()], max_length, stride)
         contexts = df["text_b"].to_list()
         enc = tok(
             questions if pad_right else contexts,
             contexts if pad_right else questions,
             truncation="only_second" if pad_right else "only_first",
             max_length=max_length,
-            stride=min(doc_stride, max_length // 2),
+            stride=stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
         )
@@ -415,7 +473,7 @@ class SpanQA(Format):
                 "scoring": df["scoring"],
                 "prediction": pl.Series(self.answers(model, df), dtype=pl.String),
             }
-        )
+        ).hstack(trivial_answers(df))
 
     def outcomes(self, preds):
         scores = [
@@ -430,6 +488,20 @@ class SpanQA(Format):
                 preds.with_columns(metric=pl.lit("f1"), x=f1, w=pl.lit(1.0)),
             ]
         )
+
+    def baselines(self, preds):
+        """No skill: the better of the first-k-tokens and first-sentence answers, per metric."""
+        out = {}
+        for col in TRIVIAL:
+            for row in (
+                self.outcomes(preds.with_columns(prediction=pl.col(col)))
+                .group_by("metric")
+                .agg(pl.col("x").mean())
+                .iter_rows()
+            ):
+                if row[0] not in out or row[1] > out[row[0]][0]:
+                    out[row[0]] = (row[1], "first-k tokens or first sentence")
+        return out
 
     def answer(self) -> pl.Expr:
         return pl.col("prediction")

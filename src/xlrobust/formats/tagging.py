@@ -42,6 +42,11 @@ from xlrobust.perturb import CHAR_OPS, WORD_OPS
 
 IGNORE = -100
 BIO = re.compile(r"^(O|[BI]-.+)$")
+# A description of the data in the score table (no metric of the model): the share of gold
+# tokens that are one character. PAN-X ja/zh split words into characters, so an entity is
+# a run of one-character tokens and a one-character slip breaks it: entity F1 sits near zero.
+SINGLE_CHAR = "single_char_token_share"
+SINGLE_CHAR_FLAG = 0.5  # the report flags a language above this share
 
 
 def bio_tags(tags) -> bool:
@@ -326,6 +331,20 @@ class Tagging(Format):
             )
         return pl.concat(parts)
 
+    def baselines(self, preds):
+        """No skill: the most frequent gold tag of the language's sentences for token accuracy
+        (O in NER), and all-O for entity F1 (it finds no entity: 0)."""
+        tags = preds["tags"].explode().drop_nulls()
+        if not tags.len():
+            return {}
+        out = {"accuracy": (float(tags.value_counts(sort=True)["count"][0] / tags.len()), "majority tag")}
+        if bio_tags(tags.unique().to_list()):
+            out["f1"] = (0.0, "all-O")
+        return out
+
+    def corpus_scores(self, preds):
+        return {SINGLE_CHAR: single_char_share}
+
     def attack_outcomes(self, attacks):
         """F1 and token accuracy of the prediction each attack ended with (a skipped sentence:
         its clean prediction; a failed one: the last, still above the threshold)."""
@@ -412,6 +431,13 @@ class Tagging(Format):
         score = f"{metric} {sentence_score(gold, before, bio):.2f} → {sentence_score(gold, after, bio):.2f}"
         changed = "; ".join(parts) if parts else "no tag changed"
         return f"{changed}<br><small>{escape(score)} ({len(parts)} of {len(before)} tags changed)</small>"
+
+
+def single_char_share(preds: pl.DataFrame) -> tuple[float, float, float]:
+    """The share of gold tokens that are one character (value, and as its own interval)."""
+    lengths = preds["tokens"].explode().drop_nulls().str.len_chars()
+    share = float((lengths == 1).mean()) if lengths.len() else 0.0
+    return share, share, share
 
 
 def changed_tags(tokens: list[str], pred: list[str], clean_tokens: list[str], clean_pred: list[str]) -> bool:

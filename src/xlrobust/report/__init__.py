@@ -15,7 +15,7 @@ from html import escape
 import polars as pl
 
 from xlrobust import config as cfgmod
-from xlrobust.io import expand_paths, read_table, write_text
+from xlrobust.io import expand_paths, marker, read_table, write_text
 from xlrobust.report.html import CSS, mark_changes  # noqa: F401 (the report's public helpers)
 from xlrobust.report.narrative import recipe_max_lengths, study_section  # noqa: F401
 from xlrobust.report.provenance import provenance
@@ -69,11 +69,11 @@ def write_report(
     )
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     html = (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='generator' content='{marker('report')}'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>xlrobust report</title><style>{CSS}</style></head><body>"
         f"<h1>xlrobust: robustness of zero-shot cross-lingual transfer after English intermediate training</h1>"
         f"<p><small>Generated {now}. Studies: {nav} · <a href='#provenance'>provenance</a></small></p>"
-        f"{body}{provenance(cfg, data_meta, benchmarks)}</body></html>"
+        f"{body}{provenance(cfg, data_meta, benchmarks, scores)}</body></html>"
     )
     write_text(html, out)

@@ -119,10 +119,20 @@ def mean_over_seeds(scores: pl.DataFrame, *keys: str) -> pl.DataFrame:
     return scores.group_by(*keys).agg(value=pl.col("value").mean(), sd=pl.col("value").std(), seeds=pl.len())
 
 
-def overall(s: pl.DataFrame) -> pl.DataFrame:
-    """The all-language rows; with a single language, that language's rows."""
+def overall_language(s: pl.DataFrame) -> tuple[str, str]:
+    """The language average the figures plot, and its words: `all_xl` (every language but
+    English, the zero-shot ones) where there is one, else `all`, else the one language."""
     langs = s["language"].unique().to_list()
-    return s.filter(pl.col("language") == ("all" if "all" in langs else langs[0]))
+    if "all_xl" in langs:
+        return "all_xl", "all_xl: languages but English"
+    if "all" in langs:
+        return "all", "all languages"
+    return langs[0], langs[0]
+
+
+def overall(s: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the language average the figures plot (overall_language)."""
+    return s.filter(pl.col("language") == overall_language(s)[0])
 
 
 def rate_curves(s: pl.DataFrame, metric: str = "accuracy") -> str:
@@ -139,7 +149,10 @@ def rate_curves(s: pl.DataFrame, metric: str = "accuracy") -> str:
         if len(base):
             series[name].append((0.0, base.mean()))
     return line_chart(
-        series, f"{metric} by perturbation rate", "perturbation rate (0 = clean)", f"{metric}, all languages (%)"
+        series,
+        f"{metric} by perturbation rate",
+        "perturbation rate (0 = clean)",
+        f"{metric}, {overall_language(s)[1]} (%)",
     )
 
 
@@ -159,7 +172,7 @@ def max_length_curves(s: pl.DataFrame, lengths: dict[str, int], metric: str = "a
         series,
         f"{metric} drop by intermediate max sequence length",
         "intermediate max length (tokens)",
-        f"{metric} drop, all languages (points)",
+        f"{metric} drop, {overall_language(s)[1]} (points)",
         y_range=y_range(series),
     )
 
@@ -185,6 +198,70 @@ def mlm_comparison(s: pl.DataFrame, recipes: dict, names: list[str], metric: str
     if not d.height:
         return ""
     return (
-        f"<h3>Figure: continued MLM vs none — {escape(metric)} drop per probe (points, all languages)</h3>"
+        f"<h3>Figure: continued MLM vs none — {escape(metric)} drop per probe (points, "
+        f"{escape(overall_language(s)[1])})</h3>"
         + heatmap(d, "row", "col", "value", f"{metric} drop with and without continued multilingual MLM")
     )
+
+
+def interval_chart(rows: list[dict], series: list[str], title: str, xlabel: str) -> str:
+    """A forest plot as inline SVG: one row per language, a point with its 95% interval per
+    series (recipe), the language's no-skill baseline as a dashed line across its row.
+    `rows`: {"language", "baseline", series name: (value, lo, hi) or None}; values in [0, 1].
+    Rows stay 18 px high whatever their number, so 40+ languages remain readable."""
+    if not rows:
+        return ""
+    lw, right, top, rh = 70, 20, 46, max(18, 6 * len(series) + 6)
+    w = 620
+    pw = w - lw - right
+    h = top + rh * len(rows) + 30
+    px = lambda v: lw + max(0.0, min(1.0, v)) * pw  # noqa: E731
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' "
+        f"aria-label='{escape(title)}'>",
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, name in enumerate(series):  # legend
+        c = COLOURS[i % len(COLOURS)]
+        parts.append(
+            f"<circle cx='{lw + 8 + 130 * i}' cy='12' r='4' fill='{c}'/>"
+            f"<text x='{lw + 16 + 130 * i}' y='16' font-size='11' fill='{c}'>{escape(name)}</text>"
+        )
+    parts.append(
+        f"<line x1='{lw + 8 + 130 * len(series)}' y1='12' x2='{lw + 28 + 130 * len(series)}' y2='12' stroke='#555' "
+        f"stroke-dasharray='3,2'/><text x='{lw + 32 + 130 * len(series)}' y='16' font-size='11'>no-skill baseline</text>"
+    )
+    for k in range(6):  # grid and x axis in %
+        x = px(k / 5)
+        parts.append(
+            f"<line x1='{x}' y1='{top - 6}' x2='{x}' y2='{top + rh * len(rows)}' stroke='#eee'/>"
+            f"<text x='{x}' y='{top + rh * len(rows) + 14}' text-anchor='middle' font-size='10'>{20 * k}</text>"
+        )
+    parts.append(f"<text x='{lw + pw / 2}' y='{h - 4}' text-anchor='middle' font-size='12'>{escape(xlabel)}</text>")
+    for j, r in enumerate(rows):
+        y0 = top + j * rh
+        if j % 2:
+            parts.append(f"<rect x='{lw}' y='{y0}' width='{pw}' height='{rh}' fill='#fafafa'/>")
+        parts.append(
+            f"<text x='{lw - 6}' y='{y0 + rh / 2 + 4}' text-anchor='end' font-size='11'>{escape(str(r['language']))}</text>"
+        )
+        if r.get("baseline") is not None:
+            x = px(r["baseline"])
+            parts.append(
+                f"<line x1='{x:.1f}' y1='{y0 + 1}' x2='{x:.1f}' y2='{y0 + rh - 1}' stroke='#555' stroke-dasharray='3,2'>"
+                f"<title>{escape(str(r['language']))}: baseline {100 * r['baseline']:.1f}%</title></line>"
+            )
+        for i, name in enumerate(series):
+            cell = r.get(name)
+            if not cell or cell[0] is None:
+                continue
+            v, lo, hi = cell
+            y = y0 + 6 + i * (rh - 12) / max(1, len(series) - 1) if len(series) > 1 else y0 + rh / 2
+            c = COLOURS[i % len(COLOURS)]
+            label = f"{r['language']} · {name}: {100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+            parts.append(
+                f"<line x1='{px(lo):.1f}' y1='{y:.1f}' x2='{px(hi):.1f}' y2='{y:.1f}' stroke='{c}' stroke-width='1.5'/>"
+                f"<circle cx='{px(v):.1f}' cy='{y:.1f}' r='3' fill='{c}'><title>{escape(label)}</title></circle>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)

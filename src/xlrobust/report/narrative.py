@@ -8,11 +8,18 @@ from html import escape
 
 import polars as pl
 
-from xlrobust.report.charts import heatmap, max_length_curves, mean_over_seeds, mlm_comparison, rate_curves
+from xlrobust.report.charts import (
+    heatmap,
+    interval_chart,
+    max_length_curves,
+    mean_over_seeds,
+    mlm_comparison,
+    rate_curves,
+)
 from xlrobust.report.html import mark_changes, pct, probe_label, probe_label_expr, table
 
 ATTACK_METRICS = ("attack_success_rate", "mean_queries", "perturbed_words_pct")
-NOT_TABLED = ("_drop", "_under_attack", "flip_rate", *ATTACK_METRICS)
+NOT_TABLED = ("_drop", "_under_attack", "flip_rate", "_share", *ATTACK_METRICS)  # _share: data, not model
 
 
 def metric_words(metric: str) -> str:
@@ -90,55 +97,180 @@ def no_comparison(st: dict) -> str:
     return "No recipe-vs-none comparison could be paired yet (no shared examples)."
 
 
-def answer(c: pl.DataFrame, st: dict, seeds: int, langs: int, family: str | None) -> str:
+def answer(c: pl.DataFrame, st: dict, seeds: int, langs: int, family: str | None, above: str = "") -> str:
     which = f" ({escape(family)})" if family else ""
     if not c.height:
-        return f"<div class='answer'><b>Answer{which}.</b> {no_comparison(st)}</div>"
+        return f"<div class='answer'><b>Answer{which}.</b> {no_comparison(st)}{above}</div>"
     return (
         f"<div class='answer'><b>Answer{which}.</b> {headline(c)} <small>(paired over the same examples and "
         f"{seeds} seed(s), {langs} languages; Holm correction across the {c.height} comparisons of this "
         f"{'task family' if family else 'study'}.)</small><details{' open' if c.height <= 8 else ''}>"
         f"<summary>every comparison</summary><ul>"
         + "".join(f"<li>{x}</li>" for x in answer_sentences(c))
-        + "</ul></details></div>"
+        + f"</ul></details>{above}</div>"
     )
 
 
-def metric_tables(s: pl.DataFrame, metrics: list[str], cols: list[str]) -> str:
-    out = []
-    for metric in metrics:
-        t = mean_over_seeds(s.filter(pl.col("metric") == metric), "model", "recipe", "probe", "rate", "language")
-        if not t.height:
-            continue
-        t = t.with_columns(
-            cell=pl.when(pl.col("sd").is_null())
-            .then(pl.format("{}", (100 * pl.col("value")).round(1)))
-            .otherwise(pl.format("{} ± {}", (100 * pl.col("value")).round(1), (100 * pl.col("sd")).round(1))),
-            input=probe_label_expr(),
+AVERAGES = ("all_xl", "all")  # all_xl: every language but English; all: every language
+AVERAGE_WORDS = "all_xl = mean over every language but English (zero-shot); all = mean over every language"
+
+
+def series_name(model: str, recipe: str, models: int) -> str:
+    return recipe if models == 1 else f"{model} · {recipe}"
+
+
+def over_seeds(t: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    """One value per cell over seeds: the mean, the widest 95% interval of any seed, the
+    baseline, and above the baseline only when every seed's interval is."""
+    return t.group_by(*keys, maintain_order=True).agg(
+        value=pl.col("value").mean(),
+        lo=pl.col("ci_low").min(),
+        hi=pl.col("ci_high").max(),
+        baseline=pl.col("baseline").first(),
+        kind=pl.col("baseline_kind").first(),
+        above=pl.col("above_baseline").all() if t["above_baseline"].null_count() < t.height else pl.lit(None),
+        seeds=pl.len(),
+    )
+
+
+def language_order(langs) -> list[str]:
+    per = sorted(x for x in set(langs) if x not in AVERAGES)
+    return per + [x for x in AVERAGES if x in set(langs)]
+
+
+def interval_text(v, lo, hi, above=None) -> str:
+    if v is None:
+        return "–"
+    text = f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None else f"{100 * v:.1f}"
+    return text + (" not above baseline" if above is False else "")
+
+
+def single_char_notes(s: pl.DataFrame, target: str) -> dict[str, str]:
+    """language -> why its entity F1 sits near zero, for languages whose gold tokens are
+    mostly single characters (PAN-X ja, zh)."""
+    from xlrobust.formats.tagging import SINGLE_CHAR, SINGLE_CHAR_FLAG
+
+    t = s.filter((pl.col("target") == target) & (pl.col("metric") == SINGLE_CHAR) & (pl.col("probe") == "clean"))
+    shares = t.group_by("language").agg(pl.col("value").mean())
+    return {
+        lang: (
+            f"{100 * share:.0f}% of its tokens are single characters: an entity is a run of one-character "
+            "tokens and one wrong tag breaks it, so entity F1 sits near zero"
         )
-        langs = [x for x in cols if x in t["language"].unique()]
-        title = metric.replace("_", " ").capitalize().replace("F1", "F1").replace("Macro f1", "Macro-F1")
-        if len(langs) > 12:  # many languages: languages as rows, inputs as columns
-            wide = t.pivot(on="input", index=["model", "recipe", "language"], values="cell")
-            order = {lang: i for i, lang in enumerate(cols)}
-            wide = (
-                wide.with_columns(pl.col("language").replace_strict(order, default=len(order)).alias("_o"))
-                .sort("model", "recipe", "_o")
-                .drop("_o")
+        for lang, share in shares.iter_rows()
+        if share > SINGLE_CHAR_FLAG
+    }
+
+
+def language_view(s: pl.DataFrame, target: str, metric: str, figure: bool) -> str:
+    """A target's clean metric per language: languages as rows, recipes as columns, each
+    value with its 95% bootstrap interval, the no-skill baseline, notes; then the same under
+    each probe (recipe · probe as columns); and the figure of the clean table."""
+    title = metric.replace("_", " ").capitalize().replace("Macro f1", "Macro-F1")
+    t = s.filter((pl.col("target") == target) & (pl.col("metric") == metric))
+    clean = over_seeds(t.filter(pl.col("probe") == "clean"), "model", "recipe", "language")
+    if not clean.height:
+        return ""
+    models = clean["model"].n_unique()
+    pairs = clean.select("model", "recipe").unique().sort(pl.col("recipe") != "none", "model", "recipe")
+    series = [series_name(m, r, models) for m, r in pairs.iter_rows()]  # `none` first, the baseline recipe
+    langs = language_order(clean["language"].to_list())
+    notes = single_char_notes(s, target) if metric == "f1" else {}
+    cells: dict = {}
+    base: dict = {}
+    for r in clean.iter_rows(named=True):
+        cells[(r["language"], series_name(r["model"], r["recipe"], models))] = r
+        if r["baseline"] is not None:
+            base[r["language"]] = r["baseline"]
+    kind = clean["kind"].drop_nulls()
+    base_col = f"baseline ({kind[0]})" if kind.len() else "baseline"
+    data: dict[str, list] = {"language": langs}
+    for name in series:
+        data[name] = [
+            interval_text(
+                *(lambda c: (c["value"], c["lo"], c["hi"], c["above"]) if c else (None,) * 4)(cells.get((x, name)))
             )
-            out.append(
-                f"<h3>{escape(title)} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>"
+            for x in langs
+        ]
+    data[base_col] = [pct(base.get(x)) for x in langs]
+    if notes:
+        data["note"] = [notes.get(x, "") for x in langs]
+    seeds = clean["seeds"].max()
+    out = [
+        f"<h3>{escape(title)} per language: {escape(target)} (%, clean; value [95% bootstrap interval over "
+        f"examples]{'; mean over ' + str(seeds) + ' seeds, widest interval' if seeds > 1 else ''}; "
+        f"'not above baseline': the interval reaches the no-skill baseline; {AVERAGE_WORDS})</h3>",
+        table(pl.DataFrame(data), left=1),
+    ]
+    if figure:
+        rows = [
+            {
+                "language": x,
+                "baseline": base.get(x),
+                **{n: (lambda c: (c["value"], c["lo"], c["hi"]) if c else None)(cells.get((x, n))) for n in series},
+            }
+            for x in langs
+        ]
+        out.append(
+            f"<h3>Figure: {escape(title)} per language and recipe, {escape(target)} (point and 95% interval; "
+            f"dashed: the no-skill baseline)</h3>"
+            + interval_chart(rows, series, f"{title} per language, {target}", f"{title}, clean (%)")
+        )
+    pert = over_seeds(t.filter(pl.col("probe") != "clean"), "model", "recipe", "probe", "rate", "language")
+    if pert.height:
+        pert = pert.with_columns(input=probe_label_expr())
+        cols = list(
+            dict.fromkeys(
+                f"{series_name(m, r, models)} · {i}"
+                for m, r, i in pert.sort("probe", "rate").select("model", "recipe", "input").iter_rows()
             )
-            out.append(table(wide, left=3))
-        else:
-            wide = t.pivot(on="language", index=["model", "recipe", "input"], values="cell").sort(
-                "model", "recipe", "input"
-            )
-            out.append(
-                f"<h3>{escape(title)} per language (%, mean ± sd over seeds; all_xl = every language but English)</h3>"
-            )
-            out.append(table(wide.select("model", "recipe", "input", *[x for x in cols if x in wide.columns]), left=3))
+        )
+        pc = {
+            (r["language"], f"{series_name(r['model'], r['recipe'], models)} · {r['input']}"): r
+            for r in pert.iter_rows(named=True)
+        }
+        plangs = language_order(pert["language"].to_list())
+        pdata: dict[str, list] = {"language": plangs}
+        for col in cols:
+            pdata[col] = [
+                interval_text(*(lambda c: (c["value"], c["lo"], c["hi"]) if c else (None,) * 3)(pc.get((x, col))))
+                for x in plangs
+            ]
+        out.append(
+            f"<h3>{escape(title)} per language under each probe: {escape(target)} (%, value [95% interval]; "
+            f"{AVERAGE_WORDS})</h3>" + table(pl.DataFrame(pdata), left=1)
+        )
     return "".join(out)
+
+
+def above_baseline_sentence(s: pl.DataFrame, targets: list[str], metric: str) -> str:
+    """How many languages' clean metric is above its no-skill baseline (the interval's lower
+    end above it, every seed), per target and recipe; the others named."""
+    t = s.filter(
+        pl.col("target").is_in(targets)
+        & (pl.col("metric") == metric)
+        & (pl.col("probe") == "clean")
+        & ~pl.col("language").is_in(list(AVERAGES))
+        & pl.col("above_baseline").is_not_null()
+    )
+    if not t.height:
+        return ""
+    parts = []
+    g = over_seeds(t, "target", "model", "recipe", "language")
+    models = g["model"].n_unique()
+    g = g.sort("target", pl.col("recipe") != "none", "model", "recipe", maintain_order=True)
+    for (target, model, recipe), rows in g.group_by("target", "model", "recipe", maintain_order=True):
+        below = sorted(rows.filter(~pl.col("above"))["language"].to_list())
+        parts.append(
+            f"{escape(target)} with <b>{escape(series_name(model, recipe, models))}</b>: "
+            f"{rows.height - len(below)} of {rows.height} languages above the {escape(rows['kind'][0])} baseline"
+            + (f" (not above: {escape(', '.join(below))})" if below else "")
+        )
+    return (
+        f"<p><b>Above no skill.</b> Clean {escape(metric)} (95% interval's lower end above the baseline): "
+        + "; ".join(parts)
+        + ".</p>"
+    )
 
 
 def attack_table(s: pl.DataFrame, metric: str, cols: list[str]) -> str:
@@ -225,7 +357,9 @@ def family_section(
     per_lang = s.filter(~pl.col("language").is_in(["all", "all_xl"]))
     langs = sorted(per_lang["language"].unique().to_list())
     cols = langs + [x for x in ("all_xl", "all") if x in s["language"].unique()]
-    out = [answer(c, st, s["seed"].n_unique(), len(langs), family)]
+    targets = s["target"].unique(maintain_order=True).to_list()
+    above = above_baseline_sentence(s, targets, metric)
+    out = [answer(c, st, s["seed"].n_unique(), len(langs), family, above)]
     notes = [(p["name"], fmt.probe_note(p.get("sides") or fmt.default_side)) for p in st.get("perturbations", [])]
     if any(note for _, note in notes):  # what a probe does to the examples, where the format says it matters
         out.append(
@@ -283,7 +417,9 @@ def family_section(
             )
         )
     base = [m for m in per_lang["metric"].unique(maintain_order=True).to_list() if not m.endswith(NOT_TABLED)]
-    out.append(metric_tables(s, [metric] + sorted(m for m in base if m != metric), cols))
+    for target in targets:
+        for m in [metric] + sorted(m for m in base if m != metric):
+            out.append(language_view(s, target, m, figure=m == metric))
     out.append(attack_table(s, metric, cols))
     if attacks.height:
         out.append(adversarial_examples(attacks, st["recipes"], fmt))
@@ -291,16 +427,20 @@ def family_section(
 
 
 def suite_summary(s: pl.DataFrame, targets: dict[str, str]) -> str:
-    """XTREME-R's summary: each target's primary metric averaged over its languages (the
-    `all` average), per model and recipe, mean over seeds; then the robustness side: the
-    mean drop over the study's perturbations and the metric under attack."""
+    """XTREME-R's summary: each target's primary metric averaged over its zero-shot
+    languages (`all_xl`: every language but English; a target scored in English only shows
+    English), per model and recipe, mean over seeds; then the robustness side: the mean
+    drop over the study's perturbations and the metric under attack, on the same languages."""
     rows = []
     for target, metric in targets.items():
-        t = s.filter((pl.col("target") == target) & (pl.col("language") == "all"))
+        t = s.filter(pl.col("target") == target)
+        langs = set(t["language"].unique().to_list())
+        over = "all_xl" if "all_xl" in langs else ("en" if "en" in langs else sorted(langs)[0])
+        t = t.filter(pl.col("language") == over)
         for label, m, probe in (
-            (f"{target} ({metric})", metric, "clean"),
-            (f"{target}: {metric} drop", f"{metric}_drop", None),
-            (f"{target}: under attack", f"{metric}_under_attack", None),
+            (f"{target} ({metric}, {over})", metric, "clean"),
+            (f"{target}: {metric} drop ({over})", f"{metric}_drop", None),
+            (f"{target}: under attack ({over})", f"{metric}_under_attack", None),
         ):
             g = t.filter(pl.col("metric") == m)
             if probe:
@@ -316,8 +456,9 @@ def suite_summary(s: pl.DataFrame, targets: dict[str, str]) -> str:
     wide = d.pivot(on="column", index=["model", "recipe"], values="value").sort("model", "recipe")
     fmt = {c: pct for c in order}
     return (
-        "<h3>Suite summary (XTREME-R style; %, average over each target's languages, mean over seeds; drop = "
-        "mean over the study's perturbations)</h3>" + table(wide.select("model", "recipe", *order), fmt, left=2)
+        "<h3>Suite summary (XTREME-R style; %, each column averages the target's languages but English "
+        "(all_xl, the zero-shot languages; a column marked en: English only), mean over seeds; drop = mean "
+        "over the study's perturbations)</h3>" + table(wide.select("model", "recipe", *order), fmt, left=2)
     )
 
 

@@ -1,5 +1,6 @@
 """The report's provenance section: config hash, code version, package versions, model
-and dataset sources (local files shown as local), and compute cost per stage from the
+and dataset sources (local files shown as local), the precision (fp32 / bf16) of each
+target's prediction, attacks and model training, and compute cost per stage from the
 rules' benchmark files."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from xlrobust.report.html import table
 PACKAGES = ["xlrobust", "torch", "transformers", "datasets", "textattack", "polars", "snakemake", "dvc"]
 
 
-def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
+def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str], scores: pl.DataFrame | None = None) -> str:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
@@ -40,6 +41,17 @@ def provenance(cfg: dict, data_meta: list[str], benchmarks: list[str]) -> str:
         )
         where = f"local files {meta['local']}" if meta.get("local") else f"{meta.get('hub')} @ {meta.get('revision')}"
         rows.append((f"dataset {meta['dataset']}", f"{meta['task']} from {where} ({counts})"))
+    if scores is not None and "precision" in scores.columns:
+        for target, pred, train in (
+            scores.select("target", "precision", "train_precision").unique().sort("target").rows()
+        ):
+            rows.append(
+                (
+                    f"precision {target}",
+                    f"prediction and attacks {pred or 'unrecorded'}; "
+                    f"training {train or 'unrecorded (or a pretrained encoder)'}",
+                )
+            )
     html = "<h2 id='provenance'>Provenance</h2>" + table(
         pl.DataFrame(rows, schema=["what", "value"], orient="row"), left=2
     )
