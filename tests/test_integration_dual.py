@@ -1,8 +1,9 @@
 """The cpu_dual study end to end through Snakemake, in its own run (its own --configfile,
-tests/studies/dual_ci.yaml), in a git clone next to the real data of ../shared/data: a
-multilingual-e5-small dual encoder trained on English TyDiQA-GoldP (question, answer
-sentence) pairs ranks a LAReQA-style pool of MLQA dev answer sentences in 7 languages;
-then a perturbation, an attack and the report."""
+tests/studies/dual_ci.yaml), in a git clone that reads only the repository's own data
+(samples/, scripts/make_samples.py; so it runs on a bare clone too): a multilingual-e5-small
+dual encoder trained on English TyDiQA-GoldP (question, answer sentence) pairs ranks a
+LAReQA-style pool of MLQA dev answer sentences in 7 languages; then a perturbation, an
+attack and the report."""
 
 from __future__ import annotations
 
@@ -18,12 +19,30 @@ LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, shared_data):
+def run(tmp_path_factory, samples):
     from conftest import run_study
 
-    root, seconds = run_study(tmp_path_factory, "dual", "[cpu_dual]", "--configfile", "tests/studies/dual_ci.yaml")
+    cache = tmp_path_factory.mktemp("dual-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XLROBUST_CACHE", str(cache))  # the candidate vectors (layout.candidate_vectors)
+        root, seconds = run_study(tmp_path_factory, "dual", "[cpu_dual]", "--configfile", "tests/studies/dual_ci.yaml")
     print(f"\ncpu_dual through Snakemake: {seconds:.0f} s wall", flush=True)
+    (root / "candidate_cache").symlink_to(cache, target_is_directory=True)
     return root
+
+
+@pytest.mark.slow
+def test_reads_only_the_repository_slices_and_embeds_the_pool_once_outside_the_model(run, samples):
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    for name in ("tydiqa_r_shared", "mlqa_r_shared"):
+        assert cfg["datasets"][name]["local"].startswith("samples/")
+    assert (samples / "mlqa" / "dev-context-hi-question-hi.json").is_file()
+    # one pool file, read back by the char_swap probe and the attack: no second embedding
+    assert len(list((run / "candidate_cache" / "candidates").glob("*.npy"))) == 1
+    model = run / "models/target/me5/none/lareqa_real/seed1"
+    assert not list(model.parent.glob("*.candidates")) and not list(model.rglob("*.npy"))
 
 
 @pytest.mark.slow

@@ -58,7 +58,7 @@ def test_slices_are_small_licensed_tracked_and_what_the_cpu_studies_read():
     ).stdout
     assert not ignored and (not tracked or len(tracked.split()) == len(files))
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    read = {d for s in ("cpu", "cpu_qa", "cpu_tag", "cpu_xr") for d in datasets_of(cfg, s)}
+    read = {d for s in ("cpu", "cpu_qa", "cpu_tag", "cpu_xr", "cpu_dual") for d in datasets_of(cfg, s)}
     outside = sorted(d for d in read if not cfg["datasets"][d]["local"].startswith("samples/"))
     assert outside == ["umsab"]  # only the tweets, which are not ours to ship
 
