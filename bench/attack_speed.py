@@ -193,27 +193,33 @@ def same_as_cli(stock_rows: list, df, data: Path, n: int) -> int:
     return sum([STATUS[k], t, q] == list(row) for (k, t, q), row in zip(stock_rows, cli.iter_rows()))
 
 
+def our_attack(model: Path, df, budget: int):
+    """Our DeepWordBug on the model in fp32 (the stock reference runs in fp32), alphabet from
+    the English texts of `df`."""
+    from xlrobust.attack import build, make_wrapper
+    from xlrobust.perturb import alphabets
+    from xlrobust.predict import Classifier
+
+    return build(
+        "deepwordbug",
+        make_wrapper(Classifier(str(model), precision="fp32")),
+        "en",
+        budget,
+        alphabets(df["text_a"].to_list()),
+    )
+
+
 def ours_loop(model: Path, data: Path, n: int, budget: int, seed: int = SEED, atk=None) -> tuple[float, list]:
     """Our attack loop in this process (timed like the stock loop), seeded as stock's;
     `atk`: an attack built before (the parity mode reuses one)."""
     import polars as pl
 
-    from xlrobust.attack import build, make_wrapper
-    from xlrobust.perturb import alphabets
-    from xlrobust.predict import Classifier
     from xlrobust.ta_parts import import_textattack
 
     set_seed = import_textattack().shared.utils.set_seed
 
     df = pl.read_parquet(data).filter(pl.col("lang") == "en")
-    if atk is None:
-        atk = build(
-            "deepwordbug",
-            make_wrapper(Classifier(str(model), precision="fp32")),
-            "en",
-            budget,
-            alphabets(df["text_a"].to_list()),
-        )
+    atk = atk or our_attack(model, df, budget)
     rows, t = [], time.perf_counter()
     for ex in df.head(n).iter_rows(named=True):
         set_seed((seed + zlib.crc32(ex["id"].encode())) % 2**32)
@@ -237,20 +243,11 @@ def parity(model: Path, test: Path, n: int, budget: int, seeds: int, nltk_data: 
     import numpy as np
     import polars as pl
 
-    from xlrobust.attack import build, make_wrapper
-    from xlrobust.perturb import alphabets
-    from xlrobust.predict import Classifier
     from xlrobust.score import mean_ci
 
-    texts = pl.read_parquet(test).filter(pl.col("lang") == "en").head(n)["text_a"].to_list()
     df = pl.read_parquet(test).filter(pl.col("lang") == "en")
-    atk = build(
-        "deepwordbug",
-        make_wrapper(Classifier(str(model), precision="fp32")),
-        "en",
-        budget,
-        alphabets(df["text_a"].to_list()),
-    )
+    texts = df.head(n)["text_a"].to_list()
+    atk = our_attack(model, df, budget)
     runs = {"stock": [], "ours": []}
     identical = 0
     for k in range(seeds):
