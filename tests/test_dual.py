@@ -78,8 +78,41 @@ def test_ranks_count_strictly_higher_scores_so_ties_favour_the_relevant():
     q = np.array([[1.0, 0.0]])
     c = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # candidates 0 and 1 tie
     rel = pl.DataFrame({"group": ["g", "h"], "cand": [1, 2]})
-    assert rank_queries(q, c, ["g"], rel)[0].tolist() == [1]
-    assert rank_queries(q, c, ["h"], rel)[0].tolist() == [3]
+    assert rank_queries(q, c, ["g"], rel)[0][0].tolist() == [1]
+    assert rank_queries(q, c, ["h"], rel)[0][0].tolist() == [3]
+
+
+def test_ranking_by_candidate_blocks_equals_ranking_all_at_once():
+    """The blocked ranking (a running top-20 merge, ranks counted block by block; what keeps
+    Mewsli-X's million candidates out of memory) against the whole similarity matrix at once,
+    with tied scores (duplicated candidates) and a memory-mapped candidate file."""
+    import tempfile
+
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(503, 16)).astype(np.float32)
+    c[[10, 200, 400]] = c[7]  # ties across blocks
+    q = rng.normal(size=(70, 16)).astype(np.float32)
+    q[5] = c[7]
+    groups = [f"g{int(g)}" for g in rng.integers(0, 40, size=len(q))]
+    cand_group = rng.integers(0, 40, size=len(c))
+    cand_group[[7, 10]] = int(groups[5][1:])
+    rel = pl.DataFrame({"group": [f"g{g}" for g in cand_group], "cand": np.arange(len(c))})
+    sims = (q.astype(np.float64) @ c.astype(np.float64).T).astype(np.float32)  # all at once (the same scores)
+    want_ranks = [
+        np.sort(1 + (sims[j][None, :] > sims[j][np.flatnonzero(cand_group == int(g[1:]))][:, None]).sum(axis=1))
+        for j, g in enumerate(groups)
+    ]
+    want_top = np.lexsort((np.broadcast_to(np.arange(len(c)), sims.shape), -sims), axis=1)[:, :20]
+    with tempfile.TemporaryDirectory() as d:
+        mm = np.lib.format.open_memmap(f"{d}/c.npy", mode="w+", dtype=np.float32, shape=c.shape)
+        mm[:] = c
+        for cand in (c, np.load(f"{d}/c.npy", mmap_mode="r")):
+            for qb, cb in ((256, 65536), (7, 50), (1, 13), (70, 503)):
+                ranks, top = rank_queries(q, cand, groups, rel, query_block=qb, candidate_block=cb)
+                assert [r.tolist() for r in ranks] == [r.tolist() for r in want_ranks]
+                assert (top == want_top).all()
+        del mm
+    assert rank_queries(q[5:6], c, groups[5:6], rel)[0][0][0] == 1  # the query equals candidates 7 and 10: rank 1
 
 
 def test_lareqa_answer_sentence_is_the_one_holding_the_answer():

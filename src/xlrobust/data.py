@@ -361,10 +361,16 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
                     raise XlrobustError(f"{sources[lang]}: no examples for language '{lang}' in split '{split}'")
                 parts.append(df)
             table = pl.concat(parts)
-            write_parquet(table, tmp / f"{split}.parquet", "prepare")
             meta["splits"][split] = {
                 "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
                 "sources": sources,
             }
+            if split == "test" and task.pool:  # candidate-only rows (Mewsli-X's entities), never capped
+                pool, meta["splits"][split]["pool_source"] = load(
+                    dataset, {**spec, "task": task.pool, "max_examples": None, "parallel_sample": None}, "test", "mul"
+                )
+                table = pl.concat([table, pool])
+                meta["splits"][split]["pool"] = pool.height
+            write_parquet(table, tmp / f"{split}.parquet", "prepare")
         write_json(meta, tmp / "meta.json")
     return meta

@@ -54,6 +54,9 @@ class Task:
     # raw column -> the only values it may hold (surrounding spaces aside): anything else is an
     # error, not silently turned into a question or label the data does not have
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # a task whose rows join every test table as candidates only, in language "mul" (dual
+    # retrieval: Mewsli-X's entity set, one pool for all languages)
+    pool: str | None = None
 
     def hub_source(self, lang: str, config: str | None = None) -> tuple[Task, str | None]:
         """The task to read `lang` from the Hub (itself, or a copy pointing at the repo that
@@ -670,6 +673,66 @@ TASKS.update(
             lareqa(TASKS["mlqa"], "mlqa_r"),  # the offline check's pool (MLQA dev is parallel)
             lareqa(TASKS["tydiqa"], "tydiqa_r"),  # ... and its English training pairs
         )
+    }
+)
+
+
+# ---- XTREME-R's Mewsli-X (issue 27): entity linking as dual-encoder retrieval -------------
+# izhx/mewsli-x, a Hub copy of Google's release (google-research dense_representations_for_entity_retrieval/
+# mel/mewsli-x.md). Its configs and columns as izhx/nlu-evals (scripts/mewsli-x.sh,
+# engine/run_retrieval.py) reads them: `wikipedia_pairs` (train, validation: mention, entity),
+# `candidate_entities` (test: entity_id, description) and one config per WikiNews language
+# (test: mention, entity_id). A mention's relevant candidate is the description of its entity.
+MEWSLI_X_LANGS = "ar de en es fa ja pl ro ta tr uk".split()
+NO_TEXT = pl.lit(None, dtype=pl.String)
+TASKS.update(
+    {
+        "mewsli_x": Task(
+            name="mewsli_x",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("mention", "entity_id"),
+            fields={"text_a": pl.col("mention"), "text_b": NO_TEXT, "context_b": NO_TEXT, "group": pl.col("entity_id")},
+            configs={lang: lang for lang in MEWSLI_X_LANGS},
+            splits={"test": "test"},
+            pool="mewsli_x_entities",
+            licence="CC BY 4.0 (Wikipedia/WikiNews text: CC BY-SA)",
+            note="Mewsli-X WikiNews mentions in 11 languages; candidates: the ~1M entity descriptions",
+        ),
+        "mewsli_x_entities": Task(
+            name="mewsli_x_entities",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("entity_id", "description"),
+            fields={
+                "text_a": NO_TEXT,
+                "text_b": pl.col("description"),
+                "context_b": NO_TEXT,
+                "group": pl.col("entity_id"),
+            },
+            id="entity_id",
+            configs={"mul": "candidate_entities"},
+            splits={"test": "test"},
+            licence="CC BY 4.0 (Wikipedia text: CC BY-SA)",
+            note="Mewsli-X's candidate set: one description per entity, in one of 50 languages",
+        ),
+        "mewsli_x_pairs": Task(
+            name="mewsli_x_pairs",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("mention", "entity"),
+            # relevance by the entity's text: dev pairs naming the same entity share it
+            fields={
+                "text_a": pl.col("mention"),
+                "text_b": pl.col("entity"),
+                "context_b": NO_TEXT,
+                "group": pl.col("entity"),
+            },
+            configs={"en": "wikipedia_pairs"},
+            splits={"train": "train", "validation": "validation"},
+            licence="CC BY 4.0 (Wikipedia text: CC BY-SA)",
+            note="Mewsli-X's English Wikipedia (mention, entity description) training pairs",
+        ),
     }
 )
 

@@ -70,17 +70,59 @@ def pool_of(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return pool, rel
 
 
-def rank_queries(q: np.ndarray, c: np.ndarray, groups: list[str], rel: pl.DataFrame) -> list[np.ndarray]:
-    """Per query: the ranks of its relevant candidates (ascending), rank = 1 + strictly
-    higher scores. Queries in blocks of 256 so memory is 256 x pool."""
+QUERY_BLOCK = 256  # queries scored together
+CANDIDATE_BLOCK = 65_536  # candidates scored together: memory is QUERY_BLOCK x CANDIDATE_BLOCK scores
+
+
+def rank_queries(
+    q: np.ndarray,
+    c: np.ndarray,
+    groups: list[str],
+    rel: pl.DataFrame,
+    k: int = K,
+    query_block: int = QUERY_BLOCK,
+    candidate_block: int = CANDIDATE_BLOCK,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per query: the ranks of its relevant candidates (ascending; rank = 1 + the candidates
+    scoring strictly higher), and the top `k` candidates (indices, best first; ties: the
+    lower index first). Candidates are scored in blocks (`c` may be a memory-mapped file):
+    a relevant candidate's rank is counted block by block against its own score, and the
+    top k is a running merge of each block's torch.topk, so memory holds query_block x
+    candidate_block scores however large the pool (Mewsli-X: a million entities)."""
+    import torch
+
+    def scores(a, b):
+        """Cosines of L2-normalised float32 vectors, summed in float64 and rounded to float32:
+        the same score for a (query, candidate) pair whichever block or kernel computes it (a
+        float32 sum's last bits depend on the matrix shapes), so a relevant candidate's own
+        score, taken apart, equals the one in its block and ties stay ties."""
+        return (a @ torch.from_numpy(np.asarray(b, dtype=np.float64)).T).float()
+
     by_group = {g: np.asarray(v) for g, v in rel.group_by("group").agg("cand").iter_rows()}
-    out = []
-    for s in range(0, len(q), 256):
-        sims = q[s : s + 256] @ c.T
-        for j, g in enumerate(groups[s : s + 256]):
-            gold = by_group.get(g, np.zeros(0, dtype=np.int64))
-            out.append(np.sort(1 + (sims[j][None, :] > sims[j][gold][:, None]).sum(axis=1)))
-    return out
+    none = np.zeros(0, dtype=np.int64)
+    n, kk = len(q), min(k, len(c))
+    ranks: list[np.ndarray] = []
+    top = np.zeros((n, kk), dtype=np.int64)
+    for s in range(0, n, query_block):
+        qb = torch.from_numpy(np.asarray(q[s : s + query_block], dtype=np.float64))
+        gold = [by_group.get(g, none) for g in groups[s : s + query_block]]
+        gold_scores = [scores(qb[j : j + 1], c[g])[0] for j, g in enumerate(gold)]
+        higher = [torch.zeros(len(g), dtype=torch.int64) for g in gold]
+        best_v = torch.full((len(qb), 0), -torch.inf)
+        best_i = torch.zeros((len(qb), 0), dtype=torch.int64)
+        for b in range(0, len(c), candidate_block):
+            sims = scores(qb, c[b : b + candidate_block])
+            for j, gs in enumerate(gold_scores):
+                if len(gs):
+                    higher[j] += (sims[j][None, :] > gs[:, None]).sum(dim=1)
+            v, i = torch.topk(sims, min(kk, sims.shape[1]), dim=1)  # this block's best, then the merge
+            v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i + b], 1)
+            order = np.lexsort((i.numpy(), -v.numpy()), axis=1)[:, :kk]  # score down, index up
+            best_v = torch.gather(v, 1, torch.from_numpy(order))
+            best_i = torch.gather(i, 1, torch.from_numpy(order))
+        top[s : s + len(qb)] = best_i.numpy()
+        ranks.extend(np.sort(1 + h.numpy()) for h in higher)
+    return ranks, top
 
 
 class DualEncoder:
@@ -224,7 +266,7 @@ class Dual(Format):
         queries = dev.filter(pl.col("text_a").is_not_null())
         _, rel = pool_of(dev)
         n = queries.height
-        ranks = rank_queries(vecs[:n], vecs[n:], queries["group"].to_list(), rel)
+        ranks, _ = rank_queries(vecs[:n], vecs[n:], queries["group"].to_list(), rel)
         counts = dict(rel.group_by("group").len().iter_rows())
         aps = [average_precision_at_k(r, counts.get(g, 0)) for r, g in zip(ranks, queries["group"])]
         m = {"map_at_20": float(np.mean(aps)), "hit_at_1": float(np.mean([len(r) > 0 and r[0] == 1 for r in ranks]))}
@@ -245,9 +287,9 @@ class Dual(Format):
         stage owns; written atomically) and read back by every later probe and attack of the
         same model (probes change only the query side). The digest covers the model folder's
         files (a retrained model misses), the layer, length and precision, and the pool.
-        Embedded in chunks of 4096 with a progress bar, so memory holds one chunk's hidden states."""
-        from tqdm import tqdm
-
+        Embedded in chunks of 4096 with a progress bar and written to the file as they come
+        (a memory-mapped .npy), so memory holds one chunk's tokens and vectors: Mewsli-X's
+        million entity descriptions (3 GB of vectors at 768 dimensions) never sit in memory."""
         from xlrobust import layout
         from xlrobust.io import atomic_path
 
@@ -264,19 +306,31 @@ class Dual(Format):
                 h.update(f"{t}\x00{c}\x01".encode())
             path = Path(layout.candidate_vectors(h.hexdigest()[:32]))
         if path is not None and path.exists():
-            return np.load(path)
-        parts = []
-        for s in tqdm(range(0, pool.height, 4096), desc="candidates", unit="chunk", mininterval=5):
-            chunk = pool[s : s + 4096]
-            parts.append(embed_texts(model, layer, self._tok_candidates(model.tok, chunk, model.max_length)))
-        vecs = np.concatenate(parts) if parts else np.zeros((0, model.model.config.hidden_size), np.float32)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as f:
-                    np.save(f, vecs)
-            print(f"candidate vectors ({pool.height}) -> {path}", flush=True)
-        return vecs
+            return np.load(path, mmap_mode="r")  # read back as needed, never all in memory
+        dim = model.model.config.hidden_size
+        if path is None or pool.height == 0:  # no model folder to key a file by (or nothing): in memory
+            vecs = np.zeros((pool.height, dim), np.float32)
+            self._embed_pool(model, layer, pool, vecs)
+            return vecs
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:  # a .npy written chunk by chunk into its final layout
+            vecs = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(pool.height, dim))
+            self._embed_pool(model, layer, pool, vecs)
+            vecs.flush()
+            del vecs
+        print(f"candidate vectors ({pool.height}) -> {path}", flush=True)
+        return np.load(path, mmap_mode="r")
+
+    def _embed_pool(self, model, layer: int, pool: pl.DataFrame, out: np.ndarray, chunk: int = 4096) -> None:
+        """Embed the pool into `out` (an array or a memory-mapped file) chunk by chunk, with
+        a progress bar: only one chunk's texts are tokenised and embedded at a time."""
+        from tqdm import tqdm
+
+        for s in tqdm(range(0, pool.height, chunk), desc="candidates", unit="chunk", mininterval=5):
+            part = pool[s : s + chunk]
+            out[s : s + part.height] = embed_texts(
+                model, layer, self._tok_candidates(model.tok, part, model.max_length)
+            )
 
     def embed_queries(self, model, texts: list[str]) -> np.ndarray:
         return embed_texts(
@@ -289,8 +343,8 @@ class Dual(Format):
         queries = df.filter(pl.col("text_a").is_not_null())
         q = self.embed_queries(model, queries["text_a"].to_list())
         groups = queries["group"].to_list()
-        ranks = rank_queries(q, cands, groups, rel)
-        nearest = (q @ cands.T).argmax(axis=1) if len(q) and len(cands) else np.zeros(len(q), dtype=np.int64)
+        ranks, top = rank_queries(q, cands, groups, rel)
+        nearest = top[:, 0] if top.shape[1] else np.zeros(len(q), dtype=np.int64)
         counts = dict(rel.group_by("group").len().iter_rows())
         texts = pool["text_b"]
         return queries.select(
