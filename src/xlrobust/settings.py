@@ -103,6 +103,19 @@ class AttackSettings:
     precision: str = _precision("attack's model queries")
 
 
+@dataclass
+class ReportSettings:
+    """The report (`report:` in config.yaml)."""
+
+    published_margin: float = _f(
+        0.05,
+        "flag a clean score (recipe none, mean over all languages) that differs from the published zero-shot figure "
+        "of the same model and task (src/xlrobust/published.yaml) by more than this (0.05 = 5 points)",
+        minimum=0,
+        maximum=1,
+    )
+
+
 def defaults(cls) -> dict:
     return dataclasses.asdict(cls())
 
