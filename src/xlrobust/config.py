@@ -43,6 +43,7 @@ def load_schema(path: str | Path = SCHEMA) -> dict:
         train=settings.schema(settings.TrainSettings),
         predict=settings.schema(settings.PredictSettings),
         attack=settings.schema(settings.AttackSettings),
+        report=settings.schema(settings.ReportSettings),
     )
     return schema
 

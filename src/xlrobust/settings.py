@@ -46,6 +46,11 @@ class TrainSettings:
     weight_decay: float = _f(0.01, "AdamW weight decay", minimum=0)
     max_grad_norm: float = _f(1.0, "gradient clipping norm", exclusiveMinimum=0)
     eval_batch_size: int = _f(64, "examples per batch when evaluating dev (and, later, predicting)", minimum=1)
+    dual_scale: float = _f(
+        20.0,
+        "dual-encoder retrieval: the scale (1 / temperature) of the cosine similarities in the softmax over a batch's candidates",
+        exclusiveMinimum=0,
+    )
     freeze_embeddings: bool = _f(
         False,
         "keep the word embeddings fixed (on CPU an optimizer step over a 250k-word "
@@ -96,6 +101,19 @@ class AttackSettings:
         "tagging: the attack succeeds as soon as any predicted entity (POS: any tag) changes, instead of at the threshold",
     )
     precision: str = _precision("attack's model queries")
+
+
+@dataclass
+class ReportSettings:
+    """The report (`report:` in config.yaml)."""
+
+    published_margin: float = _f(
+        0.05,
+        "flag a clean score (recipe none, mean over all languages) that differs from the published zero-shot figure "
+        "of the same model and task (src/xlrobust/published.yaml) by more than this (0.05 = 5 points)",
+        minimum=0,
+        maximum=1,
+    )
 
 
 def defaults(cls) -> dict:
