@@ -101,3 +101,12 @@ def test_the_recipe_temperature_is_what_the_command_line_and_the_api_use():
     assert S.RecipeSettings.temperature == 2.0
     assert inspect.signature(train.train_tasks).parameters["temperature"].default == 2.0
     assert inspect.signature(multitask.TaskBatchSampler).parameters["temperature"].default == 2.0
+
+
+@pytest.mark.parametrize("flag", [["--temperature", "0"], ["--cap", "0"], ["--mlm-ratio", "1"]])
+def test_recipe_flags_out_of_their_bounds_are_one_line(flag, tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["intermediate", "--init", str(tmp_path), "--data", str(tmp_path), "--seed", "1", "--out", str(out)]
+    assert cli.main(argv + flag) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag[0] in err and not out.exists()
