@@ -35,7 +35,6 @@ RECIPE_NOTES = {
     "xl_charbug": "multilingual character recipe: grapheme edits with the language's own letters and keyboard, "
     "per-language stopwords, DeepWordBug's greedy word-importance search",
 }
-DEFAULT_SEED = 765  # TextAttack's own default
 
 
 def build(recipe: str, goal, lang: str, query_budget: int, alphabet: dict | None = None, extra=()):
@@ -843,7 +842,7 @@ def attack(
     max_examples: int | None = None,
     query_budget: int | None = None,
     outs: list[str] | None = None,
-    seed: int = DEFAULT_SEED,
+    seed: int | None = None,
     max_length: int | None = None,
     resume_dir: str | None = None,
     run: dict | None = None,
@@ -853,7 +852,8 @@ def attack(
 ) -> None:
     """Attack the first `max_examples` examples of each language; `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
-    `settings` (xlrobust.settings.AttackSettings fields) fill what is not given."""
+    `settings` (xlrobust.settings.AttackSettings fields) fill what is not given (a seed in
+    `settings` wins over `seed`)."""
     from xlrobust.formats import get_format
     from xlrobust.models import check_model_dir, format_of_model
     from xlrobust.predict import Model, check_fits
@@ -862,7 +862,7 @@ def attack(
     opts = {**defaults(AttackSettings), **(settings or {})}
     max_examples = max_examples or opts["max_examples"]
     query_budget = query_budget or opts["query_budget"]
-    seed = opts["seed"] if settings and "seed" in settings else seed
+    seed = opts["seed"] if seed is None or "seed" in (settings or {}) else seed
     outs = outs or []
     # Every check a user's input can fail comes before importing textattack (~8 s).
     if len(langs) != len(outs):

@@ -60,6 +60,32 @@ class TrainSettings:
     precision: str = _precision("training (and its dev evaluation)")
 
 
+SAMPLINGS = ("proportional", "temperature", "uniform")
+
+
+@dataclass
+class RecipeSettings:
+    """Multi-task sampling and MLM mix of intermediate training (a recipe in config.yaml)
+
+    temperature 2.0: what the command line always defaulted to and the all_tasks recipe
+    states (T = 1 would make temperature sampling proportional sampling)."""
+
+    sampling: str = _f(
+        "proportional",
+        "which task each multi-task step trains (jiant's samplers): in proportion to task size, "
+        "to size^(1/T), or uniformly",
+        enum=list(SAMPLINGS),
+    )
+    temperature: float = _f(2.0, "T of temperature sampling: p(task) ~ size^(1/T)", exclusiveMinimum=0)
+    cap: int | None = _f(None, "at most this many training examples per task and epoch", minimum=1)
+    mlm_ratio: float = _f(
+        0.0,
+        "fraction of steps that are masked-LM batches on multilingual text (config.yaml: `mlm: {dataset, ratio}`)",
+        minimum=0,
+        exclusiveMaximum=1,
+    )
+
+
 @dataclass
 class PredictSettings:
     """Prediction; None = what the model was trained with (its xlrobust_train.json)."""
@@ -114,6 +140,10 @@ class ReportSettings:
         minimum=0,
         maximum=1,
     )
+
+
+# every settings group (tests/test_settings.py checks each one's defaults across CLI, schema and API)
+GROUPS = (TrainSettings, RecipeSettings, PredictSettings, AttackSettings, ReportSettings)
 
 
 def defaults(cls) -> dict:

@@ -21,7 +21,7 @@ from xlrobust.errors import XlrobustError
 from xlrobust.formats import Format, get_format
 from xlrobust.io import atomic_path, read_examples
 from xlrobust.resume import claim
-from xlrobust.settings import TrainSettings, defaults
+from xlrobust.settings import RecipeSettings, TrainSettings, defaults
 
 # Defaults follow the XTREME scripts and jiant (xlrobust.settings.TrainSettings);
 # config.yaml overrides them per recipe and target.
@@ -167,11 +167,11 @@ def train_tasks(
     seed: int,
     hp: dict | None = None,
     keep: str = "classifier",
-    sampling: str = "proportional",
-    temperature: float = 1.0,
+    sampling: str = RecipeSettings.sampling,
+    temperature: float = RecipeSettings.temperature,
     caps: dict[str, int] | None = None,
     mlm: TaskData | None = None,
-    mlm_ratio: float = 0.0,
+    mlm_ratio: float = RecipeSettings.mlm_ratio,
 ) -> dict:
     """Train heads for `tasks` (and optional MLM batches) on one shared encoder, select
     the best epoch on the tasks' English dev sets, save to `out_dir`.

@@ -17,6 +17,7 @@ from xlrobust.report.charts import (
     rate_curves,
 )
 from xlrobust.report.html import mark_changes, pct, probe_label, probe_label_expr, table
+from xlrobust.settings import ReportSettings
 
 ATTACK_METRICS = ("attack_success_rate", "mean_queries", "perturbed_words_pct")
 NOT_TABLED = ("_drop", "_under_attack", "flip_rate", "_share", *ATTACK_METRICS)  # _share: data, not model
@@ -501,7 +502,7 @@ def study_section(
     recipes: dict | None = None,
     families: dict | None = None,
     published: pl.DataFrame | None = None,
-    published_margin: float = 0.05,
+    published_margin: float = ReportSettings.published_margin,
 ) -> str:
     """One study: its question, then per task family (targets of one format) the answer and
     everything behind it. `families`: family -> (targets, primary metric, format) (report.families);
