@@ -20,7 +20,7 @@ runs show the loop ratio too, but their whole-process ratio is dominated by the
 Parity in distribution (`--parity-seeds K`, K >= 5): stock and ours on the same tweets
 under K seeds each, ours on draws other than stock's (seed base + PARITY_OFFSET), plus
 ours on stock's own draws. Prints each side's success rate (succeeded / attacked, pooled
-over seeds) with a 95% bootstrap interval over tweets (xlrobust.score.mean_ci of each
+over seeds) with a 95% bootstrap interval over tweets (xlrobust.stats.mean_ci of each
 tweet's success share over the seeds; skipped tweets, already misclassified, are not
 attacked), whether the two intervals overlap, how many results are identical under
 identical draws, and the tweets on which the sides disagree under different draws,
@@ -243,7 +243,7 @@ def parity(model: Path, test: Path, n: int, budget: int, seeds: int, nltk_data: 
     import numpy as np
     import polars as pl
 
-    from xlrobust.score import mean_ci
+    from xlrobust.stats import mean_ci
 
     df = pl.read_parquet(test).filter(pl.col("lang") == "en")
     texts = df.head(n)["text_a"].to_list()

@@ -48,6 +48,7 @@ CI = REPO / "tests" / "studies" / "real_ci.yaml"
 # sits at the end of a long file is, in the slice, right after the training rows.
 FULL_SPLITS = {
     "tydiqa_en_shared": {"train": "train[:3400]", "validation": "train[3400:]"},
+    "tydiqa_r_shared": {"train": "train[:3400]", "validation": "train[3400:]"},
     "csqa_local": {"train": "dev[:1000]", "validation": "dev[1000:]"},
 }
 
@@ -221,7 +222,8 @@ def used_rows(name: str, specs: list[dict], source: Path) -> dict[Path, set[int]
         for split in full.get("splits", ["train", "validation", "test"]):
             for lang in split_langs(full, split):
                 read, _ = data.load(name, full, split, lang)
-                whole, _ = data.load(name, {**full, "max_examples": {}, "sample": {"order": "head"}}, split, lang)
+                every = {k: v for k, v in full.items() if k != "parallel_sample"}  # rows numbered as in the file
+                whole, _ = data.load(name, {**every, "max_examples": {}, "sample": {"order": "head"}}, split, lang)
                 where = {i: k for k, i in enumerate(whole["id"])}
                 ids = list(read["id"])
                 rows = sorted({where[i] for i in ids + earlier_copies(ids, full.get("local_ids") == "position")})
@@ -308,12 +310,18 @@ def build(source: Path, out: Path, root: Path = REPO) -> dict[str, int]:
     tmp = Path(tempfile.mkdtemp(prefix=".samples-", dir=out.parent))
     try:
         notes: dict[str, dict[str, tuple[Path, int, int]]] = {}
+        # a file several datasets read (TyDiQA's English for QA and LAReQA) keeps the union of their rows
+        used: dict[Path, set[int]] = {}
+        reader: dict[Path, dict] = {}
         for name, both in specs.items():
-            used = used_rows(name, both, source)
-            for path, rows in used.items():
-                rel = path.relative_to(source)
-                write_slice(both[0], path, sorted(rows), tmp / rel)
-                notes.setdefault(rel.parts[0], {})[rel.name] = (path, len(rows), units_in(both[0], path))
+            for path, rows in used_rows(name, both, source).items():
+                used.setdefault(path, set()).update(rows)
+                reader.setdefault(path, both[0])
+        for path, rows in used.items():
+            rel = path.relative_to(source)
+            write_slice(reader[path], path, sorted(rows), tmp / rel)
+            notes.setdefault(rel.parts[0], {})[rel.name] = (path, len(rows), units_in(reader[path], path))
+        for name, both in specs.items():
             check_row_ranges(name, both[0], source, used)
         for folder, files in notes.items():
             (tmp / folder / "README.md").write_text(readme(folder, files), encoding="utf-8")

@@ -360,9 +360,44 @@ ROWS_BY_LANG = {
 }
 
 
+# LAReQA tasks (issue 27) read the same Hub data as the QA tasks they come from
+ROWS["squad_r"] = ROWS["squad"]
+ROWS_BY_LANG.update({f"{name}_r": ROWS_BY_LANG[name] for name in ("xquad", "mlqa", "tydiqa")})
+
+
+# Mewsli-X (issue 27), izhx/mewsli-x's configs and columns (as izhx/nlu-evals reads them): a WikiNews
+# language's mentions (test), the candidate entity set (candidate_entities/test), English Wikipedia
+# pairs (wikipedia_pairs). Authored rows: no real Mewsli-X data is available offline.
+MEWSLI_ENTITIES = [
+    {"entity_id": "Q159741", "description": "The flag of Nepal is one of the official symbols of Nepal."},
+    {"entity_id": "Q691", "description": "Papua New Guinea is a country in Oceania."},
+    {"entity_id": "Q38768", "description": "The Richter scale measures the size of earthquakes."},
+    {"entity_id": "Q90", "description": "Paris is the capital and largest city of France."},
+]
+ROWS_BY_LANG["mewsli_x"] = {
+    "test": [
+        {"mention": "Koirala hoisted the national flag where the royal flag had flown", "entity_id": "Q159741"},
+        {"mention": "a plane crashed in Papua New Guinea on Wednesday", "entity_id": "Q691"},
+    ]
+}
+ROWS["mewsli_x_entities"] = {"test": MEWSLI_ENTITIES}
+ROWS["mewsli_x_pairs"] = {
+    s: [
+        {"mention": "the earthquake measured 6.8 on the Richter scale", "entity": MEWSLI_ENTITIES[2]["description"]},
+        {"mention": "she moved to Paris in 1920", "entity": MEWSLI_ENTITIES[3]["description"]},
+    ]
+    for s in ("train", "validation")
+}
+
+
 def write(task, root: Path, langs: list[str]) -> str:
     """Write the fixture of `task` for `langs` as <root>/<config>/<split>.parquet; return
-    the path template for datasets.<name>.local."""
+    the path template for datasets.<name>.local. A task with a candidate pool (Mewsli-X)
+    gets its pool's fixture too (language 'mul')."""
+    if task.pool:
+        from xlrobust.tasks import get_task
+
+        write(get_task(task.pool), root, ["mul"])
     rows = ROWS_BY_LANG.get(task.name) or ROWS[task.name]
     for lang in langs:
         configs = task.configs[lang] if isinstance(task.configs[lang], tuple) else (task.configs[lang],)

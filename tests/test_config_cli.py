@@ -151,7 +151,7 @@ def test_settings_tables_in_the_readme_are_derived_from_the_dataclasses():
     from xlrobust import settings as S
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for cls in (S.TrainSettings, S.PredictSettings, S.AttackSettings, S.SampleSettings):
+    for cls in S.GROUPS:
         m = re.search(rf"<!-- settings:{cls.__name__} -->\n(.*?)\n<!-- /settings -->", readme, re.S)
         assert m and m.group(1) == S.docs(cls), (
             f"README's {cls.__name__} table is stale: regenerate it from settings.docs"

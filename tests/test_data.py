@@ -263,6 +263,15 @@ EXPECT = {  # task: (splits, train langs, test langs, train rows, train labels, 
     "xquad": (["test"], 2, None),
     "mlqa": (["validation", "test"], 2, None),
     "tydiqa": (["train", "validation", "test"], 2, None),  # English rows only (the id prefix says)
+    # LAReQA (issue 27): the same data as dual-encoder retrieval (answer sentence, group = question id)
+    "xquad_r": (["test"], 2, None),
+    "squad_r": (["train", "validation"], 2, None),
+    "mlqa_r": (["validation", "test"], 2, None),
+    "tydiqa_r": (["train", "validation", "test"], 2, None),
+    # Mewsli-X (issue 27): mentions per language (the entity set joins the test table as 'mul' rows)
+    "mewsli_x": (["test"], 2, None),
+    "mewsli_x_entities": (["test"], 4, None),
+    "mewsli_x_pairs": (["train", "validation"], 2, None),
 }
 
 

@@ -153,7 +153,7 @@ def reference_run(df: pl.DataFrame, vec: dict, lang: str) -> tuple[float, set, s
 
 
 def test_predict_equals_the_reference_and_pr_f1_recompute_by_hand(fake_embed):
-    from xlrobust.score import ratio_ci
+    from xlrobust.stats import ratio_ci
 
     rng = np.random.default_rng(7)
     df, vec = mining_table(rng, "de")
@@ -466,7 +466,7 @@ def test_real_tatoeba_as_bucc_mines_far_above_no_skill_with_me5(samples, me5_fol
     """Mining, threshold tuning on the sample split and F1 on the training split, end to end
     on real text: prepare (release reader) -> predict (CLI function) -> outcomes -> bootstrap."""
     from xlrobust.predict import predict
-    from xlrobust.score import ratio_ci
+    from xlrobust.stats import ratio_ci
 
     langs = ("de", "fr", "zh")
     local = bucc_from_tatoeba(samples, tmp_path / "bucc", langs)

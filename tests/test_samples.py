@@ -40,6 +40,8 @@ def test_slices_are_rebuilt_exactly_and_give_the_studies_the_full_files_tables(f
     assert set(specs) == {"csqa_local", "tydiqa_en_shared", "mlqa_dev_shared", "panx_local", "udpos_local"} | {
         "xcopa_real",
         "tatoeba_real",
+        "tydiqa_r_shared",  # LAReQA's offline check (cpu_dual): the same files, more rows of MLQA
+        "mlqa_r_shared",
     }
     for name, both in specs.items():
         assert ms.same_tables(name, both, full_files, REPO) == [], name
@@ -58,7 +60,7 @@ def test_slices_are_small_licensed_tracked_and_what_the_cpu_studies_read():
     ).stdout
     assert not ignored and (not tracked or len(tracked.split()) == len(files))
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    read = {d for s in ("cpu", "cpu_qa", "cpu_tag", "cpu_xr") for d in datasets_of(cfg, s)}
+    read = {d for s in ("cpu", "cpu_qa", "cpu_tag", "cpu_xr", "cpu_dual") for d in datasets_of(cfg, s)}
     outside = sorted(d for d in read if not cfg["datasets"][d]["local"].startswith("samples/"))
     assert outside == ["umsab"]  # only the tweets, which are not ours to ship
 

@@ -4,7 +4,8 @@ import pytest
 
 from xlrobust import layout
 from xlrobust.report import mark_changes, write_report
-from xlrobust.score import compare, holm, macro_f1, mean_ci, paired_test, score, summary
+from xlrobust.score import compare, score, summary
+from xlrobust.stats import holm, macro_f1, mean_ci, paired_test
 
 from conftest import REPO
 

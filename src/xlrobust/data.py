@@ -270,6 +270,17 @@ def split_rows(name: str) -> tuple[str, slice | None]:
     return m[1], rows
 
 
+def parallel_sample(df: pl.DataFrame, lang: str, n: int) -> pl.DataFrame:
+    """About one row in `n`, chosen by a stable hash (CRC-32) of the raw id: where parallel
+    data shares ids across languages (MLQA, XQuAD), every language keeps the same questions,
+    which a head-of-file cap would not."""
+    import zlib
+
+    raw = df["id"].str.slice(len(lang) + 1)
+    keep = [zlib.crc32(i.encode("utf-8")) % n == 0 for i in raw.to_list()]
+    return df.filter(pl.Series(keep, dtype=pl.Boolean))
+
+
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
@@ -329,6 +340,8 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             df = normalise(raw, task, lang, hub_split if several else split, source)
             if "title" in raw.columns and task.id in raw.columns:  # for fmt.coverage
                 titles.update(zip(f"{lang}-" + raw[task.id].cast(pl.String), raw["title"]))
+            if spec.get("parallel_sample"):  # the same questions in every language (ids shared across them)
+                df = parallel_sample(df, lang, int(spec["parallel_sample"]))
             if merged:  # ids stay unique across the merged configs
                 df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
             parts.append(df)
@@ -388,10 +401,16 @@ def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:
                     raise XlrobustError(f"{sources[lang]}: no examples for language '{lang}' in split '{split}'")
                 parts.append(df)
             table = pl.concat(parts)
-            write_parquet(table, tmp / f"{split}.parquet", "prepare")
             meta["splits"][split] = {
                 "rows": {lang: int(n) for lang, n in table.group_by("lang").len().sort("lang").iter_rows()},
                 "sources": sources,
             }
+            if split == "test" and task.pool:  # candidate-only rows (Mewsli-X's entities), never capped
+                pool, meta["splits"][split]["pool_source"] = load(
+                    dataset, {**spec, "task": task.pool, "max_examples": None, "parallel_sample": None}, "test", "mul"
+                )
+                table = pl.concat([table, pool])
+                meta["splits"][split]["pool"] = pool.height
+            write_parquet(table, tmp / f"{split}.parquet", "prepare")
         write_json(meta, tmp / "meta.json")
     return meta

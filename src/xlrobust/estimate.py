@@ -65,6 +65,17 @@ SIZES = {
     "social_i_qa": ({"train": 33_410, "validation": 1_954}, 40, 3),
     # Tatoeba: up to 1000 pairs per language; each is two sentences to embed (no training)
     "tatoeba": ({"test": 1_000}, 15, 2),
+    # LAReQA (issue 27): a question and its answer sentence with the context, two sequences an example
+    "xquad_r": ({"test": 1_190}, 200, 2),
+    "squad_r": ({"train": 87_599, "validation": 10_570}, 200, 2),
+    "mlqa_r": ({"validation": 500, "test": 5_000}, 250, 2),
+    "tydiqa_r": ({"train": 3_696, "validation": 440, "test": 564}, 220, 2),
+    # Mewsli-X (google-research mewsli-x.md statistics): test 14,624 mentions over 11 languages, ranked
+    # against the 1,003,893 entities (embedded once per model: the pool term of `estimate`);
+    # training: 167,719 English pairs (dev 14,051), a mention and a description each
+    "mewsli_x": ({"test": 1_330}, 64, 1),
+    "mewsli_x_pairs": ({"train": 167_719, "validation": 14_051}, 64, 2),
+    "mewsli_x_entities": ({"test": 1_003_893}, 64, 1),
     # BUCC 2018 (issue 26): rows = sentences of both corpora of a pair, sample + training (de-en: 414k de
     # and 397k en in training alone; fr/ru/zh fewer): one sentence to embed each, no training
     "bucc": ({"test": 700_000}, 35, 1),
@@ -160,6 +171,10 @@ def estimate(cfg: dict) -> list[Line]:
         test_tok = rows(cfg, ds, "test") * tokens(cfg, ds, 128) * len(langs)
         lines["predict"].jobs += 1
         lines["predict"].flops += 2 * p * test_tok * n_probes
+        pool = get_task(cfg["datasets"][ds]["task"]).pool
+        if pool:  # a candidate set embedded once per model, which every probe reuses (Mewsli-X)
+            size, per_example, _ = SIZES[pool]
+            lines["predict"].flops += 2 * p * size["test"] * min(per_example, 128)
         lines["predict"].disk_gb += rows(cfg, ds, "test") * len(langs) * n_probes * 60 / 1e9
     for r, _, spec in xcfg.attack_jobs(cfg):
         att = {**defaults(AttackSettings), **spec}

@@ -5,6 +5,8 @@ keys: the files carry their keys as columns."""
 
 from __future__ import annotations
 
+import os
+
 
 def data_dir(dataset: str) -> str:
     return f"data/{dataset}"
@@ -74,6 +76,15 @@ def partial(output: str) -> str:
     """Where a killed job's progress waits for its rerun: next to its output, which
     Snakemake deletes before a rerun."""
     return f"{output}.partial"
+
+
+def candidate_vectors(digest: str) -> str:
+    """A dual-encoder candidate pool's vectors, keyed by the digest of the model's files, the
+    settings and the pool (formats.dual): shared by a model's prediction and attack jobs, so
+    outside every rule's output (not the model folder, which another stage owns); the folder
+    is $XLROBUST_CACHE, by default ~/.cache/xlrobust."""
+    root = os.environ.get("XLROBUST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "xlrobust")
+    return os.path.join(root, "candidates", f"{digest}.npy")
 
 
 def log(stage: str, *keys) -> str:

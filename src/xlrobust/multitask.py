@@ -25,6 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 
+from xlrobust.settings import RecipeSettings
+
 
 class MultiHeadModel(nn.Module):
     accepts_loss_kwargs = False  # the Trainer must not pass num_items_in_batch to the heads
@@ -98,11 +100,11 @@ class TaskBatchSampler:
         lengths: dict[str, list[int]],
         batch_size: int,
         seed: int,
-        sampling: str = "proportional",
-        temperature: float = 1.0,
+        sampling: str = RecipeSettings.sampling,
+        temperature: float = RecipeSettings.temperature,
         caps: dict[str, int] | None = None,
         mlm_task: str | None = None,
-        mlm_ratio: float = 0.0,
+        mlm_ratio: float = RecipeSettings.mlm_ratio,
     ):
         self.data, self.lengths, self.batch_size, self.seed = data, lengths, batch_size, seed
         self.mlm_task, self.mlm_ratio = mlm_task, mlm_ratio

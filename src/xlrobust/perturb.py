@@ -24,7 +24,7 @@ import polars as pl
 import regex
 
 from xlrobust.errors import XlrobustError
-from xlrobust.io import read_examples, write_parquet
+from xlrobust.io import write_parquet
 
 UNSPACED = {"zh", "ja", "th", "lo", "km", "my"}
 
@@ -398,8 +398,8 @@ def perturb(
                 f"(available: {', '.join(fmt.perturbations)})"
             )
         fmt.columns_of(fmt.probe(name, side)[1])
-    df = read_examples(data, lang, fmt)
-    alphabet = frame_alphabet(df)
+    df = fmt.probe_table(data, lang)
+    alphabet = frame_alphabet(df.filter(pl.col("lang") == lang))
     for name, rate, seed, side, out in probes:
         write_parquet(perturb_frame(df, name, lang, rate, seed, side, alphabet, fmt), out, "perturb")
         print(

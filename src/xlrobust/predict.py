@@ -88,6 +88,7 @@ class Model:
             model_dir, max_length, batch_size, doc_stride
         )
         self.layer = layer
+        self.model_dir = model_dir  # where a format keeps per-model files (dual: candidate vectors)
         self.model, self.tok = load_model(model_dir, self.fmt)
         self.device = device()
         if stage == "predict":

@@ -1,5 +1,5 @@
 """Robustness scoring with polars: per-example outcomes, a tidy score table with
-bootstrap intervals, paired recipe-vs-`none` comparisons with Holm correction, and
+bootstrap intervals, paired recipe-vs-`none` comparisons with Holm correction (xlrobust.stats), and
 the metrics DVC shows.
 
 Prediction and attack files say what they are in their columns (run keys, probe keys,
@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.io import expand_paths, read_table, write_json, write_parquet, write_text
+from xlrobust.stats import (
+    cell_ci,
+    holm,
+    paired_ratio_test,
+    paired_test,
+    ratio_value,
+    stratified_ratio_ci,
+)
 
 SCORE_SCHEMA = {
     "model": pl.String,
@@ -71,180 +78,10 @@ KEYS = [*RUN_KEYS, *PROBE_KEYS, "format", "id", "lang"]  # what every prediction
 ATTACK_COLUMNS = [*KEYS, "status", "num_queries", "words_perturbed", "words_total"]
 CELL = [*RUN_KEYS, "lang", "probe", "rate", "metric"]
 OUTCOME_COLUMNS = [*RUN_KEYS, "lang", "probe", "rate", "pseed", "id", "metric", "x", "w", "x0", "w0"]
-BOOTSTRAP_RESAMPLES = 2000
-PERMUTATIONS = 5000
 # The outcome compared between a recipe and `none`, per kind of probe, for a target whose
 # primary metric is M (accuracy, f1, ...).
 COMPARED = {"clean": "{}", "perturbed": "{}_drop", "attack": "{}_under_attack"}
 ALL, ZERO_SHOT = "all", "all_xl"  # language averages: every language / every language but English
-
-
-def _ci(res) -> tuple[float, float]:
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-def mean_ci(x: np.ndarray, seed: int = 0) -> tuple[float | None, float | None, float | None]:
-    """Mean with a 95% percentile-bootstrap interval (scipy)."""
-    x = np.asarray(x, dtype=float)
-    if len(x) == 0:
-        return None, None, None  # nothing to measure (e.g. every attacked example was skipped)
-    m = float(x.mean())
-    if len(x) < 2 or np.all(x == x[0]):
-        return m, m, m
-    res = stats.bootstrap(
-        (x,),
-        np.mean,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=0.95,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    return (m, *_ci(res))
-
-
-def macro_f1(y: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Macro-F1 over the classes present in y or p; vectorised over leading axes."""
-    classes = np.union1d(np.unique(y), np.unique(p))
-    f1 = []
-    for c in classes:
-        tp = np.sum((y == c) & (p == c), axis=axis)
-        fp = np.sum((y != c) & (p == c), axis=axis)
-        fn = np.sum((y == c) & (p != c), axis=axis)
-        denom = 2 * tp + fp + fn
-        f1.append(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
-    return np.mean(f1, axis=0)
-
-
-def macro_f1_ci(y: np.ndarray, p: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    m = float(macro_f1(y, p))
-    if len(y) < 2:
-        return m, m, m
-    res = stats.bootstrap(
-        (y, p),
-        macro_f1,
-        paired=True,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    return (m, *_ci(res))
-
-
-def stratified_mean_ci(groups: list[np.ndarray], seed: int = 0) -> tuple[float, float, float]:
-    """Unweighted mean of per-language means; interval by resampling within each language."""
-    rng = np.random.default_rng(seed)
-    value = float(np.mean([g.mean() for g in groups]))
-    boots = np.mean([g[rng.integers(0, len(g), (BOOTSTRAP_RESAMPLES, len(g)))].mean(axis=1) for g in groups], axis=0)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return value, float(lo), float(hi)
-
-
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    order = np.argsort(p)
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj
-    return out
-
-
-def paired_test(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float, float, float]:
-    """Mean paired difference x - y, its bootstrap 95% interval, and a two-sided
-    paired permutation (sign-flip) p-value."""
-    d = np.asarray(x, float) - np.asarray(y, float)
-    diff = float(d.mean())
-    if len(d) < 2:
-        return diff, diff, diff, 1.0
-    rng = np.random.default_rng(seed)
-    _, lo, hi = mean_ci(d, seed)
-    res = stats.permutation_test(
-        (np.asarray(x, float), np.asarray(y, float)),
-        lambda a, b, axis: np.mean(a - b, axis=axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=PERMUTATIONS,
-        alternative="two-sided",
-        rng=rng,
-    )
-    return diff, lo, hi, float(res.pvalue)
-
-
-# ---------------------------------------------------------------------------- ratios of sums
-def _ratio(x: np.ndarray, w: np.ndarray, idx=None) -> np.ndarray | float:
-    """sum(x) / sum(w), over the last axis of x[idx] (NaN where sum(w) is 0)."""
-    if idx is not None:
-        x, w = x[idx], w[idx]
-    num, den = x.sum(axis=-1), w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _value(a: tuple, idx=None):
-    """The metric of one cell: sum(x)/sum(w), or for a drop sum(x0)/sum(w0) - sum(x)/sum(w)."""
-    x, w, x0, w0 = a
-    r = _ratio(x, w, idx)
-    return r if x0 is None else _ratio(x0, w0, idx) - r
-
-
-def _interval(boots: np.ndarray) -> tuple[float, float]:
-    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def ratio_ci(a: tuple, seed: int = 0) -> tuple[float | None, float | None, float | None]:
-    """Value of a ratio metric (or a drop in it) with a 95% percentile bootstrap over examples."""
-    n = len(a[0])
-    if n == 0:
-        return None, None, None
-    v = float(_value(a))
-    if np.isnan(v):
-        return None, None, None
-    if n < 2:
-        return v, v, v
-    idx = np.random.default_rng(seed).integers(0, n, (BOOTSTRAP_RESAMPLES, n))
-    return (v, *_interval(_value(a, idx)))
-
-
-def stratified_ratio_ci(groups: list[tuple], seed: int = 0) -> tuple[float, float, float]:
-    """Unweighted mean over languages of a ratio metric; resampling within each language."""
-    rng = np.random.default_rng(seed)
-    value = float(np.nanmean([_value(g) for g in groups]))
-    boots = np.nanmean(
-        [_value(g, rng.integers(0, len(g[0]), (BOOTSTRAP_RESAMPLES, len(g[0])))) for g in groups], axis=0
-    )
-    return (value, *_interval(boots))
-
-
-def paired_ratio_test(a: tuple, b: tuple, seed: int = 0) -> tuple[float, float, float, float]:
-    """Metric(a) - metric(b) on the same examples (ratio metrics), its paired bootstrap
-    interval, and a two-sided paired permutation p-value (each example's two outcomes
-    swapped at random)."""
-    diff = float(_value(a) - _value(b))
-    n = len(a[0])
-    if n < 2:
-        return diff, diff, diff, 1.0
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, (BOOTSTRAP_RESAMPLES, n))
-    lo, hi = _interval(_value(a, idx) - _value(b, idx))
-    swap = rng.random((PERMUTATIONS, n)) < 0.5
-    pick = lambda u, v: None if u is None else np.where(swap, v, u)  # noqa: E731
-    a2 = tuple(pick(u, v) for u, v in zip(a, b))
-    b2 = tuple(pick(v, u) for u, v in zip(a, b))
-    null = _value(a2) - _value(b2)
-    p = (np.sum(np.abs(null) >= abs(diff) - 1e-12) + 1) / (PERMUTATIONS + 1)
-    return diff, lo, hi, float(min(1.0, p))
-
-
-def cell_ci(a: tuple, seed: int = 0):
-    """One cell's value and interval: the mean path for plain means (w = 1), ratios otherwise."""
-    x, w, x0, w0 = a
-    if x0 is None and np.all(w == 1):
-        return mean_ci(x, seed)
-    return ratio_ci(a, seed)
 
 
 def _arrays(frame: pl.DataFrame) -> tuple:
@@ -443,9 +280,7 @@ def score(pred_paths: list[str], attack_paths: list[str]) -> tuple[pl.DataFrame,
             n, members = sum(len(a[0]) for a in xs), [lang for lang, _ in chosen]
             if len(xs) == 1:
                 add(group, name, *cell_ci(xs[0]), n, members)
-            elif all(a[2] is None and np.all(a[1] == 1) for a in xs):
-                add(group, name, *stratified_mean_ci([a[0] for a in xs]), n, members)
-            else:
+            else:  # a mean is the ratio with w = 1: the same bits as a mean's own path (tests/test_stats.py)
                 add(group, name, *stratified_ratio_ci(xs), n, members)
     for fmt_name, df in preds.items():
         corpus = get_format(fmt_name).corpus_scores(df)
@@ -506,7 +341,7 @@ def compare(out: pl.DataFrame, studies: dict[str, dict], metrics: dict[str, str]
                     values = float(x.mean()), float(y.mean())
                 else:
                     diff, lo, hi, p = paired_ratio_test(a, b)
-                    values = float(_value(a)), float(_value(b))
+                    values = float(ratio_value(a)), float(ratio_value(b))
                 rows.append(
                     dict(
                         study=name,

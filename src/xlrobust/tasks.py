@@ -14,6 +14,7 @@ conversion, `revision="refs/convert/parquet"` with `data_dir=<config>`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -53,6 +54,9 @@ class Task:
     # raw column -> the only values it may hold (surrounding spaces aside): anything else is an
     # error, not silently turned into a question or label the data does not have
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # a task whose rows join every test table as candidates only, in language "mul" (dual
+    # retrieval: Mewsli-X's entity set, one pool for all languages)
+    pool: str | None = None
 
     def hub_source(self, lang: str, config: str | None = None) -> tuple[Task, str | None]:
         """The task to read `lang` from the Hub (itself, or a copy pointing at the repo that
@@ -612,6 +616,125 @@ TASKS: dict[str, Task] = {
         ),
     ]
 }
+
+
+# ---- XTREME-R's LAReQA (issue 27): extractive QA data as dual-encoder retrieval ----------
+# A question's candidate is the context sentence holding its answer, encoded with the
+# context as its second segment (XTREME-R's `sentences_and_contexts`); the relevance group
+# is the raw question id, which parallel data shares across languages (XQuAD-R, MLQA), so
+# a question's relevant candidates are its answer sentence in every language of the pool.
+SENTENCE_END = re.compile(r"(?<=[.!?。！？।])\s+|(?<=[。！？])")
+
+
+def answer_sentence(context: str, start: int | None) -> str | None:
+    """The sentence of `context` holding character `start` (sentences end at . ! ? and the
+    CJK / Devanagari full stops); None without an answer."""
+    if context is None or start is None or start < 0:
+        return None
+    begin = 0
+    for m in SENTENCE_END.finditer(context):
+        if m.end() > start:
+            return context[begin : m.start()].strip() or context.strip()
+        begin = m.end()
+    return context[begin:].strip() or context.strip()
+
+
+LAREQA_FIELDS = {
+    "text_a": pl.col("question"),
+    "text_b": pl.struct("context", "answers").map_elements(
+        lambda r: answer_sentence(r["context"], (r["answers"]["answer_start"] or [None])[0]),
+        return_dtype=pl.String,
+    ),
+    "context_b": pl.col("context"),
+    "group": pl.col("id").cast(pl.String),
+}
+
+
+def lareqa(task: Task, name: str, **kw) -> Task:
+    """An extractive QA task read as LAReQA-style retrieval (same Hub data, dual format)."""
+    from dataclasses import replace
+
+    return replace(task, name=name, format="dual", fields=LAREQA_FIELDS, note=f"{task.name} as LAReQA retrieval", **kw)
+
+
+TASKS.update(
+    {
+        t.name: t
+        for t in (
+            lareqa(
+                TASKS["xquad"],
+                "xquad_r",
+                hub="google-research-datasets/xquad_r",
+                configs={lang: lang for lang in "ar de el en es hi ru th tr vi zh".split()},
+                splits={"test": "validation"},
+                parquet_branch=True,
+            ),
+            lareqa(TASKS["squad"], "squad_r"),  # XTREME-R's LAReQA training pairs: SQuAD v1.1 train
+            lareqa(TASKS["mlqa"], "mlqa_r"),  # the offline check's pool (MLQA dev is parallel)
+            lareqa(TASKS["tydiqa"], "tydiqa_r"),  # ... and its English training pairs
+        )
+    }
+)
+
+
+# ---- XTREME-R's Mewsli-X (issue 27): entity linking as dual-encoder retrieval -------------
+# izhx/mewsli-x, a Hub copy of Google's release (google-research dense_representations_for_entity_retrieval/
+# mel/mewsli-x.md). Its configs and columns as izhx/nlu-evals (scripts/mewsli-x.sh,
+# engine/run_retrieval.py) reads them: `wikipedia_pairs` (train, validation: mention, entity),
+# `candidate_entities` (test: entity_id, description) and one config per WikiNews language
+# (test: mention, entity_id). A mention's relevant candidate is the description of its entity.
+MEWSLI_X_LANGS = "ar de en es fa ja pl ro ta tr uk".split()
+NO_TEXT = pl.lit(None, dtype=pl.String)
+TASKS.update(
+    {
+        "mewsli_x": Task(
+            name="mewsli_x",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("mention", "entity_id"),
+            fields={"text_a": pl.col("mention"), "text_b": NO_TEXT, "context_b": NO_TEXT, "group": pl.col("entity_id")},
+            configs={lang: lang for lang in MEWSLI_X_LANGS},
+            splits={"test": "test"},
+            pool="mewsli_x_entities",
+            licence="CC BY 4.0 (Wikipedia/WikiNews text: CC BY-SA)",
+            note="Mewsli-X WikiNews mentions in 11 languages; candidates: the ~1M entity descriptions",
+        ),
+        "mewsli_x_entities": Task(
+            name="mewsli_x_entities",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("entity_id", "description"),
+            fields={
+                "text_a": NO_TEXT,
+                "text_b": pl.col("description"),
+                "context_b": NO_TEXT,
+                "group": pl.col("entity_id"),
+            },
+            id="entity_id",
+            configs={"mul": "candidate_entities"},
+            splits={"test": "test"},
+            licence="CC BY 4.0 (Wikipedia text: CC BY-SA)",
+            note="Mewsli-X's candidate set: one description per entity, in one of 50 languages",
+        ),
+        "mewsli_x_pairs": Task(
+            name="mewsli_x_pairs",
+            hub="izhx/mewsli-x",
+            format="dual",
+            needs=("mention", "entity"),
+            # relevance by the entity's text: dev pairs naming the same entity share it
+            fields={
+                "text_a": pl.col("mention"),
+                "text_b": pl.col("entity"),
+                "context_b": NO_TEXT,
+                "group": pl.col("entity"),
+            },
+            configs={"en": "wikipedia_pairs"},
+            splits={"train": "train", "validation": "validation"},
+            licence="CC BY 4.0 (Wikipedia text: CC BY-SA)",
+            note="Mewsli-X's English Wikipedia (mention, entity description) training pairs",
+        ),
+    }
+)
 
 
 def get_task(name: str) -> Task:

@@ -7,6 +7,7 @@ per-epoch checkpoints that a rerun resumes from, English-dev model selection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from xlrobust.errors import XlrobustError
 from xlrobust.formats import Format, get_format
 from xlrobust.io import atomic_path, read_examples
 from xlrobust.resume import claim
-from xlrobust.settings import TrainSettings, defaults
+from xlrobust.settings import RecipeSettings, TrainSettings, defaults
 
 # Defaults follow the XTREME scripts and jiant (xlrobust.settings.TrainSettings);
 # config.yaml overrides them per recipe and target.
@@ -129,6 +130,36 @@ def finetune(init: str, data_dir: str, out_dir: str, seed: int, hp: dict | None 
     return train_tasks(init, [task], out_dir, seed, hp, "classifier")
 
 
+@contextlib.contextmanager
+def process_state_kept():
+    """A training leaves the process as it found it. It seeds Python's, NumPy's and torch's
+    global generators (transformers' set_seed) and initialises accelerate's process-wide
+    AcceleratorState (with its mixed precision, e.g. bf16); both outlived the training, so
+    what ran next in the same process (a test module, a notebook) drew other random numbers
+    (an untrained head's initialisation) or found an accelerator state, depending on which
+    trainings had run before. The generators' states are restored and accelerate's shared
+    state is put back as it was when the training ends (ACCELERATE_MIXED_PRECISION: train_tasks)."""
+    import random
+
+    import numpy as np
+    import torch
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    py, npy = random.getstate(), np.random.get_state()
+    shared = [(cls._shared_state, dict(cls._shared_state)) for cls in (PartialState, AcceleratorState, GradientState)]
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
+        for state, saved in shared:
+            state.clear()
+            state.update(saved)
+
+
+@process_state_kept()
 def train_tasks(
     init: str,
     tasks: list[TaskData],
@@ -136,11 +167,11 @@ def train_tasks(
     seed: int,
     hp: dict | None = None,
     keep: str = "classifier",
-    sampling: str = "proportional",
-    temperature: float = 1.0,
+    sampling: str = RecipeSettings.sampling,
+    temperature: float = RecipeSettings.temperature,
     caps: dict[str, int] | None = None,
     mlm: TaskData | None = None,
-    mlm_ratio: float = 0.0,
+    mlm_ratio: float = RecipeSettings.mlm_ratio,
 ) -> dict:
     """Train heads for `tasks` (and optional MLM batches) on one shared encoder, select
     the best epoch on the tasks' English dev sets, save to `out_dir`.
@@ -180,7 +211,7 @@ def train_tasks(
     models = {}
     for t in everything:
         models[t.name] = t.fmt.head_class().from_pretrained(
-            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **load
+            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **t.fmt.train_kwargs(hp), **load
         )
     first = models[tasks[0].name]
     # one head: its own encoder; several: a full encoder (with pooler, which some heads read)

@@ -14,6 +14,7 @@ and registering it; `register()` also serves tests that define a toy format.
 | tagging    | tokens, tags                                               | AutoModelForTokenClassification    | f1 / accuracy |
 | mlm        | text_a                                                     | AutoModelForMaskedLM               | (none)   |
 | retrieval  | text_a (query, non-English), text_b (its English translation) | encoder only, no fine-tuning    | accuracy |
+| dual       | text_a (query), text_b (candidate), context_b, group (relevance) | shared encoder, in-batch negatives | map_at_20 |
 | mining     | side (xx/en), part (tune/test), text, gold (xx rows: the English id) | encoder only, no fine-tuning | f1 |
 """
 
@@ -86,4 +87,4 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from xlrobust.formats import choice, classify, mining, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)
+        from xlrobust.formats import choice, classify, dual, mining, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

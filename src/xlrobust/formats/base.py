@@ -101,6 +101,10 @@ class Format:
     def head_kwargs(self, labels: list[str]) -> dict:
         return {}
 
+    def train_kwargs(self, hp: dict) -> dict:
+        """Training settings the head takes when built for training (dual: the softmax scale)."""
+        return {}
+
     def encode(
         self, tok, df: pl.DataFrame, labels: list[str], max_length: int, doc_stride: int = 128, train: bool = True
     ):
@@ -175,6 +179,18 @@ class Format:
         return df.with_columns(
             *(pl.Series(c, v, dtype=pl.String) for c, v in out.items()), pl.Series("edits", edits, dtype=pl.Int64)
         )
+
+    def probe_table(self, data: str, lang: str) -> pl.DataFrame:
+        """The table a static probe of `lang` perturbs and writes (one language's rows; dual
+        retrieval adds the other languages' candidates, its pool)."""
+        from xlrobust.io import read_examples
+
+        return read_examples(data, lang, self)
+
+    def attack_pool(self, data: str, table: pl.DataFrame) -> pl.DataFrame:
+        """What an attacker's `start` sees: the attacked language's table (dual retrieval:
+        the whole multilingual table of `data`, its candidate pool)."""
+        return table
 
     def attack_example(self, row: dict) -> list[tuple[str, str | None, str | None]]:
         """An attacked example for the report: (label, original, perturbed) per text field."""

@@ -39,7 +39,7 @@ def majority_baselines(preds: pl.DataFrame, macro: bool = False) -> dict[str, tu
     values, counts = np.unique(labels, return_counts=True)
     out = {"accuracy": (float(counts.max() / len(labels)), "majority class")}
     if macro:
-        from xlrobust.score import macro_f1
+        from xlrobust.stats import macro_f1
 
         out["macro_f1"] = (float(macro_f1(labels, np.full_like(labels, values[counts.argmax()]))), "majority class")
     return out
@@ -138,7 +138,7 @@ class Classify(Format):
         return majority_baselines(preds, macro=True)
 
     def corpus_scores(self, preds):
-        from xlrobust.score import macro_f1_ci
+        from xlrobust.stats import macro_f1_ci
 
         return {"macro_f1": lambda g: macro_f1_ci(g["label"].to_numpy(), g["pred"].to_numpy())}
 

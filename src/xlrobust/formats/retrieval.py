@@ -54,6 +54,25 @@ def neighbours(queries: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray,
     return np.where(rank == 1, own, sims.argmax(axis=1)), np.where(rank_en_xx == 1, own, sims.argmax(axis=0)), rank
 
 
+def embed_texts(model, layer: int, enc: dict) -> np.ndarray:
+    """L2-normalised vectors of tokenised texts (`enc`: the tokenizer's output, one text or
+    text pair a row): the mean of hidden state `layer` over each row's tokens (the
+    attention mask, special tokens included). Shared by retrieval (Tatoeba, no training)
+    and dual (LAReQA, Mewsli-X: trained dual encoders)."""
+    if not enc["input_ids"]:
+        return np.zeros((0, model.model.config.hidden_size), dtype=np.float32)
+    Retrieval.drop_upper_layers(model, layer)
+    rows = model.run(
+        enc,
+        per_token=True,  # each row cut to its own tokens: the mean over the attention mask
+        forward={"output_hidden_states": True},
+        output=lambda out: out.hidden_states[layer].float().cpu().numpy(),
+    )
+    vecs = np.stack([r.mean(axis=0) for r in rows])
+    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    return vecs.astype(np.float32, copy=False)
+
+
 class Retrieval(Format):
     name = "retrieval"
     schema = {"id": pl.String, "lang": pl.String, "text_a": pl.String, "text_b": pl.String}
@@ -103,24 +122,13 @@ class Retrieval(Format):
         """L2-normalised mean-pooled vectors of layer `model.layer` (rows in input order).
         `cache` (text -> vector) skips texts embedded before (a probe file's English side
         and its unchanged sentences)."""
-        dim = model.model.config.hidden_size
-        if not texts:
-            return np.zeros((0, dim), dtype=np.float32)
-        layer = self.layer(model)
-        self.drop_upper_layers(model, layer)
         cache = {} if cache is None else cache
         todo = list(dict.fromkeys(t for t in texts if t not in cache))
         if todo:
             enc = model.tok(todo, truncation=True, max_length=model.max_length)
-            rows = model.run(
-                dict(enc),
-                per_token=True,  # each row cut to its own tokens: the mean over the attention mask
-                forward={"output_hidden_states": True},
-                output=lambda out: out.hidden_states[layer].float().cpu().numpy(),
-            )
-            vecs = np.stack([r.mean(axis=0) for r in rows])
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            cache.update(zip(todo, vecs))
+            cache.update(zip(todo, embed_texts(model, self.layer(model), dict(enc))))
+        if not texts:
+            return np.zeros((0, model.model.config.hidden_size), dtype=np.float32)
         return np.stack([cache[t] for t in texts]).astype(np.float32, copy=False)
 
     def predict(self, model, df):

@@ -64,8 +64,14 @@ def write_report(
     studies = cfgmod.selected_studies(cfg)
     fams = families(cfg, scores)
     nav = " · ".join(f"<a href='#study-{escape(n)}'>{escape(n)}</a>" for n in studies)
+    from xlrobust import published
+    from xlrobust.settings import ReportSettings, defaults
+
+    figures = published.matches(cfg)
+    margin = {**defaults(ReportSettings), **(cfg.get("report") or {})}["published_margin"]
     body = "".join(
-        study_section(n, cfg["study"][n], scores, comparisons, attacks, cfg["recipes"], fams) for n in studies
+        study_section(n, cfg["study"][n], scores, comparisons, attacks, cfg["recipes"], fams, figures, margin)
+        for n in studies
     )
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     html = (

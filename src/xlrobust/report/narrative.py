@@ -17,6 +17,7 @@ from xlrobust.report.charts import (
     rate_curves,
 )
 from xlrobust.report.html import mark_changes, pct, probe_label, probe_label_expr, table
+from xlrobust.settings import ReportSettings
 
 ATTACK_METRICS = ("attack_success_rate", "mean_queries", "perturbed_words_pct")
 NOT_TABLED = ("_drop", "_under_attack", "flip_rate", "_share", *ATTACK_METRICS)  # _share: data, not model
@@ -487,6 +488,36 @@ def suite_summary(s: pl.DataFrame, targets: dict[str, str]) -> str:
     )
 
 
+def published_view(s: pl.DataFrame, published: pl.DataFrame | None, margin: float) -> str:
+    """The clean score of recipe `none` (mean over all languages and seeds) beside the
+    published zero-shot figure of the same model and task (xlrobust.published.matches),
+    flagged when they differ by more than `margin`."""
+    if published is None or not published.height:
+        return ""
+    clean = s.filter((pl.col("probe") == "clean") & (pl.col("recipe") == "none") & (pl.col("language") == "all"))
+    d = (
+        clean.join(published, on=["model", "target", "metric"])
+        .group_by("target", "model", "metric", "published", "source", maintain_order=True)
+        .agg(clean=pl.col("value").mean())
+    )
+    if not d.height:
+        return ""
+    d = d.with_columns(gap=pl.col("clean") - pl.col("published")).with_columns(
+        flag=pl.when(pl.col("gap").abs() > margin)
+        .then(pl.lit(f"⚑ gap > {100 * margin:.1f} points"))
+        .otherwise(pl.lit(""))
+    )
+    return (
+        "<h3>Published zero-shot figures beside the clean scores (%, recipe none, mean over all languages and "
+        "seeds; the published figure averages the benchmark's own languages and full test sets)</h3>"
+        + table(
+            d.select("target", "model", "metric", "clean", "published", "gap", "flag", "source"),
+            {"clean": pct, "published": pct, "gap": lambda x: f"{100 * x:+.1f}"},
+            left=3,
+        )
+    )
+
+
 def study_section(
     name: str,
     st: dict,
@@ -495,10 +526,13 @@ def study_section(
     attacks: dict,
     recipes: dict | None = None,
     families: dict | None = None,
+    published: pl.DataFrame | None = None,
+    published_margin: float = ReportSettings.published_margin,
 ) -> str:
     """One study: its question, then per task family (targets of one format) the answer and
     everything behind it. `families`: family -> (targets, primary metric, format) (report.families);
-    `attacks`: format name -> attack rows."""
+    `attacks`: format name -> attack rows; `published`: figures to show beside the clean
+    scores (xlrobust.published.matches)."""
     recipes = recipes or {}
     s = scores.filter(
         pl.col("model").is_in(st["models"])
@@ -516,6 +550,7 @@ def study_section(
     fams = {f: v for f, v in (families or {}).items() if set(v[0]) & set(st["targets"])}
     if len(st["targets"]) > 1:
         out.append(suite_summary(s, {t: m for ts, m, _ in fams.values() for t in ts if t in st["targets"]}))
+    out.append(published_view(s, published, published_margin))
     for fam, (targets, metric, fmt) in fams.items():
         sf = s.filter(pl.col("target").is_in(targets))
         if sf.height == 0:
