@@ -137,7 +137,8 @@ class DualEncoder:
         from transformers.modeling_outputs import ModelOutput
 
         kw.pop("ignore_mismatched_sizes", None)
-        encoder = AutoModel.from_pretrained(path, **kw)
+        kw.pop("use_safetensors", None)
+        encoder = AutoModel.from_pretrained(path, use_safetensors=True, **kw)  # weights as safetensors only
 
         class Dual(torch.nn.Module):
             base_model_prefix = "encoder"
