@@ -15,10 +15,12 @@ from html import escape
 import polars as pl
 
 from xlrobust import config as cfgmod
+from xlrobust import published
 from xlrobust.io import expand_paths, marker, read_table, write_text
 from xlrobust.report.html import CSS, mark_changes  # noqa: F401 (the report's public helpers)
 from xlrobust.report.narrative import recipe_max_lengths, study_section  # noqa: F401
 from xlrobust.report.provenance import provenance
+from xlrobust.settings import ReportSettings, defaults
 
 ATTACK_EXAMPLE_COLUMNS = ["recipe", "target", "format", "id", "lang", "status", "probe"]
 
@@ -64,9 +66,6 @@ def write_report(
     studies = cfgmod.selected_studies(cfg)
     fams = families(cfg, scores)
     nav = " · ".join(f"<a href='#study-{escape(n)}'>{escape(n)}</a>" for n in studies)
-    from xlrobust import published
-    from xlrobust.settings import ReportSettings, defaults
-
     figures = published.matches(cfg)
     margin = {**defaults(ReportSettings), **(cfg.get("report") or {})}["published_margin"]
     body = "".join(
