@@ -360,6 +360,40 @@ def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
     assert m.get_input_embeddings().weight.shape == (250037, 384)
 
 
+def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_dir, tmp_path, caplog):
+    """Issue 24: every folder xlrobust trains is written by transformers 4.57.3+, which then warns
+    "incorrect regex pattern ... fix_mistral_regex" on loading it (transformers#42591, #44031).
+    models.load_tokenizer says False: no warning, the same ids, and nothing of the flag saved."""
+    import json
+    import logging
+
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from xlrobust.models import load_tokenizer
+
+    saved = tmp_path / "saved"
+    AutoTokenizer.from_pretrained(str(me5_dir)).save_pretrained(saved)
+    (saved / "config.json").write_text(
+        json.dumps({**json.loads((me5_dir / "config.json").read_text()), "transformers_version": "4.57.6"})
+    )
+    text = "Bob Dylan ist der Größte. 我喜欢他。"
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            plain = AutoTokenizer.from_pretrained(str(saved))
+        assert "fix_mistral_regex" in caplog.text  # the alarm this guards against (remove when transformers fixes it)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            ours = load_tokenizer(saved)
+        assert "fix_mistral_regex" not in caplog.text
+    finally:
+        hf_logging.disable_propagation()
+    assert ours(text)["input_ids"] == plain(text)["input_ids"]
+    ours.save_pretrained(tmp_path / "again")
+    assert "fix_mistral_regex" not in (tmp_path / "again" / "tokenizer_config.json").read_text()
+
+
 def test_plain_transformers_loads_the_folder_without_misleading_warnings(me5_dir, caplog):
     """Issue 24: no 'incorrect regex pattern ... fix_mistral_regex' warning (transformers
     4.57.3+ give it for any local folder whose config.json names such a version); the

@@ -75,7 +75,7 @@ def _offline_error(source: str, name: str | None, e: Exception) -> XlrobustError
 
 def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, name: str | None = None) -> None:
     """Resolve a pretrained encoder and save it (encoder + tokenizer) as a plain model folder."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     from xlrobust.hub import offline_unless_reachable
     from xlrobust.io import atomic_path
@@ -86,11 +86,10 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
 
         convert(where, out_dir)
         return
-    kw = dict(revision=revision, trust_remote_code=False)
     try:
         with offline_unless_reachable():
-            tok = AutoTokenizer.from_pretrained(where, **kw)
-            model = AutoModel.from_pretrained(where, use_safetensors=True, **kw)
+            tok = load_tokenizer(where, revision=revision)
+            model = AutoModel.from_pretrained(where, use_safetensors=True, revision=revision, trust_remote_code=False)
     except (OSError, ValueError) as e:
         if os.path.isdir(where):
             raise XlrobustError(f"model folder {where} cannot be loaded: {str(e).splitlines()[0][:160]}") from None
@@ -98,6 +97,22 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
     with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
+
+
+def load_tokenizer(where: str | os.PathLike, **kw):
+    """AutoTokenizer for a folder or Hub id, without transformers 4.57.3+'s false alarm.
+
+    Those versions warn "incorrect regex pattern ... set fix_mistral_regex=True" for every local
+    folder a 4.57.3+ `save_pretrained` wrote, whatever its model type (transformers#42591,
+    #44031; fixed in 5.x by #45444), so every model xlrobust trains would raise it. The flag is
+    about Mistral's pre-tokenizer regex, which these tokenizers do not have: False says so and
+    changes no id (tests/test_me5.py). It is dropped from init_kwargs so the folders we save
+    carry no trace of it."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(where, trust_remote_code=False, fix_mistral_regex=False, **kw)
+    tok.init_kwargs.pop("fix_mistral_regex", None)
+    return tok
 
 
 def model_config(path: str | os.PathLike) -> dict:
@@ -135,11 +150,10 @@ def format_of_model(path: str | os.PathLike):
 def load_model(path: str | os.PathLike, fmt):
     """A format's model + tokenizer from a save_pretrained folder (safetensors, no remote code)."""
     from safetensors import SafetensorError
-    from transformers import AutoTokenizer
 
     check_model_dir(path, need_tokenizer=True)
     try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        tok = load_tokenizer(path)
         model = fmt.head_class().from_pretrained(path, use_safetensors=True, trust_remote_code=False)
     except (OSError, ValueError, TypeError, KeyError, SafetensorError) as e:  # SafetensorError: truncated weights
         raise XlrobustError(

@@ -180,9 +180,9 @@ def train_tasks(
     keep="classifier" saves the single task's whole model (target fine-tuning).
     A rerun after a kill resumes from `<out_dir>.checkpoints`.
     """
-    from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
+    from transformers import AutoModel, TrainingArguments, set_seed
 
-    from xlrobust.models import autocast, check_model_dir, device, resolve_precision
+    from xlrobust.models import autocast, check_model_dir, device, load_tokenizer, resolve_precision
     from xlrobust.multitask import (
         Evaluator,
         MixedDataset,
@@ -206,7 +206,7 @@ def train_tasks(
             raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
     everything = tasks + ([mlm] if mlm else [])
     set_seed(seed)  # decides head initialisation; the sampler's seed decides data order
-    tok = AutoTokenizer.from_pretrained(init, trust_remote_code=False)
+    tok = load_tokenizer(init)
     load = dict(use_safetensors=True, trust_remote_code=False)
     models = {}
     for t in everything:
