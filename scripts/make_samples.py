@@ -37,6 +37,7 @@ import polars as pl
 import yaml
 
 from xlrobust import data
+from xlrobust.config import read as read_config
 from xlrobust.errors import XlrobustError
 from xlrobust.tasks import get_task
 
@@ -304,7 +305,7 @@ def units_in(spec: dict, path: Path) -> int:
 
 def build(source: Path, out: Path, root: Path = REPO) -> dict[str, int]:
     """Write every slice into `out` (a folder replaced whole). Returns bytes per dataset folder."""
-    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cfg = read_config(root / "config.yaml")
     ci = yaml.safe_load(CI.read_text())
     specs = effective_specs(cfg, ci)
     tmp = Path(tempfile.mkdtemp(prefix=".samples-", dir=out.parent))

@@ -2,7 +2,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from xlrobust import config
 from xlrobust.errors import XlrobustError
@@ -11,7 +10,7 @@ from conftest import REPO
 
 
 def cfg():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return config.read(REPO / "config.yaml")
 
 
 def test_shipped_config_is_the_offline_demo():
