@@ -1,9 +1,11 @@
 # xlrobust: does English intermediate training (STILTs) change the robustness of
-# zero-shot cross-lingual transfer? See README.md and ../shared/DESIGN.md.
+# zero-shot cross-lingual transfer? See README.md, docs/ and ../shared/DESIGN.md.
 import os
 import sys
 
 from snakemake.utils import min_version
+
+from xlrobust.config import PARTS
 
 min_version("9.0")
 
@@ -15,7 +17,12 @@ envvars:
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
+# config.yaml (which studies run, and the demo), then the files of config/ in the order of
+# xlrobust.config.PARTS, each merged over the ones before; a --configfile or --config of the
+# command line is merged over all of them (docs/studies.md: the config files).
 configfile: "config.yaml"
+for part in PARTS:
+    configfile: part
 
 
 include: "workflow/rules/common.smk"

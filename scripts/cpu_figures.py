@@ -1,12 +1,14 @@
-"""The README's table of the real-data CPU studies' figures, generated from a run's
+"""The table of the real-data CPU studies' figures (docs/studies.md), generated from a run's
 results/scores.parquet (no hand-copied numbers): one row per target and clean metric, one
 column per language, each cell the value with its 95% bootstrap interval (×100; mean over
 seeds with the widest interval, as the report), † where the interval reaches the format's
 no-skill baseline, and the baseline in the last column.
 
-    .venv/bin/python scripts/cpu_figures.py RUN_DIR [--recipe none]
+    .venv/bin/python scripts/cpu_figures.py RUN_DIR [--recipe none] [--write docs/studies.md]
 
-RUN_DIR is the project folder the studies ran in (it holds results/scores.parquet).
+RUN_DIR is the project folder the studies ran in (it holds results/scores.parquet). The
+tables are printed; with --write they replace the block between the file's
+<!-- cpu_figures --> and <!-- /cpu_figures --> markers instead.
 """
 
 from __future__ import annotations
@@ -17,9 +19,20 @@ from pathlib import Path
 
 import polars as pl
 
+from xlrobust.io import write_text
 from xlrobust.report.narrative import NOT_TABLED, over_seeds
 
 LANGS = ["en", "ar", "de", "es", "fr", "hi", "it", "pt", "sw", "vi", "zh", "et"]
+DOC = Path(__file__).resolve().parents[1] / "docs" / "studies.md"  # where the tables live
+BEGIN, END = "<!-- cpu_figures -->\n", "\n<!-- /cpu_figures -->"
+
+
+def replace_block(text: str, tables: str, name: str) -> str:
+    """`text` with the block between its cpu_figures markers (each there once) replaced by `tables`."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+        raise ValueError(f"{name}: needs one {BEGIN.strip()} ... {END.strip()} block")
+    head, rest = text.split(BEGIN)
+    return head + BEGIN + tables + END + rest.split(END, 1)[1]
 
 
 def cell(r: dict) -> str:
@@ -93,13 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--recipe", default="none")
+    ap.add_argument("--write", type=Path, default=None, help=f"the file whose block to replace (the tables': {DOC})")
     a = ap.parse_args(argv)
     path = a.run_dir / "results" / "scores.parquet"
     if not path.exists():
         print(f"error: {path}: not found (run the studies first)", file=sys.stderr)
         return 1
     scores = pl.read_parquet(path)
-    print(figures(scores, a.recipe) + "\n\n" + robustness(scores, a.recipe))
+    tables = figures(scores, a.recipe) + "\n\n" + robustness(scores, a.recipe)
+    if a.write is None:
+        print(tables)
+        return 0
+    try:
+        text = replace_block(a.write.read_text(encoding="utf-8"), tables, str(a.write))
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    write_text(text, str(a.write))
+    print(f"wrote the tables into {a.write}")
     return 0
 
 

@@ -18,7 +18,7 @@ order the studies see is the full file's.
 
 Then it checks that `data.prepare` of each dataset gives identical tables from the slices
 as from the full files (under both configs' caps), and refuses to finish otherwise.
-UMSAB's tweets are not sliced: they are not ours to redistribute (see the README).
+UMSAB's tweets are not sliced: they are not ours to redistribute (see docs/datasets.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import polars as pl
 import yaml
 
 from xlrobust import data
+from xlrobust.config import read as read_config
 from xlrobust.errors import XlrobustError
 from xlrobust.tasks import get_task
 
@@ -286,8 +287,8 @@ def readme(folder: str, files: dict[str, tuple[Path, int, int]]) -> str:
         f"# {folder}: a CPU-sized slice (generated: do not edit)\n\n"
         f"Source: {origin}\n\nLicence: {licence}\n\n"
         "Written by `scripts/make_samples.py` from the full release files (the revision is the full "
-        "file's sha256 below): exactly the rows the real-data CPU studies of config.yaml read, in the "
-        "release format, ids and order of the full file. The full data: see the README's section "
+        "file's sha256 below): exactly the rows the real-data CPU studies of config/cpu.yaml read, in the "
+        "release format, ids and order of the full file. The full data: see docs/datasets.md, section "
         '"Real data".\n\n'
         f"| file | rows (units) kept | full file sha256 |\n|---|---|---|\n{rows}\n"
     )
@@ -304,7 +305,7 @@ def units_in(spec: dict, path: Path) -> int:
 
 def build(source: Path, out: Path, root: Path = REPO) -> dict[str, int]:
     """Write every slice into `out` (a folder replaced whole). Returns bytes per dataset folder."""
-    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cfg = read_config(root / "config.yaml")
     ci = yaml.safe_load(CI.read_text())
     specs = effective_specs(cfg, ci)
     tmp = Path(tempfile.mkdtemp(prefix=".samples-", dir=out.parent))

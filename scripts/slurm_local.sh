@@ -6,7 +6,7 @@
 #
 #   sudo scripts/slurm_local.sh [WORKDIR] [extra snakemake args...]
 #
-# WORKDIR holds the project (Snakefile, config.yaml, workflow/, demo/, profiles/);
+# WORKDIR holds the project (Snakefile, config.yaml, config/, workflow/, demo/, profiles/);
 # default: this repository. Needs root (daemons, /etc/slurm) and apt-get if SLURM
 # is not installed. Snakemake and the jobs run from $XLROBUST_VENV (default
 # <repo>/.venv). Left in WORKDIR/logs/slurm_local/: slurm.conf, the daemons' logs,
@@ -156,7 +156,7 @@ sinfo -N -l
 
 # 4. The demo study through the profile. This node has no GPU: the GPU rules ask
 # for gpu=0 and at most this node's CPUs and memory (set-resources only overrides
-# scheduling; config.yaml stays the study's config). squeue answers status
+# scheduling; the project's config stays the study's config). squeue answers status
 # queries (no slurmdbd); the first check comes after 5 s instead of 40.
 CPT=$((NCPUS < 4 ? NCPUS : 4))
 JOBMEM=$((MEM * 3 / 4 < 16000 ? MEM * 3 / 4 : 16000))

@@ -59,11 +59,11 @@ def main(encoder: str, out: str) -> int:
     sys.path[:] = [p for p in sys.path if not outside(Path(p or ".").resolve())]
     sys.path_importer_cache.clear()
     sys.addaudithook(watch)
-    import yaml
 
     from xlrobust.cli import main as xlrobust
+    from xlrobust.config import read
 
-    cfg = yaml.safe_load(Path("config.yaml").read_text())
+    cfg = read("config.yaml")  # config.yaml and its parts in config/, merged as the workflow merges them
     preds = []
     for fmt, (datasets, train, test, more) in CHECKS.items():
         start = time.time()

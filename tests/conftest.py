@@ -15,7 +15,7 @@ SAMPLES = REPO / "samples"  # scripts/make_samples.py: the real data that ships 
 SHARED_DATA = Path(os.environ.get("XLROBUST_SHARED_DATA", REPO.parent / "shared" / "data"))
 # CI sets it (.ci/run): a test that needs the full data fails instead of skipping without it
 REQUIRE_REAL_DATA = os.environ.get("XLROBUST_REQUIRE_REAL_DATA") == "1"
-HOW_TO_GET = "the README's 'Real data' says how to get them; set XLROBUST_SHARED_DATA to their folder"
+HOW_TO_GET = "docs/datasets.md's 'Real data' says how to get them; set XLROBUST_SHARED_DATA to their folder"
 
 
 TWEETS = ("UMSAB tweets (Hub: cardiffnlp/tweet_sentiment_multilingual)", "umsab/english/train_text.txt")
@@ -89,7 +89,7 @@ def git_clone(dest: Path) -> Path:
 def run_study(tmp_path_factory, name: str, studies: str, *args: str, timeout: int = 3600) -> tuple[Path, float]:
     """`snakemake --cores all results/report.html --config studies=<studies> [args]` in a
     git clone that sits next to the full shared data (`../shared/data`, as this repository's
-    home does) where it exists: the README's way to run a real-data study. Returns the
+    home does) where it exists: the way docs/studies.md runs a real-data study. Returns the
     clone and the wall time of the run."""
     import subprocess
     import sys
@@ -207,7 +207,7 @@ def tiny_encoder(tmp_path_factory) -> str:
 def quickstart(tmp_path_factory) -> Path:
     """The README's quickstart command (`snakemake --cores all results/report.html`, the
     shipped demo on the multilingual encoder) in a fresh git clone, run once. Shared:
-    test_workflow checks it and runs the README's DVC commands in the same clone;
+    test_workflow checks it and runs the DVC commands of docs/cluster.md in the same clone;
     test_reliability takes it as the uninterrupted reference of the killed run. Users must
     not modify its outputs."""
     import subprocess
@@ -234,7 +234,7 @@ def quickstart(tmp_path_factory) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print what tests/test_reliability.py measured (README: Reliability)."""
+    """Print what tests/test_reliability.py measured (docs/reliability.md)."""
     import sys
 
     faults = sys.modules.get("faults")

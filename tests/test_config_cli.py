@@ -2,7 +2,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from xlrobust import config
 from xlrobust.errors import XlrobustError
@@ -11,7 +10,7 @@ from conftest import REPO
 
 
 def cfg():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return config.read(REPO / "config.yaml")
 
 
 def test_shipped_config_is_the_offline_demo():
@@ -145,16 +144,24 @@ def test_cli_help_lists_stages():
         assert flag in r.stdout
 
 
-def test_settings_tables_in_the_readme_are_derived_from_the_dataclasses():
+def test_settings_tables_in_the_docs_are_derived_from_the_dataclasses():
     import re
 
     from xlrobust import settings as S
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    pages = {p: p.read_text(encoding="utf-8") for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]}
     for cls in S.GROUPS:
-        m = re.search(rf"<!-- settings:{cls.__name__} -->\n(.*?)\n<!-- /settings -->", readme, re.S)
-        assert m and m.group(1) == S.docs(cls), (
-            f"README's {cls.__name__} table is stale: regenerate it from settings.docs"
+        found = [
+            (p, m)
+            for p, text in pages.items()
+            for m in re.finditer(rf"<!-- settings:{cls.__name__} -->\n(.*?)\n<!-- /settings -->", text, re.S)
+        ]
+        assert len(found) == 1, (
+            f"{cls.__name__}: one settings table expected in README.md and docs/, found {len(found)}"
+        )
+        page, m = found[0]
+        assert m.group(1) == S.docs(cls), (
+            f"{page.relative_to(REPO)}'s {cls.__name__} table is stale: regenerate it from settings.docs"
         )
 
 

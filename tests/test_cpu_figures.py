@@ -1,4 +1,4 @@
-"""scripts/cpu_figures.py: the README's CPU-study table is generated from scores.parquet."""
+"""scripts/cpu_figures.py: the CPU-study tables of docs/studies.md are generated from scores.parquet."""
 
 from __future__ import annotations
 
@@ -59,3 +59,25 @@ def test_the_table_marks_languages_not_above_their_baseline_and_lists_the_baseli
     assert "| xcopa | char_swap@0.2 | accuracy_drop | 5.0 [1.0, 9.0] |" in rob
     assert "| xcopa | attack:xl_charbug | attack_success_rate | 90.0 [70.0, 100.0] |" in rob
     assert mod.main([str(tmp_path / "nothing")]) == 1
+
+
+def test_write_replaces_the_block_between_the_markers_of_the_doc_the_tables_live_in(tmp_path):
+    mod = cpu_figures()
+    assert mod.DOC == REPO / "docs" / "studies.md"
+    doc = mod.DOC.read_text(encoding="utf-8")
+    assert doc.count(mod.BEGIN) == doc.count(mod.END) == 1  # the tables now shown sit between them
+    block = doc.split(mod.BEGIN)[1].split(mod.END)[0]
+    assert block.startswith("| target (metric) |") and "| target | probe | metric (all languages) |" in block
+    (tmp_path / "results").mkdir()
+    rows = [row("xcopa", "en", "accuracy", 0.60, 0.51, 0.69, 0.55, False)]
+    pl.DataFrame(rows, schema=SCORE_SCHEMA).write_parquet(tmp_path / "results" / "scores.parquet")
+    page = tmp_path / "studies.md"
+    page.write_text(doc, encoding="utf-8")
+    assert mod.main([str(tmp_path), "--write", str(page)]) == 0
+    new = page.read_text(encoding="utf-8")
+    tables = mod.figures(pl.read_parquet(tmp_path / "results" / "scores.parquet"), "none")
+    assert tables in new and block not in new
+    assert new.split(mod.BEGIN)[0] == doc.split(mod.BEGIN)[0] and new.split(mod.END)[1] == doc.split(mod.END)[1]
+    page.write_text("no markers here", encoding="utf-8")
+    assert mod.main([str(tmp_path), "--write", str(page)]) == 1
+    assert page.read_text(encoding="utf-8") == "no markers here"

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from xlrobust import config, estimate
 from xlrobust.errors import XlrobustError
@@ -14,7 +13,7 @@ from conftest import REPO
 
 
 def cfg(**over):
-    c = yaml.safe_load((REPO / "config.yaml").read_text())
+    c = config.read(REPO / "config.yaml")
     c.update(over)
     return config.validate(c)
 

@@ -394,11 +394,9 @@ def test_hub_copy_holds_out_a_seeded_tune_part_with_whole_gold_pairs():
 
 
 def test_config_has_bucc_in_q3_and_q5_with_attack_jobs():
-    import yaml
-
     from xlrobust import config as xcfg
 
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = xcfg.read(REPO / "config.yaml")
     assert "bucc" in cfg["study"]["q3"]["targets"] and "bucc" in cfg["study"]["q5"]["targets"]
     cfg["studies"] = ["q3"]
     cfg = xcfg.validate(cfg)

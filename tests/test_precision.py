@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import torch
 
-from xlrobust import models
+from xlrobust import config, models
 from xlrobust.errors import XlrobustError
 from xlrobust.predict import Classifier, length_batches, predict
 from xlrobust.train import train
@@ -180,10 +180,9 @@ def test_bf16_prediction_is_recorded_close_to_fp32_and_never_scored_with_it(fp32
     scores = score([str(files["bf16"])], [], str(tmp_path / "s.parquet"), str(tmp_path / "m.json"))
     assert scores["precision"].unique().to_list() == ["bf16"]
     assert scores["train_precision"].unique().to_list() == ["fp32"]
-    import yaml
 
     from xlrobust.report.provenance import provenance
 
-    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    cfg = config.read(Path(__file__).resolve().parents[1] / "config.yaml")
     html = provenance(cfg, [], [], scores)
     assert "<td class='l'>precision sent</td><td class='l'>prediction and attacks bf16; training fp32</td>" in html

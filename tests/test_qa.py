@@ -622,11 +622,9 @@ def test_adversarial_example_shows_question_changes_and_both_answers():
 
 # ---------------------------------------------------------------------------- config
 def test_qa_targets_in_the_config_train_on_their_english_data():
-    import yaml
-
     from conftest import REPO
 
-    cfg = xcfg.validate({**yaml.safe_load((REPO / "config.yaml").read_text()), "studies": "all"})
+    cfg = xcfg.validate({**xcfg.read(REPO / "config.yaml"), "studies": "all"})
     assert xcfg.train_dataset(cfg, "xquad") == xcfg.train_dataset(cfg, "mlqa") == "squad"
     assert xcfg.train_dataset(cfg, "tydiqa") == "tydiqa"
     for t in ("xquad", "mlqa", "tydiqa", "cpu_qa"):
@@ -645,13 +643,11 @@ def test_qa_targets_in_the_config_train_on_their_english_data():
 def test_estimate_counts_qa_targets_from_their_training_data():
     import copy
 
-    import yaml
-
     from xlrobust import estimate
 
     from conftest import REPO
 
-    cfg = xcfg.validate({**yaml.safe_load((REPO / "config.yaml").read_text()), "studies": "q3"})
+    cfg = xcfg.validate({**xcfg.read(REPO / "config.yaml"), "studies": "q3"})
     one = copy.deepcopy(cfg)
     one["study"]["q3"].update(models=["xlmr"], recipes=["none"], targets=["xquad"], seeds=[1])
     lines = {ln.stage: ln for ln in estimate.estimate(one)}

@@ -23,6 +23,8 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
+from xlrobust import config
+
 from conftest import REPO, SENTIMENT, git_clone, make_examples
 from faults import (
     BIN,
@@ -185,7 +187,7 @@ class W:
         if text is not None:
             p.write_text(text)
             return str(p)
-        cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+        cfg = config.read(REPO / "config.yaml")
         if mutate:
             mutate(cfg)
         p.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -1021,13 +1023,13 @@ def _nli(*ids) -> list[dict]:
 
 def _nan_rate() -> str:
     """config.yaml with the first rate of the demo study written as YAML's .nan."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["demo"]["perturbations"][0]["rates"] = [12345.5]
     return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
 
 
 def _nan_lr() -> str:
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["recipes"]["demo_nli"]["train"]["lr"] = 12345.5
     return yaml.safe_dump(cfg, sort_keys=False).replace("12345.5", ".nan")
 
@@ -1300,7 +1302,7 @@ def test_hub_id_without_network_fails_fast_naming_id_and_override(kind, network,
         ]
         culprit = ["FacebookAI/xlm-roberta-base", "models.xlmr.source", "config.yaml"]
     else:
-        cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+        cfg = config.read(REPO / "config.yaml")
         cfg["datasets"]["hubdata"] = {"task": "tweet_sentiment_multilingual", "langs": ["de"], "splits": ["test"]}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
         argv = [
@@ -1469,7 +1471,7 @@ def test_report_escapes_config_and_path_strings(tmp_path):
     other.mkdir(parents=True)
     with_run_keys(df, recipe).write_parquet(other / "clean.parquet")
     score([str(pred_dir), str(other)], [], str(tmp_path / "s.parquet"), str(tmp_path / "m.json"))
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["demo"].update(models=["m"], recipes=["none", recipe], targets=["t"], seeds=[1], question=evil)
     cfg["models"]["m"] = {"source": f"pkg:{evil}/x"}
     cfg["recipes"][recipe] = {}
@@ -1539,7 +1541,7 @@ def test_a_rerun_replaces_its_own_outputs_and_force_replaces_a_file(tmp_path):
         ["score", "--predictions", str(pred), *[x for k, v in outs.items() for x in (k, str(tmp_path / v))]],
         ["report", "--config", str(REPO / "config.yaml"), "--scores", str(tmp_path / "s.parquet"),
          "--out", str(tmp_path / "r.html")],
-        ["snapshot-config", "--json", json.dumps(yaml.safe_load((REPO / "config.yaml").read_text())),
+        ["snapshot-config", "--json", json.dumps(config.read(REPO / "config.yaml")),
          "--out", str(tmp_path / "c.yaml")],
         ["dvc-yaml", "--config", str(cfg), "--out", str(tmp_path / "dvc.yaml")],
     ]  # fmt: skip

@@ -13,6 +13,8 @@ import sys
 
 import yaml
 
+from xlrobust import config
+
 from conftest import REPO, SAMPLES, SHARED_DATA, git_clone
 
 
@@ -35,7 +37,7 @@ def test_slices_are_rebuilt_exactly_and_give_the_studies_the_full_files_tables(f
     assert ours == rebuilt and len(ours) > 20
     changed = [str(p) for p in ours if (SAMPLES / p).read_bytes() != (tmp_path / "samples" / p).read_bytes()]
     assert not changed, f"samples/ differs from what scripts/make_samples.py writes: {changed}"
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     specs = ms.effective_specs(cfg, yaml.safe_load(ms.CI.read_text()))
     assert set(specs) == {"csqa_local", "tydiqa_en_shared", "mlqa_dev_shared", "panx_local", "udpos_local"} | {
         "xcopa_real",
@@ -59,7 +61,7 @@ def test_slices_are_small_licensed_tracked_and_what_the_cpu_studies_read():
         ["git", "check-ignore", "--no-index", *map(str, files)], cwd=REPO, capture_output=True, text=True
     ).stdout
     assert not ignored and (not tracked or len(tracked.split()) == len(files))
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     read = {d for s in ("cpu", "cpu_qa", "cpu_tag", "cpu_xr", "cpu_dual") for d in datasets_of(cfg, s)}
     outside = sorted(d for d in read if not cfg["datasets"][d]["local"].startswith("samples/"))
     assert outside == ["umsab"]  # only the tweets, which are not ours to ship

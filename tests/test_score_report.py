@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from xlrobust import layout
+from xlrobust import config, layout
 from xlrobust.report import mark_changes, write_report
 from xlrobust.score import compare, score, summary
 from xlrobust.stats import holm, macro_f1, mean_ci, paired_test
@@ -137,9 +137,8 @@ def test_report_escapes_text_and_shows_languages(files, tmp_path):
     df.write_parquet(atks[0])
     s, _ = score(preds, atks)
     s.write_parquet(tmp_path / "scores.parquet")
-    import yaml
 
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["t"], seeds=[1])
     out = tmp_path / "report.html"
     write_report(cfg, str(tmp_path / "scores.parquet"), atks, [], [], str(out))
@@ -226,8 +225,6 @@ def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
     one-sentence answer with effect and interval."""
     import re
 
-    import yaml
-
     from xlrobust.report import recipe_max_lengths
 
     n, ids = 80, [str(i) for i in range(80)]
@@ -254,7 +251,7 @@ def test_report_answers_q4_and_q5_style_studies_with_their_figures(tmp_path):
                 )
             )
     s, out = score(preds, [])
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["recipes"].update(
         len128={"datasets": ["mnli"], "train": {"max_length": 128}},
         len512={"datasets": ["mnli"], "train": {"max_length": 512}},
@@ -299,8 +296,6 @@ def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(fil
     listed as coming from a Hub revision."""
     import json
 
-    import yaml
-
     preds, atks = files
     df = pl.read_parquet(atks[0]).with_columns(
         text_a=pl.lit("the premise"),
@@ -324,7 +319,7 @@ def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(fil
             }
         )
     )
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["t"], seeds=[1])
     write_report(cfg, str(tmp_path / "scores.parquet"), atks, [str(meta)], [], str(tmp_path / "r.html"))
     html = (tmp_path / "r.html").read_text()
@@ -337,7 +332,6 @@ def test_report_shows_both_sides_of_an_attacked_pair_and_local_data_as_local(fil
 def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
     """XTREME-R's size (PAN-X and Tatoeba have 40+ languages): tables and heatmaps turn
     languages into rows, and nothing makes the page wider than a 1280 px window."""
-    import yaml
 
     from browser import open_page
 
@@ -380,7 +374,7 @@ def test_a_forty_language_study_fits_a_1280_px_browser_window(tmp_path):
         atks.append(str(a))
     s, out = score(preds, atks)
     s.write_parquet(tmp_path / "scores.parquet")
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["recipes"]["inter"] = {"datasets": ["demo_nli"]}
     cfg["study"] = {
         "wide": {
@@ -443,8 +437,6 @@ def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(t
     answer counts the languages above it, and the figure draws the same."""
     import re
 
-    import yaml
-
     rng = np.random.default_rng(3)
     n = 200
     ids = [str(i) for i in range(n)]
@@ -467,7 +459,7 @@ def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(t
     xl = clean.filter((pl.col("language") == "all_xl") & (pl.col("recipe") == "none")).row(0, named=True)
     assert xl["n"] == 2 * n and xl["baseline"] == 0.5  # de and sw, not en
     s.write_parquet(tmp_path / "scores.parquet")
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["recipes"]["inter"] = {"datasets": ["mnli"]}
     cfg["study"]["demo"].update(models=["m"], recipes=["none", "inter"], targets=["t"], seeds=[1])
     write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(tmp_path / "r.html"))
@@ -488,7 +480,6 @@ def test_per_language_view_marks_languages_whose_interval_reaches_the_baseline(t
 def test_tagging_baselines_and_the_single_character_note(tmp_path):
     """Issue 24: entity F1's baseline is all-O (0) and token accuracy's the majority tag; a
     language whose tokens are mostly single characters (PAN-X zh) is flagged beside its F1."""
-    import yaml
 
     sents = {
         "de": ([["Angela", "Merkel", "sprach", "in", "Berlin"]] * 5, [["B-PER", "I-PER", "O", "O", "B-LOC"]] * 5),
@@ -514,7 +505,7 @@ def test_tagging_baselines_and_the_single_character_note(tmp_path):
     assert row("zh", "accuracy")["baseline"] == pytest.approx(2 / 6)  # I-PER: 2 of 6
     assert row("zh", "single_char_token_share")["value"] == 1.0 and row("de", "single_char_token_share")["value"] == 0
     s.write_parquet(tmp_path / "scores.parquet")
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["demo"].update(models=["m"], recipes=["none"], targets=["ner"], seeds=[1])
     write_report(cfg, str(tmp_path / "scores.parquet"), [], [], [], str(tmp_path / "r.html"))
     html = (tmp_path / "r.html").read_text()

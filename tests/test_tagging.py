@@ -146,29 +146,27 @@ def test_udpos_merges_a_languages_treebanks_and_skips_those_without_the_split(tm
 
 
 def test_config_checks_treebank_choice_and_named_probe_sides():
-    import yaml
-
     from xlrobust import config
 
     from conftest import REPO
 
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["datasets"]["udpos"]["configs"] = {"de": ["de_foo"]}
     with pytest.raises(XlrobustError, match="datasets.udpos.configs.de: 'de_foo' is not a udpos config"):
         config.validate(cfg)
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["cpu_tag"]["perturbations"].append({"name": "entity_char_delete", "rates": [0.5], "sides": "all"})
     with pytest.raises(
         XlrobustError, match="perturbations.2: target panx_local: entity_char_delete perturbs .* 'entities' side"
     ):
         config.validate(cfg)
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["study"]["cpu_tag"]["perturbations"][1].pop("targets")  # entity_ probes need NER tags: not for UD POS
     with pytest.raises(
         XlrobustError, match="target udpos_local: entity_keyboard_typo on sides 'entities' needs NER tags"
     ):
         config.validate(cfg)
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = config.read(REPO / "config.yaml")
     cfg["studies"] = "cpu_tag"
     config.validate(cfg)
     assert config.perturbation_sides(cfg, "panx_local", "entity_char_substitute") == "entities"

@@ -1,6 +1,6 @@
 """End to end, as the README says a user runs it: in a git clone of the repository,
 the quickstart (`snakemake --cores all results/report.html`, the shipped demo on the
-multilingual encoder), then the README's DVC commands in the same clone against the
+multilingual encoder), then the DVC commands of docs/cluster.md in the same clone against the
 committed dvc.lock; and a DVC remote round trip on the reduced demo."""
 
 import json
@@ -112,7 +112,7 @@ def test_the_quickstart_never_runs_more_threads_than_cores(quickstart):
 
 @pytest.mark.slow
 def test_readme_dvc_commands_in_the_clone_against_the_committed_lock(quickstart):
-    """The README's DVC commands in the quickstart's clone (dvc.lock is committed, not
+    """The DVC commands of docs/cluster.md in the quickstart's clone (dvc.lock is committed, not
     git-ignored): `dvc commit -f` adopts what Snakemake wrote (DVC's cache of a fresh clone
     is empty, so `dvc repro` alone would rerun every stage), and the lock's diff against the
     committed one is the audit: data and perturbations, model-independent and integer-exact,

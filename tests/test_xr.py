@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 
 from xlrobust import config as xcfg
 from xlrobust import data
@@ -32,7 +31,7 @@ CHOICE = get_format("choice")
 
 def shipped(name: str) -> dict:
     """A dataset entry of the shipped config.yaml, its path (the repository's samples/) made absolute."""
-    spec = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"][name]
+    spec = xcfg.read(REPO / "config.yaml")["datasets"][name]
     return {**spec, "local": str(REPO / spec["local"])}
 
 
@@ -61,7 +60,7 @@ def test_a_local_tatoeba_file_in_a_language_outside_the_registry(tmp_path, capsy
     (tmp_path / "tatoeba.amh-eng.eng").write_text("Hello.\nGoodbye.\n", encoding="utf-8")
     spec = {"task": "tatoeba", "splits": ["test"], "local": str(tmp_path / "tatoeba.{config}")}
     spec |= {"local_format": "bitext_lines", "langs": ["am"]}
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = xcfg.read(REPO / "config.yaml")
     cfg["datasets"]["tatoeba_am"] = spec
     xcfg.validate(cfg)  # accepted: a local dataset may name any ISO 639-1/3 code
     meta = data.prepare("tatoeba_am", spec, tmp_path / "out")
@@ -376,7 +375,7 @@ def test_choice_perturbation_sides(tmp_path):
 
 # ---------------------------------------------------------------------------- config, DAG, estimate
 def shipped_config(**over) -> dict:
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = xcfg.read(REPO / "config.yaml")
     cfg.update(over)
     return xcfg.validate(cfg)
 

@@ -1,5 +1,5 @@
-"""config.yaml: schema validation (one line per error) and expansion of the selected
-studies into the runs the workflow builds."""
+"""config.yaml (and the files of config/ merged over it): schema validation (one line per
+error) and expansion of the selected studies into the runs the workflow builds."""
 
 from __future__ import annotations
 
@@ -18,9 +18,47 @@ from xlrobust.tasks import get_task
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
+# The project's config is config.yaml (which studies run, and the demo) with these files merged
+# over it in this order (paths relative to config.yaml's folder), as Snakemake merges config
+# files; the Snakefile loads exactly these, then any --configfile and --config.
+PROJECT = "config.yaml"
+PARTS = ("config/catalogue.yaml", "config/studies.yaml", "config/cpu.yaml", "config/cluster.yaml")
 
-def load(path: str | Path) -> dict:
+
+def files(path: str | Path) -> list[Path]:
+    """The files a config is read from: a project's config.yaml (one with a config/ folder
+    beside it) and its PARTS; any other file (a run's results/config.yaml, a study file) alone."""
     path = Path(path)
+    if path.name == PROJECT and (path.parent / "config").is_dir():
+        return [path, *(path.parent / part for part in PARTS)]
+    return [path]
+
+
+def read(path: str | Path) -> dict:
+    """A config, not validated: its files (see `files`) merged in order with Snakemake's own
+    merge (mappings merged key by key, anything else replaced), as the workflow sees it."""
+    from snakemake.utils import update_config
+
+    cfg: dict = {}
+    for f in files(path):
+        update_config(cfg, _read_yaml(f))
+    return cfg
+
+
+def entry_files(path: str | Path) -> dict[str, str]:
+    """For each entry `<section>.<name>` of a config (`datasets.umsab`, `study.q1`), the file that
+    defines it (the last of `files` to), relative to the config's folder: what DVC names as a
+    stage's params file."""
+    path = Path(path)
+    out = {}
+    for f in files(path):
+        for section, entries in _read_yaml(f).items():
+            for name in entries if isinstance(entries, dict) else ():
+                out[f"{section}.{name}"] = f.relative_to(path.parent).as_posix()
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
     if not path.exists():
         raise XlrobustError(f"{path}: config file not found")
     try:
@@ -31,7 +69,14 @@ def load(path: str | Path) -> dict:
         raise XlrobustError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
     except RecursionError:
         raise XlrobustError(f"{path}: nested too deeply to be a config") from None
-    return validate(cfg or {}, source=str(path))
+    if cfg is not None and not isinstance(cfg, dict):
+        raise XlrobustError(f"{path}: a config is a mapping of keys, not {type(cfg).__name__}")
+    return cfg or {}
+
+
+def load(path: str | Path) -> dict:
+    """The config of `path` (merged as `read` says), validated."""
+    return validate(read(path), source=str(path))
 
 
 def load_schema(path: str | Path = SCHEMA) -> dict:

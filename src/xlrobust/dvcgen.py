@@ -1,7 +1,8 @@
 """dvc.yaml generated from the Snakemake DAG, so DVC stages run exactly the commands
 the rules run (a dry run, `snakemake -n -p`, lists each job's outputs, inputs, log and
-shell command). Each stage declares the config.yaml keys it depends on as params,
-so changing one recipe's learning rate re-runs only what follows from it.
+shell command). Each stage declares the config keys it depends on as params (in the file of
+config.yaml or config/ that defines each), so changing one recipe's learning rate re-runs only
+what follows from it.
 
     xlrobust dvc-yaml --out dvc.yaml     (tests check the committed file is current)
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from xlrobust import layout
+from xlrobust.config import entry_files
 from xlrobust.errors import XlrobustError
 
 # rule -> the config.yaml keys its jobs depend on ({wildcard} filled in from the job). Only
@@ -46,7 +48,7 @@ METRICS = {layout.METRICS}
 PLOTS = {layout.PLOTS: {"x": "rate", "y": "value", "cache": False}}
 
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "envs", "profiles"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "workflow", "envs", "profiles"]
 
 
 def parse_dry_run(text: str) -> list[dict]:
@@ -102,7 +104,10 @@ def _local_deps(cfg: dict, dataset: str) -> list[str]:
     return sorted(set(deps))
 
 
-def stages(rows: list[dict], cfg: dict) -> dict:
+def stages(rows: list[dict], cfg: dict, key_files: dict[str, str] | None = None) -> dict:
+    """DVC stages of the dry run's jobs; `key_files` names the file of each config entry
+    (`entry_files`; an entry it does not name is config.yaml's)."""
+    key_files = key_files or {}
     jobs: OrderedDict[tuple, dict] = OrderedDict()
     for row in rows:
         if row["rule"] == "all" or not row["shellcmd"]:
@@ -133,7 +138,10 @@ def stages(rows: list[dict], cfg: dict) -> dict:
         if deps:
             stage["deps"] = sorted(set(deps))
         if params:
-            stage["params"] = [{"config.yaml": params}]
+            by_file: dict[str, list[str]] = {}
+            for key in params:
+                by_file.setdefault(key_files.get(key, "config.yaml"), []).append(key)
+            stage["params"] = [{f: keys} for f, keys in by_file.items()]
         plain = [o for o in outs if o not in METRICS and o not in PLOTS]
         if plain:
             stage["outs"] = plain
@@ -148,7 +156,7 @@ def stages(rows: list[dict], cfg: dict) -> dict:
 
 
 def render(cfg: dict, cwd: str | Path = ".", snakemake_args: list[str] | None = None) -> str:
-    doc = stages(summary(snakemake_args, cwd=cwd), cfg)
+    doc = stages(summary(snakemake_args, cwd=cwd), cfg, entry_files(Path(cwd) / "config.yaml"))
     head = (
         "# Generated from the Snakemake DAG by `xlrobust dvc-yaml --out dvc.yaml`: do not edit by hand.\n"
         "# Every stage runs the same xlrobust command as its Snakemake rule; run `dvc repro` with the\n"

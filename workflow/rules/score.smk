@@ -1,5 +1,5 @@
 rule config_snapshot:
-    """The config every later command reads: exactly what Snakemake resolved (config.yaml,
+    """The config every later command reads: exactly what Snakemake resolved (config.yaml and config/,
     any --configfile merged over it, --config values applied), trimmed to what the
     selected studies use, kept with the results."""
     output:
