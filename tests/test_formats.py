@@ -122,3 +122,30 @@ def test_every_format_declares_what_stages_ask():
             assert fmt.prediction_columns and fmt.sides and fmt.default_side in fmt.sides
     assert get_format("mc") is get_format("choice")  # datasets prepared before formats were modules
     assert Path(get_format("classify").__class__.__module__.replace(".", "/") + ".py").name == "classify.py"
+
+
+def test_a_format_package_imports_neither_the_registry_nor_a_stage():
+    """The registry (xlrobust.formats) imports the format packages; a package imports
+    formats.base, other formats' packages and the shared primitives, never the registry or a
+    stage, and its modules never import their own package back: adding a format adds no loop."""
+    import grimp
+
+    graph = grimp.build_graph("xlrobust")
+    stages = ("cli", "config", "data", "tasks", "train", "predict", "attack", "score", "report", "estimate", "dvcgen")
+    upward = {"xlrobust.formats"} | {f"xlrobust.{s}" for s in stages}  # the registry and the stages
+    packages = {m for m in graph.find_children("xlrobust.formats") if m != "xlrobust.formats.base"}
+    assert {"xlrobust.formats.classify", "xlrobust.formats.span_qa", "xlrobust.formats.dual"} <= packages
+    offenders = []
+    for pkg in sorted(packages):
+        for module in sorted({pkg} | graph.find_descendants(pkg)):
+            imported = graph.find_modules_directly_imported_by(module)
+            offenders += [
+                f"{module} -> {m}"
+                for m in sorted(imported)
+                if m in upward or ".".join(m.split(".")[:2]) in upward - {"xlrobust.formats"}
+            ]
+            if module != pkg and pkg in imported:
+                offenders.append(f"{module} -> {pkg} (its own package)")
+    assert offenders == []
+    for name, fmt in FORMATS.items():  # each registered format comes from its own package
+        assert fmt.__class__.__module__ == f"xlrobust.formats.{name}", name
