@@ -25,7 +25,13 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats.base import Attacker, Format, first_bad
-from xlrobust.formats.classify import accuracy, label_attack_outcomes, label_outcomes, majority_baselines
+from xlrobust.formats.classify import (
+    accuracy,
+    label_attack_outcomes,
+    label_outcomes,
+    label_predictions,
+    majority_baselines,
+)
 from xlrobust.ta_parts import model_wrapper
 
 
@@ -112,16 +118,7 @@ class Choice(Format):
         return np.stack(model.run(feats, collate=self.collator(model.tok)))
 
     def predict(self, model, df):
-        logits = self.logits(model, df)
-        return pl.DataFrame(
-            {
-                "id": df["id"],
-                "lang": df["lang"],
-                "label": df["label"],
-                "pred": pl.Series(logits.argmax(axis=1) if len(logits) else [], dtype=pl.Int64),
-                "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
-            }
-        )
+        return label_predictions(df, self.logits(model, df))
 
     def outcomes(self, preds):
         return label_outcomes(preds)

@@ -28,6 +28,21 @@ def label_outcomes(preds: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def label_predictions(df: pl.DataFrame, logits: np.ndarray) -> pl.DataFrame:
+    """The prediction rows of a format that predicts one label (classification, choice): id,
+    lang, the gold label, the argmax of the logits (rows = examples), the logits."""
+    pred = logits.argmax(axis=1) if len(logits) else np.zeros(0, dtype=np.int64)
+    return pl.DataFrame(
+        {
+            "id": df["id"],
+            "lang": df["lang"],
+            "label": df["label"],
+            "pred": pl.Series(pred, dtype=pl.Int64),
+            "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
+        }
+    )
+
+
 def label_attack_outcomes(attacks: pl.DataFrame) -> pl.DataFrame:
     """Still right after the attack only when it failed (a skipped example was wrong already)."""
     return attacks.with_columns(
@@ -134,17 +149,7 @@ class Classify(Format):
         return np.stack(model.run(self.tokenize(model.tok, a, b, model.max_length)))
 
     def predict(self, model, df):
-        logits = self.logits(model, *self.texts(df))
-        pred = logits.argmax(axis=1) if len(logits) else np.zeros(0, dtype=np.int64)
-        return pl.DataFrame(
-            {
-                "id": df["id"],
-                "lang": df["lang"],
-                "label": df["label"],
-                "pred": pl.Series(pred, dtype=pl.Int64),
-                "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
-            }
-        )
+        return label_predictions(df, self.logits(model, *self.texts(df)))
 
     def outcomes(self, preds):
         return label_outcomes(preds)
