@@ -32,15 +32,16 @@ from xlrobust.formats import choice, classify, dual, mining, mlm, retrieval, spa
 from xlrobust.formats.base import Format
 from xlrobust.io import read_json
 
+# in the order the formats registered themselves before they were packages (for_head takes the first match)
 BUILTIN: tuple[Format, ...] = (
     classify.CLASSIFY,
     choice.CHOICE,
+    retrieval.RETRIEVAL,
+    dual.DUAL,
+    mining.MINING,
+    mlm.MLM_TEXT,
     span_qa.SPAN_QA,
     tagging.TAGGING,
-    mlm.MLM_TEXT,
-    retrieval.RETRIEVAL,
-    mining.MINING,
-    dual.DUAL,
 )
 FORMATS: dict[str, Format] = {fmt.name: fmt for fmt in BUILTIN}
 # names of the formats in datasets prepared before formats were modules (meta.json)
