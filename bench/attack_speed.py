@@ -186,7 +186,7 @@ def same_as_cli(stock_rows: list, df, data: Path, n: int) -> int:
     """How many `xlrobust attack` output rows equal the stock loop's (status, text, queries)."""
     import polars as pl
 
-    from xlrobust.attack import STATUS
+    from xlrobust.formats.base import STATUS
 
     ids = pl.read_parquet(data).filter(pl.col("lang") == "en").head(n).select("id")
     cli = ids.join(df, on="id", how="left", maintain_order="left").select("status", "perturbed_text_a", "num_queries")
@@ -196,9 +196,10 @@ def same_as_cli(stock_rows: list, df, data: Path, n: int) -> int:
 def our_attack(model: Path, df, budget: int):
     """Our DeepWordBug on the model in fp32 (the stock reference runs in fp32), alphabet from
     the English texts of `df`."""
-    from xlrobust.attack import build, make_wrapper
+    from xlrobust.formats.classify import make_wrapper
     from xlrobust.perturb import alphabets
     from xlrobust.predict import Classifier
+    from xlrobust.ta_parts import build
 
     return build(
         "deepwordbug",

@@ -3,8 +3,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from xlrobust.attack import RECIPES, attack, build, make_wrapper
+from xlrobust.attack import RECIPES, attack
 from xlrobust.errors import XlrobustError
+from xlrobust.formats.base import Attacker
+from xlrobust.formats.classify import make_wrapper
+from xlrobust.ta_parts import build
 from xlrobust.train import train
 
 from conftest import SENTIMENT, make_examples
@@ -77,7 +80,7 @@ def test_killed_attack_resumes_only_the_same_job(model_and_data, tmp_path, monke
     for o in outs:
         Path(o).unlink()
 
-    real_call, calls = xa.Attacker.__call__, []
+    real_call, calls = Attacker.__call__, []
 
     def dies_on_the_sixth(self, ex):  # a kill after en and one example of de
         calls.append(ex["id"])
@@ -85,10 +88,10 @@ def test_killed_attack_resumes_only_the_same_job(model_and_data, tmp_path, monke
             raise KeyboardInterrupt
         return real_call(self, ex)
 
-    monkeypatch.setattr(xa.Attacker, "__call__", dies_on_the_sixth)
+    monkeypatch.setattr(Attacker, "__call__", dies_on_the_sixth)
     with pytest.raises(KeyboardInterrupt):
         xa.attack(model, data, ["en", "de"], "deepwordbug", 4, 100, outs, resume_dir=str(progress))
-    monkeypatch.setattr(xa.Attacker, "__call__", real_call)
+    monkeypatch.setattr(Attacker, "__call__", real_call)
     assert Path(outs[0]).exists() and not Path(outs[1]).exists()
     # mark a kept row, and cut the last line as a kill mid-write would
     lines = (progress / "de.jsonl").read_text().splitlines()

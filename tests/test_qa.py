@@ -438,7 +438,8 @@ def _example(**over) -> dict:
 
 
 def _attack(ex, model, context=False, threshold=0.0, recipe="deepwordbug", budget=300):
-    from xlrobust.attack import QAAttacker, example_seed
+    from xlrobust.attack import example_seed
+    from xlrobust.formats.span_qa.attack import QAAttacker
     from xlrobust.ta_parts import import_textattack
 
     attacker = QAAttacker(ScriptedQA(), model, "en", recipe, budget, {}, {"threshold": threshold}, context=context)
@@ -482,7 +483,7 @@ def test_qa_attack_threshold_decides_success_and_skips(ta):
 
 
 def test_qa_goal_score_prefers_lower_f1_then_lower_gold_probability(ta):
-    from xlrobust.attack import GOLD_PROBABILITY_WEIGHT, QAAttacker
+    from xlrobust.formats.span_qa.attack import GOLD_PROBABILITY_WEIGHT, QAAttacker
 
     attacker = QAAttacker(ScriptedQA(), Scripted(), "en", "deepwordbug", 10, {}, {"threshold": 0.0})
     goal = attacker.attack_.goal_function

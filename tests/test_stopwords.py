@@ -134,7 +134,8 @@ import json, sys, nltk, torch, types
 calls = []
 nltk.download = lambda *a, **k: calls.append(a) or True  # what textattack's post-install would call
 from xlrobust.ta_parts import import_textattack
-from xlrobust.attack import build, make_wrapper
+from xlrobust.formats.classify import make_wrapper
+from xlrobust.ta_parts import build
 from xlrobust.stopwords import stopwords
 ta = import_textattack()
 atk = build("deepwordbug", make_wrapper(types.SimpleNamespace(model=torch.nn.Linear(1, 1))), "en", 10)

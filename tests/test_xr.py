@@ -245,7 +245,7 @@ def test_retrieval_report_rendering_escapes():
 def test_nearest_goal_succeeds_exactly_when_the_gold_is_no_longer_nearest():
     import torch
 
-    from xlrobust.attack import nearest_goal
+    from xlrobust.formats.retrieval import nearest_goal
 
     wrapper = SimpleNamespace(model=torch.nn.Identity())
     goal = nearest_goal(wrapper, 10)

@@ -59,25 +59,6 @@ def read_lines(path: Path) -> list[str]:
     return lines
 
 
-def check_integer_labels(raw: pl.DataFrame, column: str, source: str) -> None:
-    """Labels must be whole numbers: 1.7 is not truncated to 1, nor '١' or '0_1' read as 1."""
-    col = raw[column]
-    if col.dtype.is_integer() or col.dtype == pl.Null:
-        return
-    if col.dtype.is_float():
-        bad = raw.with_row_index().filter(pl.col(column).is_not_null() & (pl.col(column) != pl.col(column).round(0)))
-    elif col.dtype == pl.String:
-        bad = raw.with_row_index().filter(
-            pl.col(column).is_not_null() & ~pl.col(column).str.strip_chars().str.contains(r"^-?[0-9]+$")
-        )
-    else:
-        bad = raw.with_row_index().filter(pl.col(column).is_not_null())
-    if bad.height:
-        raise XlrobustError(
-            f"{source}: row {bad['index'][0]}: label {bad[column][0]!r} in column '{column}' is not an integer"
-        )
-
-
 def read_local(template: str, labels_template: str | None, config: str | None, split: str) -> tuple[pl.DataFrame, str]:
     """Read one (config, split) of a task from local files named by a path template.
 

@@ -19,11 +19,21 @@ pyproject.toml, checked by tests/test_lint.py).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from scipy import stats
 
 BOOTSTRAP_RESAMPLES = 2000
 PERMUTATIONS = 5000
+
+
+@functools.cache
+def _scipy_stats():
+    """scipy.stats, imported on first use: it takes ~2 s, which every `xlrobust` command that
+    imports the formats (they import this module for macro-F1) would otherwise pay."""
+    from scipy import stats
+
+    return stats
 
 
 def _ci(res) -> tuple[float, float]:
@@ -38,7 +48,7 @@ def mean_ci(x: np.ndarray, seed: int = 0) -> tuple[float | None, float | None, f
     m = float(x.mean())
     if len(x) < 2 or np.all(x == x[0]):
         return m, m, m
-    res = stats.bootstrap(
+    res = _scipy_stats().bootstrap(
         (x,),
         np.mean,
         n_resamples=BOOTSTRAP_RESAMPLES,
@@ -67,7 +77,7 @@ def macro_f1_ci(y: np.ndarray, p: np.ndarray, seed: int = 0) -> tuple[float, flo
     m = float(macro_f1(y, p))
     if len(y) < 2:
         return m, m, m
-    res = stats.bootstrap(
+    res = _scipy_stats().bootstrap(
         (y, p),
         macro_f1,
         paired=True,
@@ -99,7 +109,7 @@ def paired_test(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, flo
         return diff, diff, diff, 1.0
     rng = np.random.default_rng(seed)
     _, lo, hi = mean_ci(d, seed)
-    res = stats.permutation_test(
+    res = _scipy_stats().permutation_test(
         (np.asarray(x, float), np.asarray(y, float)),
         lambda a, b, axis: np.mean(a - b, axis=axis),
         permutation_type="samples",

@@ -31,6 +31,8 @@ import functools
 import os
 from pathlib import Path
 
+from xlrobust.langs import fallback
+
 # ISO 639-1 -> NLTK corpus file name, for the languages whose NLTK list we use.
 NLTK_NAMES = {
     "ar": "arabic",
@@ -199,8 +201,6 @@ def _stopwords(lang: str) -> frozenset[str]:
     if lang in NLTK_NAMES:
         return frozenset(nltk_list(NLTK_NAMES[lang])) - NOT_FUNCTION_WORDS.get(lang, set())
     if lang not in NO_LIST:
-        from xlrobust.langs import fallback
-
         fallback(lang, "stopword list", "none, every word may be perturbed")
     return frozenset()  # NO_LIST and unknown languages
 

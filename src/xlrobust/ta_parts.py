@@ -13,17 +13,23 @@ multilingual defects, in one place.
 - Stopwords are always passed as a list (TextAttack's French and Spanish recipes
   pass the language positionally to StopwordModification, where it lands in the
   `stopwords` argument).
+- `build`: the attack recipes (RECIPES) composed from those parts around a goal function;
+  `model_wrapper` and `score_goal`: the model wrapper and the goal over raw scores that the
+  formats' attackers (xlrobust.formats.<name>) share.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import string
 
 import numpy as np
 import regex
 
+from xlrobust.errors import XlrobustError
 from xlrobust.perturb import LANG_SCRIPTS, graphemes, is_letter, keyboard_neighbours, script
+from xlrobust.stopwords import provide_nltk_stopwords, stopwords
 
 _HOMOS = "˗৭Ȣ𝟕бƼᏎƷᒿlO`ɑЬϲԁе𝚏ɡհіϳ𝒌ⅼｍոорԛⲅѕ𝚝սѵԝ×уᴢ"  # TextAttack's homoglyph set, kept
 _WORD = regex.compile(rf"[\w\p{{M}}{regex.escape(_HOMOS)}'\-_*@]+")
@@ -66,8 +72,6 @@ def import_textattack():
     import logging
 
     import nltk
-
-    from xlrobust.stopwords import provide_nltk_stopwords
 
     provide_nltk_stopwords()
     defer_flair()
@@ -271,3 +275,108 @@ def defer_flair() -> None:
     models = types.ModuleType("flair.models")
     models.SequenceTagger = _LazySequenceTagger()
     sys.modules["flair"], sys.modules["flair.models"] = flair, models
+
+
+# ---- recipes: TextAttack's parts composed around a goal function
+RECIPES = ("deepwordbug", "pruthi", "textbugger", "xl_charbug")
+RECIPE_NOTES = {
+    "deepwordbug": "TextAttack's DeepWordBug composition; script-aware letters outside Latin (same as stock on English)",
+    "pruthi": "TextAttack's Pruthi2019 composition; the language's keyboard layout instead of English QWERTY",
+    "textbugger": "character bugs of TextBugger only (insert space, delete, swap, visually similar character): its word-embedding "
+    "swap and Universal Sentence Encoder constraint need downloads that are unavailable offline",
+    "xl_charbug": "multilingual character recipe: grapheme edits with the language's own letters and keyboard, "
+    "per-language stopwords, DeepWordBug's greedy word-importance search",
+}
+
+
+def build(recipe: str, goal, lang: str, query_budget: int, alphabet: dict | None = None, extra=()):
+    """Compose a recipe from TextAttack's building blocks (see RECIPE_NOTES) around a goal
+    function (a model wrapper: the untargeted classification goal); `extra` constraints
+    come before the recipe's (e.g. which input columns may change)."""
+    ta = import_textattack()
+    from textattack.constraints.overlap import LevenshteinEditDistance, MaxWordsPerturbed
+    from textattack.constraints.pre_transformation import MinWordLength, RepeatModification, StopwordModification
+    from textattack.goal_functions import UntargetedClassification
+    from textattack.search_methods import GreedySearch, GreedyWordSwapWIR
+    from textattack.transformations import CompositeTransformation
+
+    if recipe not in RECIPES:
+        raise XlrobustError(f"unknown attack recipe '{recipe}'; known: {', '.join(RECIPES)}")
+    install_word_splitter()
+    Char = make_char_swap()
+    alphabet = alphabet or {}
+    ops = lambda names, **kw: [Char(op, lang, alphabet, **kw) for op in names]  # noqa: E731
+    stop = StopwordModification(stopwords=sorted(stopwords(lang)))
+    if not isinstance(goal, ta.goal_functions.GoalFunction):
+        goal = UntargetedClassification(goal, query_budget=query_budget)
+    if recipe == "deepwordbug":  # Gao et al. 2018, as textattack.attack_recipes.DeepWordBugGao2018
+        transformation = CompositeTransformation(ops(["swap", "substitute", "delete", "insert"]))
+        constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
+        search = GreedyWordSwapWIR()
+    elif recipe == "pruthi":  # Pruthi et al. 2019, as textattack.attack_recipes.Pruthi2019
+        transformation = CompositeTransformation(
+            ops(["swap", "delete", "insert", "keyboard"], random_one=False, skip_first_char=True, skip_last_char=True)
+        )
+        constraints = [MinWordLength(min_length=4), stop, MaxWordsPerturbed(max_num_words=1), RepeatModification()]
+        search = GreedySearch()
+    elif recipe == "textbugger":  # Li et al. 2019, character bugs only (see RECIPE_NOTES)
+        transformation = CompositeTransformation(
+            [
+                Char("insert", lang, alphabet, skip_first_char=True, skip_last_char=True, letters_to_insert=" "),
+                Char("delete", lang, alphabet, skip_first_char=True, skip_last_char=True),
+                Char("swap", lang, alphabet, skip_first_char=True, skip_last_char=True),
+                Char("homoglyph", lang, alphabet),
+            ]
+        )
+        constraints = [RepeatModification(), stop]
+        search = GreedyWordSwapWIR(wir_method="delete")
+    else:  # xl_charbug: DeepWordBug's search with script-aware edits and the language's keyboard
+        latin = "".join(alphabet.get(("LATIN", False), [])) + "".join(alphabet.get(("LATIN", True), []))
+        transformation = CompositeTransformation(
+            ops(["swap", "substitute", "delete", "insert", "keyboard"], latin=latin)
+        )
+        constraints = [RepeatModification(), stop, LevenshteinEditDistance(30)]
+        search = GreedyWordSwapWIR()
+    return ta.Attack(goal, [*extra, *constraints], transformation, search)
+
+
+# ---- what the formats' attackers share
+def model_wrapper(module, scores):
+    """A TextAttack model wrapper: a batch of attacked inputs in, `scores(inputs)` out (the
+    format's logits, similarities or outcomes); `module` is the torch model TextAttack
+    checks the goal against."""
+    ta = import_textattack()
+
+    class Wrapper(ta.models.wrappers.ModelWrapper):
+        def __init__(self):
+            self.model = module
+
+        def __call__(self, inputs):
+            return scores(inputs)
+
+    return Wrapper()
+
+
+@functools.cache
+def score_goal():
+    """TextAttack's untargeted classification goal over raw scores (similarities, margins:
+    no softmax), (queries x scores) per batch, complete once its score (`_get_score`, which
+    a subclass defines) is above 0. A class built once textattack is imported."""
+    import torch
+
+    import_textattack()
+    from textattack.goal_functions import UntargetedClassification
+
+    class ScoreGoal(UntargetedClassification):
+        def _process_model_outputs(self, inputs, scores):
+            scores = torch.as_tensor(np.asarray(scores) if isinstance(scores, list) else scores)
+            if scores.ndim == 1 and len(inputs) == 1:
+                scores = scores.unsqueeze(0)
+            if scores.ndim != 2 or scores.shape[0] != len(inputs):
+                raise ValueError(f"scores of shape {tuple(scores.shape)} for {len(inputs)} queries")
+            return scores.cpu()  # scores, not probabilities: no softmax
+
+        def _is_goal_complete(self, model_output, _):
+            return self._get_score(model_output, _) > 0
+
+    return ScoreGoal

@@ -1,10 +1,13 @@
-"""Task formats: one module per format, each owning what differs between formats and
-nothing else (its normalised table, validation, features, transformers head, decoding,
-per-example outcomes, label-preserving perturbation, attack goal, metrics).
+"""Task formats: one package per format (`formats/<name>/`), each owning what differs between
+formats and nothing else (its normalised table, validation, features, transformers head,
+decoding, per-example outcomes, label-preserving perturbation, metrics, and its attacker:
+goal function, constraints, result rows). A package imports `formats.base` (the interface
+and the shared Attacker), other formats' packages and the primitives, never this registry
+nor a stage.
 
 Stages ask the format (`get_format(name)`, or the format of a table or a model
-folder) instead of comparing format names. Adding a format is adding a module here
-and registering it; `register()` also serves tests that define a toy format.
+folder) instead of comparing format names. Adding a format is adding a package here
+and one line to BUILTIN; `register()` also serves tests that define a toy format.
 
 | format     | table (besides id, lang)                                   | head                               | metric   |
 |------------|------------------------------------------------------------|------------------------------------|----------|
@@ -20,10 +23,27 @@ and registering it; `register()` also serves tests that define a toy format.
 
 from __future__ import annotations
 
-from xlrobust.errors import XlrobustError
-from xlrobust.formats.base import Format
+from pathlib import Path
 
-FORMATS: dict[str, Format] = {}
+import polars as pl
+
+from xlrobust.errors import XlrobustError
+from xlrobust.formats import choice, classify, dual, mining, mlm, retrieval, span_qa, tagging
+from xlrobust.formats.base import Format
+from xlrobust.io import read_json
+
+# in the order the formats registered themselves before they were packages (for_head takes the first match)
+BUILTIN: tuple[Format, ...] = (
+    classify.CLASSIFY,
+    choice.CHOICE,
+    retrieval.RETRIEVAL,
+    dual.DUAL,
+    mining.MINING,
+    mlm.MLM_TEXT,
+    span_qa.SPAN_QA,
+    tagging.TAGGING,
+)
+FORMATS: dict[str, Format] = {fmt.name: fmt for fmt in BUILTIN}
 # names of the formats in datasets prepared before formats were modules (meta.json)
 ALIASES = {"single": "classify", "pair": "classify", "mc": "choice", "qa": "span_qa", "tag": "tagging"}
 
@@ -34,12 +54,10 @@ def register(fmt: Format) -> Format:
 
 
 def all_formats() -> dict[str, Format]:
-    _load()
     return FORMATS
 
 
 def get_format(name: str) -> Format:
-    _load()
     name = ALIASES.get(name, name)
     if name not in FORMATS:
         raise XlrobustError(f"unknown task format '{name}' (known: {', '.join(sorted(FORMATS))})")
@@ -50,16 +68,10 @@ def format_of_table(path, name: str | None = None) -> Format:
     """The format of an example table: the one named, else the one its prepared dataset
     declares (meta.json beside it), else its `format` column (perturbed tables), else
     classification."""
-    from pathlib import Path
-
-    import polars as pl
-
     if name:
         return get_format(name)
     meta = Path(path).parent / "meta.json"
     if meta.exists():
-        from xlrobust.io import read_json
-
         return get_format(read_json(meta).get("format") or "classify")
     try:  # a perturbed table carries its format as a column
         if "format" in pl.read_parquet_schema(path):
@@ -73,18 +85,7 @@ def format_of_table(path, name: str | None = None) -> Format:
 
 def for_head(architectures: list[str]) -> Format | None:
     """The format whose transformers head built a model (config.json `architectures`)."""
-    _load()
     for fmt in FORMATS.values():
         if fmt.architecture_suffix and any(a.endswith(fmt.architecture_suffix) for a in architectures or []):
             return fmt
     return None
-
-
-_loaded = False
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from xlrobust.formats import choice, classify, dual, mining, mlm, retrieval, span_qa, tagging  # noqa: F401 (they register)

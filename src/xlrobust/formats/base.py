@@ -10,7 +10,8 @@ A format answers, for one kind of task table:
   per-example outcomes scoring consumes (`outcomes`: rows of metric, x, w with the
   metric's value = sum(x) / sum(w) over examples; `w` is 1 for a mean);
 - robustness: which columns a perturbation may touch (`sides`) and how a perturbed
-  table keeps its labels valid (`perturb`); the TextAttack goal of an attack (`attack`).
+  table keeps its labels valid (`perturb`); its attacker (`attack`: an `Attacker`, the
+  format-independent part of every format's attacker, is here too).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
+from xlrobust.io import read_examples
+from xlrobust.perturb import PERTURBATIONS
+from xlrobust.ta_parts import build
 
 # The columns every per-example outcome row carries (besides run and probe keys).
 OUTCOME = {"id": pl.String, "lang": pl.String, "metric": pl.String, "x": pl.Float64, "w": pl.Float64}
@@ -55,8 +59,6 @@ class Format:
     @property
     def perturbations(self) -> tuple[str, ...]:
         """The static perturbations this format can apply with its labels kept valid."""
-        from xlrobust.perturb import PERTURBATIONS
-
         return PERTURBATIONS
 
     # ------------------------------------------------------------------ data
@@ -183,8 +185,6 @@ class Format:
     def probe_table(self, data: str, lang: str) -> pl.DataFrame:
         """The table a static probe of `lang` perturbs and writes (one language's rows; dual
         retrieval adds the other languages' candidates, its pool)."""
-        from xlrobust.io import read_examples
-
         return read_examples(data, lang, self)
 
     def attack_pool(self, data: str, table: pl.DataFrame) -> pl.DataFrame:
@@ -236,9 +236,67 @@ class Format:
         return table
 
     def attack(self, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings: dict):
-        """An Attacker for this format (xlrobust.attack), or an error: formats without an
-        attack goal say so."""
+        """An Attacker for this format (its package's attacker), or an error: formats without
+        an attack goal say so."""
         raise XlrobustError(f"no adaptive attack for the {self.name} format")
 
     def __repr__(self) -> str:
         return f"<format {self.name}>"
+
+
+# TextAttack's result class -> the `status` column
+STATUS = {
+    "SuccessfulAttackResult": "succeeded",
+    "FailedAttackResult": "failed",
+    "SkippedAttackResult": "skipped",
+    "MaximizedAttackResult": "failed",
+}
+
+
+class Attacker:
+    """One attack recipe against one model on one language: the format-independent part
+    (recipe composition, result bookkeeping; xlrobust.attack runs the job). A format's
+    attacker says what is attacked (`inputs`), what counts as success (`goal`), which
+    inputs may change (`constraints`) and what a result row holds (`row`, with the
+    columns of `schema`)."""
+
+    schema: dict[str, pl.DataType] = {}
+
+    def __init__(self, fmt, model, lang: str, recipe: str, query_budget: int, alphabet: dict, settings=None):
+        self.fmt, self.model, self.lang, self.settings = fmt, model, lang, settings or {}
+        self.attack_ = build(recipe, self.goal(query_budget), lang, query_budget, alphabet, self.constraints())
+
+    def goal(self, query_budget: int):
+        raise NotImplementedError
+
+    def constraints(self) -> list:
+        return []
+
+    def inputs(self, ex: dict):
+        """(TextAttack input: a text or an OrderedDict of columns, ground truth output)."""
+        raise NotImplementedError
+
+    def row(self, result, ex: dict) -> dict:
+        raise NotImplementedError
+
+    def __call__(self, ex: dict) -> dict:
+        self.prepare(ex)
+        result = self.attack_.attack(*self.inputs(ex))
+        status = STATUS[type(result).__name__]
+        orig, pert = result.original_result.attacked_text, result.perturbed_result.attacked_text
+        return {
+            "id": ex["id"],
+            "lang": ex["lang"],
+            "status": status,
+            "num_queries": int(result.num_queries),
+            "words_perturbed": len(orig.all_words_diff(pert)) if status == "succeeded" else 0,
+            "words_total": len(orig.words),
+            **self.row(result, ex),
+        }
+
+    def prepare(self, ex: dict) -> None:
+        """Per-example state the model wrapper needs (nothing by default)."""
+
+    def start(self, table: pl.DataFrame) -> None:
+        """The attacked language's whole table, before its first example (a retrieval
+        attacker embeds its candidate pool); nothing by default."""

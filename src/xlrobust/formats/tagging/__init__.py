@@ -25,94 +25,55 @@ context_<perturbation> fix that side, so one study can compare both. In an NER s
 each token keeps its entity type; B-/I- are re-derived after a word probe so that tokens
 of one original entity that stay adjacent stay one entity (TextFlint re-tags replaced
 entities the same way).
+
+Modules: tags (the tag scheme and the per-sentence and corpus scores), attack (TaggingAttacker).
 """
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import register
 from xlrobust.formats.base import Format, first_bad
+from xlrobust.formats.tagging.attack import TaggingAttacker
+from xlrobust.formats.tagging.tags import (
+    BIO,
+    IGNORE,
+    SINGLE_CHAR,
+    SINGLE_CHAR_FLAG,
+    bio_tags,
+    corpus_f1,
+    entities,
+    entity_counts,
+    is_bio,
+    retag,
+    sentence_score,
+    tag_accuracy,
+)
+from xlrobust.models import model_config
 from xlrobust.perturb import CHAR_OPS, WORD_OPS
 
-IGNORE = -100
-BIO = re.compile(r"^(O|[BI]-.+)$")
-# A description of the data in the score table (no metric of the model): the share of gold
-# tokens that are one character. PAN-X ja/zh split words into characters, so an entity is
-# a run of one-character tokens and a one-character slip breaks it: entity F1 sits near zero.
-SINGLE_CHAR = "single_char_token_share"
-SINGLE_CHAR_FLAG = 0.5  # the report flags a language above this share
-
-
-def bio_tags(tags) -> bool:
-    """True when every tag is O, B-X or I-X."""
-    return all(BIO.match(t) for t in tags)
-
-
-def is_bio(tags) -> bool:
-    """True for an NER tag set (every tag O, B-X or I-X, and some entity tag)."""
-    tags = list(tags)
-    return bool(tags) and bio_tags(tags) and any(t != "O" for t in tags)
-
-
-def tag_accuracy(logits: np.ndarray, labels: np.ndarray) -> dict:
-    """Token accuracy over first sub-words (labels -100 elsewhere and on padding)."""
-    keep = labels != IGNORE
-    return {"accuracy": float((logits.argmax(-1)[keep] == labels[keep]).mean())}
-
-
-def entities(tags: list[str]) -> set[tuple[str, int, int]]:
-    """seqeval's entities (type, first, last token) of one sentence (default mode: an I-X
-    after O or after another type starts an entity, as conlleval)."""
-    from seqeval.metrics.sequence_labeling import get_entities
-
-    return set(get_entities(list(tags)))
-
-
-def entity_counts(gold: list[str], pred: list[str]) -> tuple[int, int, int]:
-    """(TP, FP, FN) of one sentence's entities."""
-    g, p = entities(gold), entities(pred)
-    return len(g & p), len(p - g), len(g - p)
-
-
-def sentence_score(gold: list[str], pred: list[str], bio: bool) -> float:
-    """One sentence's F1 (NER; 1 when neither side has an entity) or token accuracy (POS)."""
-    if bio:
-        tp, fp, fn = entity_counts(gold, pred)
-        return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
-    return sum(a == b for a, b in zip(gold, pred)) / max(len(gold), 1)
-
-
-def corpus_f1(gold: list[list[str]], pred: list[list[str]]) -> float:
-    """Micro entity F1 over sentences: sum 2 TP / sum (2 TP + FP + FN) (= seqeval's f1_score)."""
-    counts = np.array([entity_counts(g, p) for g, p in zip(gold, pred)]).reshape(-1, 3).sum(axis=0)
-    tp, fp, fn = counts
-    return float(2 * tp / (2 * tp + fp + fn)) if 2 * tp + fp + fn else 0.0
-
-
-def retag(tags: list[str], kept: list[int]) -> list[str]:
-    """The tags of the tokens `kept` (original indices, new order) after a word probe: POS
-    tags and O as they were; an entity token keeps its type, and is I- only when the token
-    before it now is of the same original entity (else B-)."""
-    if not bio_tags(tags) or all(t == "O" for t in tags):
-        return [tags[i] for i in kept]
-    owner = [None] * len(tags)
-    for e, (_, first, last) in enumerate(sorted(entities(tags), key=lambda x: x[1])):
-        for i in range(first, last + 1):
-            owner[i] = e
-    out = []
-    for k, i in enumerate(kept):
-        if owner[i] is None:
-            out.append(tags[i])
-        else:
-            inside = k > 0 and owner[kept[k - 1]] == owner[i]
-            out.append(("I-" if inside else "B-") + tags[i][2:])
-    return out
+__all__ = [
+    "BIO",
+    "IGNORE",
+    "SINGLE_CHAR",
+    "SINGLE_CHAR_FLAG",
+    "TAGGING",
+    "Tagging",
+    "TaggingAttacker",
+    "changed_tags",
+    "corpus_f1",
+    "entities",
+    "entity_counts",
+    "is_bio",
+    "retag",
+    "sentence_score",
+    "single_char_share",
+    "tag_accuracy",
+]
 
 
 class Tagging(Format):
@@ -169,8 +130,6 @@ class Tagging(Format):
                 )
 
     def check_model(self, model_dir, df, source) -> None:
-        from xlrobust.models import model_config
-
         known = set((model_config(model_dir).get("id2label") or {}).values())
         tags = set(df["tags"].explode().drop_nulls().to_list())
         if tags and not tags & known:
@@ -406,8 +365,6 @@ class Tagging(Format):
         )
 
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        from xlrobust.attack import TaggingAttacker
-
         return TaggingAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
 
     def attack_example(self, row: dict) -> list[tuple[str, str | None, str | None]]:
@@ -455,4 +412,4 @@ def changed_tags(tokens: list[str], pred: list[str], clean_tokens: list[str], cl
     return False
 
 
-TAGGING = register(Tagging())
+TAGGING = Tagging()

@@ -17,19 +17,21 @@ attacks touch); `accuracy_en_xx` = the nearest `lang` sentence of its English se
 it (en -> xx: XTREME's reported direction, English queries against the indexed `lang`
 sentences). Predictions also carry `rank`, the gold translation's rank for the xx -> en
 query (1 = nearest; a hit is rank 1, ties counting for the gold: see `neighbours`).
+Attack: RetrievalAttacker, with the goal `nearest_goal`.
 """
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
 import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import register
-from xlrobust.formats.base import Format
+from xlrobust.formats.base import Attacker, Format
 from xlrobust.formats.classify import label_attack_outcomes
+from xlrobust.ta_parts import model_wrapper, score_goal
 
 
 def default_layer(num_layers: int) -> int:
@@ -45,7 +47,7 @@ def neighbours(queries: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray,
     Ties, defined once for accuracy and rank: the gold's rank is 1 + the number of candidates
     with a strictly higher similarity, and a tie for nearest goes to the gold, so the nearest
     is the gold (a hit) exactly when the rank is 1 (two identical English sentences: each
-    query finds its own). The attack's goal (attack.nearest_goal) counts ties the same way."""
+    query finds its own). The attack's goal (nearest_goal) counts ties the same way."""
     sims = queries @ candidates.T
     gold = np.diagonal(sims)
     rank = 1 + (sims > gold[:, None]).sum(axis=1)
@@ -173,8 +175,6 @@ class Retrieval(Format):
 
     # ------------------------------------------------------------------ robustness
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        from xlrobust.attack import RetrievalAttacker
-
         return RetrievalAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
 
     def attack_example(self, row):
@@ -191,4 +191,87 @@ class Retrieval(Format):
         )
 
 
-RETRIEVAL = register(Retrieval())
+RETRIEVAL = Retrieval()
+
+
+# ---------------------------------------------------------------------- attack
+@functools.cache
+def _nearest_goal():
+    import torch
+
+    class NearestNeighbourGoal(score_goal()):
+        def _get_displayed_output(self, raw_output):
+            """The nearest candidate, the gold when it ties for nearest (neighbours)."""
+            gold = self.ground_truth_output
+            return gold if float(raw_output[gold]) >= float(raw_output.max()) else int(raw_output.argmax())
+
+        def _get_score(self, model_output, _):
+            gold = float(model_output[self.ground_truth_output])
+            others = torch.cat([model_output[: self.ground_truth_output], model_output[self.ground_truth_output + 1 :]])
+            return float(others.max()) - gold if len(others) else -1.0
+
+    return NearestNeighbourGoal
+
+
+def nearest_goal(model_wrapper, query_budget: int):
+    """TextAttack's untargeted classification goal with the candidates as classes and
+    cosine similarities as scores: it succeeds when the gold candidate is no longer the
+    nearest (another is strictly nearer: a tie with the gold is still a hit, as in
+    `neighbours`). Its score is the margin of the best other candidate over the gold one
+    (> 0: succeeded), not 1 - softmax(gold): over a pool of 1000 near-equal similarities a
+    softmax is flat, and the margin is what the search has to push past zero."""
+    return _nearest_goal()(model_wrapper, query_budget=query_budget)
+
+
+class RetrievalAttacker(Attacker):
+    """Retrieval (Tatoeba): the query, the non-English sentence, is edited until its English
+    translation is no longer its nearest neighbour among the language's English sentences
+    (the candidate pool of prediction, embedded once per language). Recorded: the nearest
+    candidate and the gold's rank (1 = nearest) before and after."""
+
+    schema = {
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "perturbed_text_a": pl.String,
+        "nearest": pl.String,
+        "perturbed_nearest": pl.String,
+        "nearest_text": pl.String,
+        "perturbed_nearest_text": pl.String,
+        "rank": pl.Int64,
+        "perturbed_rank": pl.Int64,
+    }
+
+    def goal(self, query_budget):
+        # queries in, their cosine similarities to every candidate out
+        return nearest_goal(model_wrapper(self.model.model, self.similarities), query_budget)
+
+    def similarities(self, inputs):
+        return self.fmt.embed(self.model, list(inputs)) @ self.pool.T
+
+    def start(self, table):
+        self.ids = table["id"].to_list()
+        self.position = {i: k for k, i in enumerate(self.ids)}
+        self.candidates = table["text_b"].to_list()
+        self.pool = self.fmt.embed(self.model, self.candidates)
+
+    def inputs(self, ex):
+        return ex["text_a"], self.position[ex["id"]]
+
+    def row(self, result, ex):
+        gold = self.position[ex["id"]]
+        ranks = [
+            1 + int((r.raw_output > r.raw_output[gold]).sum())
+            for r in (result.original_result, result.perturbed_result)
+        ]
+        before, after = int(result.original_result.output), int(result.perturbed_result.output)
+        return {
+            "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
+            "perturbed_text_a": result.perturbed_result.attacked_text.text,
+            "nearest": self.ids[before],
+            "perturbed_nearest": self.ids[after],
+            "nearest_text": self.candidates[before],
+            "perturbed_nearest_text": self.candidates[after],
+            "rank": ranks[0],
+            "perturbed_rank": ranks[1],
+        }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from xlrobust.formats import register
 from xlrobust.formats.base import Format
 
 
@@ -36,4 +35,4 @@ class MLM(Format):
         return transformers.DataCollatorForLanguageModeling(tok, mlm_probability=0.15)
 
 
-MLM_TEXT = register(MLM())
+MLM_TEXT = MLM()

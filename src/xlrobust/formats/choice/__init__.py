@@ -5,7 +5,7 @@ of str, the same number in every row), label (index of the right choice). Each c
 is encoded as the pair (context, "question choice"), truncated longest first. Head:
 AutoModelForMultipleChoice. Metric: accuracy. A perturbation touches the context
 (`a`), the choices (`choices`) or both, never the question; the answer index stays
-valid. The attack (xlrobust.attack.ChoiceAttacker) is TextAttack's untargeted
+valid. The attack (ChoiceAttacker) is TextAttack's untargeted
 classification goal over the chosen alternative, editing the context and the choices.
 
 XCOPA (xlrobust.tasks): text_b is XTREME-R's question sentence "What was the cause?" /
@@ -17,15 +17,22 @@ question, so that a perturbation of the premise never touches it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from html import escape
 
 import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import register
-from xlrobust.formats.base import Format, first_bad
-from xlrobust.formats.classify import accuracy, label_attack_outcomes, label_outcomes, majority_baselines
+from xlrobust.formats.base import Attacker, Format, first_bad
+from xlrobust.formats.classify import (
+    accuracy,
+    label_attack_outcomes,
+    label_outcomes,
+    label_predictions,
+    majority_baselines,
+)
+from xlrobust.ta_parts import model_wrapper
 
 
 class Choice(Format):
@@ -111,16 +118,7 @@ class Choice(Format):
         return np.stack(model.run(feats, collate=self.collator(model.tok)))
 
     def predict(self, model, df):
-        logits = self.logits(model, df)
-        return pl.DataFrame(
-            {
-                "id": df["id"],
-                "lang": df["lang"],
-                "label": df["label"],
-                "pred": pl.Series(logits.argmax(axis=1) if len(logits) else [], dtype=pl.Int64),
-                "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
-            }
-        )
+        return label_predictions(df, self.logits(model, df))
 
     def outcomes(self, preds):
         return label_outcomes(preds)
@@ -165,9 +163,61 @@ class Choice(Format):
         return escape(f"{name(row.get('pred'))} → {name(row.get('perturbed_pred'))} (gold: {name(row.get('label'))})")
 
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        from xlrobust.attack import ChoiceAttacker
-
         return ChoiceAttacker(self, model, lang, recipe, query_budget, alphabet)
 
 
-CHOICE = register(Choice())
+CHOICE = Choice()
+
+
+class ChoiceAttacker(Attacker):
+    """Multiple choice (XCOPA): the classification goal over the chosen alternative; the
+    context and the choices may change, the question word stays."""
+
+    schema = {
+        "label": pl.Int64,
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "choices": pl.List(pl.String),
+        "perturbed_text_a": pl.String,
+        "perturbed_choices": pl.List(pl.String),
+        "pred": pl.Int64,
+        "perturbed_pred": pl.Int64,
+    }
+
+    def goal(self, query_budget):
+        return model_wrapper(self.model.model, self.logits)  # build() wraps it in the untargeted goal
+
+    def logits(self, inputs):
+        """The format's logits of (context, choice, choice, ...) tuples under the example's question."""
+        rows = [
+            {
+                "id": str(i),
+                "lang": self.lang,
+                "text_a": t[0],
+                "text_b": self.question,
+                "choices": list(t[1:]),
+                "label": 0,
+            }
+            for i, t in enumerate(inputs)
+        ]
+        return self.fmt.logits(self.model, pl.DataFrame(rows, schema=self.fmt.schema))
+
+    def prepare(self, ex):
+        self.question = ex["text_b"]
+
+    def inputs(self, ex):
+        cols = [("text_a", ex["text_a"])] + [(f"choice{i}", c) for i, c in enumerate(ex["choices"])]
+        return OrderedDict(cols), int(ex["label"])
+
+    def row(self, result, ex):
+        cols = list(result.perturbed_result.attacked_text._text_input.values())
+        return {
+            "label": ex["label"],
+            "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
+            "choices": ex["choices"],
+            "perturbed_text_a": cols[0],
+            "perturbed_choices": cols[1:],
+            "pred": int(result.original_result.output),
+            "perturbed_pred": int(result.perturbed_result.output),
+        }

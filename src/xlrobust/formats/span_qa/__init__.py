@@ -10,262 +10,55 @@ answer, or the CLS token when it is outside the window. Prediction: the n-best s
 end spans of every window (at most MAX_ANSWER_TOKENS long), best score over the
 example's windows, one row per question. Metrics per question: exact match and F1,
 max over the gold answers, with the official SQuAD v1.1 normalisation or MLQA's
-language-specific one (copied below from the official scripts).
+language-specific one (metric.py, copied from the official scripts). Modules: metric,
+decode (answer spans), spans (gold spans under perturbation), attack (QAAttacker).
 """
 
 from __future__ import annotations
 
-import collections
-import difflib
-import functools
-import re
-import string
-import sys
-import unicodedata
 from html import escape
 
 import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import register
 from xlrobust.formats.base import Format, first_bad
+from xlrobust.formats.span_qa.attack import QAAttacker
+from xlrobust.formats.span_qa.decode import MAX_ANSWER_TOKENS, N_BEST, gold_span_probability, qa_answers
+from xlrobust.formats.span_qa.metric import (
+    MLQA_LANGS,
+    TRIVIAL,
+    first_k,
+    first_sentence,
+    mlqa_normalize,
+    normalize,
+    question_scores,
+    squad_normalize,
+    squad_scores,
+    trivial_answers,
+)
+from xlrobust.formats.span_qa.spans import _keep_edges, _map_span, protected_spans
 
-MAX_ANSWER_TOKENS = 30
-N_BEST = 20
-
-
-# ---------------------------------------------------------------------------------------------
-# The official evaluation rules, verbatim in behaviour:
-#   SQuAD v1.1: evaluate-v1.1.py (allenai/bi-att-flow squad/, what XTREME runs for XQuAD, TyDiQA);
-#   MLQA: mlqa_evaluation_v1.py (facebookresearch/MLQA, what XTREME runs for MLQA).
-def squad_normalize(s: str) -> str:
-    """SQuAD v1.1: lower, drop ASCII punctuation, drop a/an/the, fix whitespace."""
-    s = "".join(ch for ch in s.lower() if ch not in _ASCII_PUNCT)
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-_ASCII_PUNCT = set(string.punctuation)
-
-
-@functools.cache
-def mlqa_punct() -> frozenset[str]:
-    """MLQA's punctuation: every Unicode P* character and ASCII punctuation (built on first
-    use: a scan of all code points, which Snakemake's planning, importing this, need not pay)."""
-    return frozenset(
-        {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}.union(
-            string.punctuation
-        )
-    )
-
-
-MLQA_ARTICLES = {
-    "en": r"\b(a|an|the)\b",
-    "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
-    "vi": r"\b(của|là|cái|chiếc|những)\b",
-    "de": r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b",
-    "ar": "\\sال^|ال",  # as in the official script: in effect every ال
-    "hi": None,
-    "zh": None,
-}
-MLQA_LANGS = tuple(MLQA_ARTICLES)
-
-
-def _mixed_segmentation(text: str) -> list[str]:
-    """MLQA's zh tokenisation: every CJK character (and punctuation) its own token."""
-    out, run = [], ""
-    for ch in text:
-        if re.search(r"[\u4e00-\u9fa5]", ch) or ch in mlqa_punct():
-            if run:
-                out.extend(run.split())
-                run = ""
-            out.append(ch)
-        else:
-            run += ch
-    if run:
-        out.extend(run.split())
-    return out
-
-
-def mlqa_normalize(s: str, lang: str) -> str:
-    """MLQA: lower, drop Unicode punctuation, drop the language's articles, tokens joined by spaces."""
-    if lang not in MLQA_ARTICLES:
-        from xlrobust.langs import fallback
-
-        fallback(lang, "MLQA answer-normalisation rules", "no articles removed, whitespace tokens")
-    s = "".join(ch for ch in s.lower() if ch not in mlqa_punct())
-    if MLQA_ARTICLES.get(lang):
-        s = re.sub(MLQA_ARTICLES[lang], " ", s)
-    tokens = _mixed_segmentation(s) if lang == "zh" else s.split()
-    return " ".join(t for t in tokens if t.strip() != "")
-
-
-def normalize(s: str, lang: str, scoring: str) -> str:
-    return mlqa_normalize(s, lang) if scoring == "mlqa" else squad_normalize(s)
-
-
-def _f1(pred: list[str], gold: list[str]) -> float:
-    common = collections.Counter(pred) & collections.Counter(gold)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def question_scores(prediction: str, golds: list[str], lang: str = "en", scoring: str = "squad") -> tuple[float, float]:
-    """(exact match, F1) of one question in [0, 1], max over its gold answers. No gold
-    answer (SQuAD v2): right only for an empty prediction."""
-    if not golds:
-        return (1.0, 1.0) if not prediction.strip() else (0.0, 0.0)
-    p = normalize(prediction, lang, scoring)
-    gs = [normalize(g, lang, scoring) for g in golds]
-    em = max(float(p == g) for g in gs)
-    f1 = max(_f1(p.split(), g.split()) for g in gs)
-    return em, f1
-
-
-def squad_scores(predictions: list[str], golds: list[list[str]]) -> dict:
-    """Exact match and F1 (in %) over questions with SQuAD v1.1 rules (dev selection of
-    English QA; an empty gold list is a no-answer question)."""
-    em = f1 = 0.0
-    for pred, gold in zip(predictions, golds):
-        gold = gold or [""]
-        p = squad_normalize(pred)
-        gs = [squad_normalize(g) for g in gold]
-        em += max(float(p == g) for g in gs)
-        f1 += max(
-            float(p.split() == g.split()) if not p.split() or not g.split() else _f1(p.split(), g.split()) for g in gs
-        )
-    n = max(len(predictions), 1)
-    return {"exact_match": 100 * em / n, "f1": 100 * f1 / n}
-
-
-# ---------------------------------------------------------------------------------------------
-# The no-skill baseline: answers that use no model, scored with the same official rules.
-TRIVIAL = ("first_k", "first_sentence")
-
-
-def first_sentence(ctx: str) -> str:
-    """The context's first sentence (Latin, CJK, Devanagari and Arabic sentence ends)."""
-    return re.split(r"(?<=[.!?。！？])\s*|(?<=।)\s*|(?<=؟)\s*", ctx.strip(), maxsplit=1)[0]
-
-
-def first_k(ctx: str, k: int, lang: str) -> str:
-    """The context's first k tokens (characters for zh, as MLQA scores zh per character)."""
-    return "".join(ctx.split())[:k] if lang == "zh" else " ".join(ctx.split()[:k])
-
-
-def trivial_answers(df: pl.DataFrame) -> pl.DataFrame:
-    """The two no-model answers per question (columns TRIVIAL): the context's first k
-    tokens, k = the median first-gold-answer length of the question's language in its
-    scoring tokens, and the context's first sentence."""
-    k = {}
-    for (lang,), g in df.group_by("lang"):
-        lengths = [
-            len(normalize(a[0], lang, sc).split()) for a, sc in g.select("answer_text", "scoring").iter_rows() if a
-        ]
-        k[lang] = max(1, int(np.median(lengths))) if lengths else 1
-    rows = df.select("text_b", "lang").iter_rows()
-    firsts, sentences = (
-        zip(*[(first_k(c, k[lang], lang), first_sentence(c)) for c, lang in rows]) if df.height else ((), ())
-    )
-    return pl.DataFrame(
-        {"first_k": list(firsts), "first_sentence": list(sentences)}, schema=dict.fromkeys(TRIVIAL, pl.String)
-    )
-
-
-def qa_answers(
-    start_logits: np.ndarray, end_logits: np.ndarray, features, contexts: list[str], allow_no_answer: bool
-) -> list[str]:
-    """Best span per example over its windows (n-best start x end, spans of at most
-    MAX_ANSWER_TOKENS); with no-answer allowed, '' wins when the CLS score is higher."""
-    best: dict[int, tuple[float, str]] = {}
-    null: dict[int, float] = {}
-    for i, (ex, offs) in enumerate(zip(features["example_index"], features["context_offsets"])):
-        s_log, e_log = start_logits[i], end_logits[i]
-        null[ex] = min(null.get(ex, np.inf), float(s_log[0] + e_log[0]))
-        for s in np.argsort(s_log)[-N_BEST:][::-1]:
-            for e in np.argsort(e_log)[-N_BEST:][::-1]:
-                if s >= len(offs) or e >= len(offs) or offs[s] is None or offs[e] is None:
-                    continue
-                if e < s or e - s + 1 > MAX_ANSWER_TOKENS:
-                    continue
-                score = float(s_log[s] + e_log[e])
-                if score > best.get(ex, (-np.inf, ""))[0]:
-                    best[ex] = (score, contexts[ex][offs[s][0] : offs[e][1]])
-    out = []
-    for ex in range(len(contexts)):
-        score, text = best.get(ex, (-np.inf, ""))
-        out.append("" if allow_no_answer and null.get(ex, -np.inf) > score else text)
-    return out
-
-
-def protected_spans(starts: list[int], texts: list[str]) -> list[tuple[int, int]]:
-    """The gold answers' character intervals, overlapping ones merged, in order."""
-    spans = sorted((s, s + len(t)) for s, t in zip(starts, texts))
-    merged: list[list[int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return [(s, e) for s, e in merged]
-
-
-def _keep_edges(perturber, text: str, key: str) -> tuple[str, int]:
-    """Perturb a piece of a context, keeping its leading and trailing whitespace (a word
-    operation re-joins words with single spaces)."""
-    core = text.strip()
-    if not core:
-        return text, 0
-    lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-    new, n = perturber(core, key)
-    return lead + new + trail, n
-
-
-def _map_span(old: str, new: str, start: int, end: int) -> tuple[int, int]:
-    """Where the characters [start, end) of `old` are in `new` (difflib alignment): a
-    boundary inside an edited block widens to cover the whole edit (start to the block's
-    start, end to its end), so an answer keeps every character an edit put into it."""
-    new_start, new_end = len(new), len(new)
-    found_start = found_end = False
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
-        if not found_start and (i1 <= start < i2 or (tag == "equal" and start == i2 == len(old))):
-            new_start = j1 + (start - i1) if tag == "equal" else j1
-            found_start = True
-        if not found_end and (i1 < end <= i2 or (end == i1 == i2 == 0)):
-            new_end = j1 + (end - i1) if tag == "equal" else j2
-            found_end = True
-    return new_start, max(new_start, new_end)
-
-
-def gold_span_probability(
-    start_logits: np.ndarray, end_logits: np.ndarray, features, starts: list[list[int]], texts: list[list[str]]
-) -> list[float]:
-    """Per example, the probability the model gives a gold answer span: softmax over a
-    window's context tokens of the start and of the end, multiplied (as the transformers
-    QA pipeline scores a span), the best over the example's windows and gold answers; 0
-    when no window holds a gold answer whole. The attack's graded signal."""
-    best = [0.0] * len(starts)
-    for i, (ex, offs) in enumerate(zip(features["example_index"], features["context_offsets"])):
-        ctx = [j for j, o in enumerate(offs) if o is not None]
-        if not ctx or not starts[ex]:
-            continue
-        s_log, e_log = start_logits[i][ctx], end_logits[i][ctx]
-        ps, pe = np.exp(s_log - s_log.max()), np.exp(e_log - e_log.max())
-        ps, pe = ps / ps.sum(), pe / pe.sum()
-        first, last = offs[ctx[0]][0], offs[ctx[-1]][1]
-        for s_char, text in zip(starts[ex], texts[ex]):
-            e_char = s_char + len(text)
-            if not (first <= s_char and e_char <= last) or not text:
-                continue
-            s_tok = next(k for k, j in enumerate(ctx) if offs[j][1] > s_char)
-            e_tok = max(k for k, j in enumerate(ctx) if offs[j][0] < e_char)
-            if e_tok >= s_tok:
-                best[ex] = max(best[ex], float(ps[s_tok] * pe[e_tok]))
-    return best
+__all__ = [
+    "MAX_ANSWER_TOKENS",
+    "MLQA_LANGS",
+    "N_BEST",
+    "SPAN_QA",
+    "QAAttacker",
+    "SpanQA",
+    "_map_span",
+    "first_k",
+    "first_sentence",
+    "gold_span_probability",
+    "mlqa_normalize",
+    "normalize",
+    "protected_spans",
+    "qa_answers",
+    "question_scores",
+    "squad_normalize",
+    "squad_scores",
+    "trivial_answers",
+]
 
 
 class SpanQA(Format):
@@ -606,9 +399,7 @@ class SpanQA(Format):
         return f"<small>gold:</small> {escape(gold)}<br><small>answer:</small> {before} → {after}"
 
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        from xlrobust.attack import QAAttacker
-
         return QAAttacker(self, model, lang, recipe, query_budget, alphabet, settings)
 
 
-SPAN_QA = register(SpanQA())
+SPAN_QA = SpanQA()

@@ -3,23 +3,43 @@
 Table: id, lang, text_a, text_b (null for a single sentence), label (int, index into the
 task's label names). Head: AutoModelForSequenceClassification. Metric: accuracy per
 example; macro-F1 over the classes as a corpus metric. Pairs truncate the longer side
-first, so both sentences keep tokens.
+first, so both sentences keep tokens. Attack: TextAttack's untargeted classification goal
+(ClassificationAttacker).
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import register
-from xlrobust.formats.base import Format, first_bad
+from xlrobust.formats.base import Attacker, Format, first_bad
+from xlrobust.models import check_labels, num_labels
+from xlrobust.stats import macro_f1, macro_f1_ci
+from xlrobust.ta_parts import model_wrapper
 
 
 def label_outcomes(preds: pl.DataFrame) -> pl.DataFrame:
     """Accuracy per example of a format that predicts one label (classification, choice)."""
     return preds.with_columns(
         metric=pl.lit("accuracy"), x=(pl.col("pred") == pl.col("label")).cast(pl.Float64), w=pl.lit(1.0)
+    )
+
+
+def label_predictions(df: pl.DataFrame, logits: np.ndarray) -> pl.DataFrame:
+    """The prediction rows of a format that predicts one label (classification, choice): id,
+    lang, the gold label, the argmax of the logits (rows = examples), the logits."""
+    pred = logits.argmax(axis=1) if len(logits) else np.zeros(0, dtype=np.int64)
+    return pl.DataFrame(
+        {
+            "id": df["id"],
+            "lang": df["lang"],
+            "label": df["label"],
+            "pred": pl.Series(pred, dtype=pl.Int64),
+            "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
+        }
     )
 
 
@@ -39,10 +59,27 @@ def majority_baselines(preds: pl.DataFrame, macro: bool = False) -> dict[str, tu
     values, counts = np.unique(labels, return_counts=True)
     out = {"accuracy": (float(counts.max() / len(labels)), "majority class")}
     if macro:
-        from xlrobust.stats import macro_f1
-
         out["macro_f1"] = (float(macro_f1(labels, np.full_like(labels, values[counts.argmax()]))), "majority class")
     return out
+
+
+def check_integer_labels(raw: pl.DataFrame, column: str, source: str) -> None:
+    """Labels must be whole numbers: 1.7 is not truncated to 1, nor '١' or '0_1' read as 1."""
+    col = raw[column]
+    if col.dtype.is_integer() or col.dtype == pl.Null:
+        return
+    if col.dtype.is_float():
+        bad = raw.with_row_index().filter(pl.col(column).is_not_null() & (pl.col(column) != pl.col(column).round(0)))
+    elif col.dtype == pl.String:
+        bad = raw.with_row_index().filter(
+            pl.col(column).is_not_null() & ~pl.col(column).str.strip_chars().str.contains(r"^-?[0-9]+$")
+        )
+    else:
+        bad = raw.with_row_index().filter(pl.col(column).is_not_null())
+    if bad.height:
+        raise XlrobustError(
+            f"{source}: row {bad['index'][0]}: label {bad[column][0]!r} in column '{column}' is not an integer"
+        )
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> dict:
@@ -61,8 +98,6 @@ class Classify(Format):
 
     # ------------------------------------------------------------------ data
     def check_raw(self, raw: pl.DataFrame, fields: dict[str, pl.Expr], source: str) -> None:
-        from xlrobust.data import check_integer_labels
-
         check_integer_labels(raw, fields["label"].meta.root_names()[0], source)
 
     def check(self, df, labels, source, raw_name) -> None:
@@ -78,8 +113,6 @@ class Classify(Format):
             )
 
     def check_model(self, model_dir, df, source) -> None:
-        from xlrobust.models import check_labels, num_labels
-
         check_labels(model_dir, num_labels(model_dir), df["label"].unique().to_list(), source)
 
     # ------------------------------------------------------------------ model
@@ -116,17 +149,7 @@ class Classify(Format):
         return np.stack(model.run(self.tokenize(model.tok, a, b, model.max_length)))
 
     def predict(self, model, df):
-        logits = self.logits(model, *self.texts(df))
-        pred = logits.argmax(axis=1) if len(logits) else np.zeros(0, dtype=np.int64)
-        return pl.DataFrame(
-            {
-                "id": df["id"],
-                "lang": df["lang"],
-                "label": df["label"],
-                "pred": pl.Series(pred, dtype=pl.Int64),
-                "logits": pl.Series(logits.tolist(), dtype=pl.List(pl.Float32)),
-            }
-        )
+        return label_predictions(df, self.logits(model, *self.texts(df)))
 
     def outcomes(self, preds):
         return label_outcomes(preds)
@@ -138,15 +161,65 @@ class Classify(Format):
         return majority_baselines(preds, macro=True)
 
     def corpus_scores(self, preds):
-        from xlrobust.stats import macro_f1_ci
-
         return {"macro_f1": lambda g: macro_f1_ci(g["label"].to_numpy(), g["pred"].to_numpy())}
 
     # ------------------------------------------------------------------ attack
     def attack(self, model, lang, recipe, query_budget, alphabet, settings):
-        from xlrobust.attack import ClassificationAttacker
-
         return ClassificationAttacker(self, model, lang, recipe, query_budget, alphabet)
 
 
-CLASSIFY = register(Classify())
+CLASSIFY = Classify()
+
+
+# ---------------------------------------------------------------------- attack
+def make_wrapper(fmt, model=None):
+    """A TextAttack model wrapper over `model` (a predict.Model): texts (or pairs) in, the
+    format's logits out (`make_wrapper(model)` takes the model's own format, else
+    classification)."""
+    if model is None:
+        model = fmt
+        fmt = getattr(model, "fmt", None) or CLASSIFY
+
+    def logits(inputs):
+        if inputs and isinstance(inputs[0], tuple):
+            return fmt.logits(model, [a for a, _ in inputs], [b for _, b in inputs])
+        return fmt.logits(model, list(inputs))
+
+    return model_wrapper(model.model, logits)
+
+
+class ClassificationAttacker(Attacker):
+    """TextAttack's untargeted classification goal over our length-sorted, dynamically
+    padded classifier (TextAttack's HuggingFaceModelWrapper pads every query to the
+    tokenizer maximum)."""
+
+    schema = {
+        "label": pl.Int64,
+        "text_a": pl.String,
+        "text_b": pl.String,
+        "perturbed_text_a": pl.String,
+        "perturbed_text_b": pl.String,
+        "pred": pl.Int64,
+        "perturbed_pred": pl.Int64,
+    }
+
+    def goal(self, query_budget):
+        return make_wrapper(self.fmt, self.model)
+
+    def inputs(self, ex):
+        text = (
+            ex["text_a"] if ex["text_b"] is None else OrderedDict([("text_a", ex["text_a"]), ("text_b", ex["text_b"])])
+        )
+        return text, int(ex["label"])
+
+    def row(self, result, ex):
+        cols = list(result.perturbed_result.attacked_text._text_input.values())
+        return {
+            "label": ex["label"],
+            "text_a": ex["text_a"],
+            "text_b": ex["text_b"],
+            "perturbed_text_a": cols[0],
+            "perturbed_text_b": cols[1] if len(cols) > 1 else None,
+            "pred": int(result.original_result.output),
+            "perturbed_pred": int(result.perturbed_result.output),
+        }
