@@ -857,8 +857,8 @@ def attack(
     `settings` (xlrobust.settings.AttackSettings fields) fill what is not given (a seed in
     `settings` wins over `seed`)."""
     from xlrobust.formats import get_format
-    from xlrobust.models import check_model_dir, format_of_model
-    from xlrobust.predict import Model, check_fits
+    from xlrobust.models import check_model_dir
+    from xlrobust.predict import Model, check_fits, format_of_model
     from xlrobust.settings import AttackSettings, defaults
 
     opts = {**defaults(AttackSettings), **(settings or {})}

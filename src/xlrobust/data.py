@@ -15,7 +15,9 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
-from xlrobust.io import atomic_path, write_json, write_parquet
+from xlrobust.hub import offline_unless_reachable
+from xlrobust.io import atomic_path, read_lines, read_utf8, write_json, write_parquet
+from xlrobust.langs import alpha3, check_code
 from xlrobust.readers import get_reader
 from xlrobust.sampling import ranked, sample_settings
 from xlrobust.tasks import Task, get_task
@@ -32,31 +34,10 @@ LOCAL_READERS = {
 INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() alone would also take '١' and '0_1'
 
 
-def read_utf8(path: Path) -> str:
-    """A text file's contents as UTF-8, a leading byte-order mark removed (every reader of
-    local files reads through here, so none keeps it in its first token or sentence)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n")
-        raise XlrobustError(
-            f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
-        ) from None
-
-
 def _ndjson(path: Path) -> pl.DataFrame:
     import io
 
     return pl.read_ndjson(io.BytesIO(read_utf8(path).encode("utf-8")))
-
-
-def read_lines(path: Path) -> list[str]:
-    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
-    lines = read_utf8(path).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def check_integer_labels(raw: pl.DataFrame, column: str, source: str) -> None:
@@ -126,8 +107,6 @@ def read_hub(
     """
     import datasets
     from huggingface_hub.errors import OfflineModeIsEnabled
-
-    from xlrobust.hub import offline_unless_reachable
 
     if task.local_only:
         raise XlrobustError(f"dataset '{dataset}': {task.local_only}")
@@ -231,8 +210,6 @@ def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | N
     UD's treebanks), or those `configs` in the dataset's spec chooses among them."""
     chosen = (spec.get("configs") or {}).get(lang)
     if lang not in task.configs:  # a local dataset's language outside the registry (xlrobust.langs)
-        from xlrobust.langs import alpha3
-
         if chosen:
             return [chosen] if isinstance(chosen, str) else list(chosen)
         return [task.local_config.format(lang=lang, alpha3=alpha3(lang))]
@@ -285,8 +262,6 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
     if lang not in task.configs:
-        from xlrobust.langs import check_code
-
         if not spec.get("local"):
             raise XlrobustError(
                 f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"

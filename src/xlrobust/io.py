@@ -288,6 +288,27 @@ def read_json(path: str | os.PathLike) -> dict:
     return obj
 
 
+def read_utf8(path: Path) -> str:
+    """A text file's contents as UTF-8, a leading byte-order mark removed (every reader of
+    local files reads through here, so none keeps it in its first token or sentence)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n")
+        raise XlrobustError(
+            f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
+        ) from None
+
+
+def read_lines(path: Path) -> list[str]:
+    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
+    lines = read_utf8(path).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_parquet(path: str | os.PathLike) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
@@ -309,14 +330,10 @@ def read_table(path: str | os.PathLike, columns) -> pl.DataFrame:
     return df
 
 
-def read_examples(path: str | os.PathLike, lang: str | None = None, fmt=None) -> pl.DataFrame:
-    """Read a normalised example table of a format (default: classification), check its
-    schema, optionally keep one language. Columns outside the schema are dropped, except
-    the probe keys a perturbed table carries."""
-    if fmt is None:
-        from xlrobust.formats import get_format
-
-        fmt = get_format("classify")
+def read_examples(path: str | os.PathLike, lang: str | None, fmt) -> pl.DataFrame:
+    """Read a normalised example table of a format (its `schema` and `text_columns`), check
+    its schema, optionally keep one language (None: all). Columns outside the schema are
+    dropped, except the probe keys a perturbed table carries."""
     schema = fmt.schema
     df = read_parquet(path)
     expected = ", ".join(f"{k}: {v}" for k, v in schema.items())

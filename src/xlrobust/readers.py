@@ -18,6 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from xlrobust.errors import XlrobustError
+from xlrobust.io import read_lines, read_utf8
+from xlrobust.tasks import get_task
 
 READERS: dict[str, Callable[[str, str | None, str, dict], tuple[pl.DataFrame, str]]] = {}
 
@@ -113,7 +115,7 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
 
     path = path_of(template, config, split)
     try:
-        doc = json.loads(_read_text(path))
+        doc = json.loads(read_utf8(path))
     except json.JSONDecodeError as e:
         raise XlrobustError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
@@ -170,8 +172,6 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
 # ---- tagging: CoNLL-U and CoNLL token<TAB>tag ------------------------------------------ (issue 18)
 def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
     """The raw ClassLabel column of the dataset's task and its names, in the Hub's id order."""
-    from xlrobust.tasks import get_task
-
     task = get_task(spec["task"])
     if len(task.class_labels) != 1:
         raise XlrobustError(
@@ -179,12 +179,6 @@ def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
             "ClassLabel tag column to map them to; use a task whose Hub data has one (panx, udpos)"
         )
     return next(iter(task.class_labels.items()))
-
-
-def _read_text(path: Path) -> str:
-    from xlrobust.data import read_utf8
-
-    return read_utf8(path)
 
 
 @reader("conllu")
@@ -200,7 +194,7 @@ def read_conllu(template: str, config: str | None, split: str, spec: dict) -> tu
     column, names = _class_label(spec, path)
     ids = {name: i for i, name in enumerate(names)}
     rows = []
-    text = _read_text(path)
+    text = read_utf8(path)
     try:
         sentences = conllu.parse(text)
     except conllu.exceptions.ParseException as e:
@@ -261,7 +255,7 @@ def read_conll_tags(template: str, config: str | None, split: str, spec: dict) -
     column, names = _class_label(spec, path)
     ids = {name: i for i, name in enumerate(names)}
     sentences, tokens, tags = [], [], []
-    for n, line in enumerate(_read_text(path).splitlines(), 1):
+    for n, line in enumerate(read_utf8(path).splitlines(), 1):
         if not line.strip():
             if tokens:
                 sentences.append((tokens, tags))
@@ -313,8 +307,6 @@ def bitext_lines(template: str, config: str | None, split: str, spec: dict) -> t
     XTREME's download): `local` names the common prefix (`.../tatoeba.{config}`) and the
     config `<xx>-<yy>` the two suffixes. Line i of one file translates line i of the other.
     Yields the Hub's table (mteb/tatoeba-bitext-mining): sentence1 (xx), sentence2 (yy)."""
-    from xlrobust.data import read_lines
-
     sides = (config or "").split("-")
     if len(sides) != 2 or not all(sides):
         raise XlrobustError(f"local_format bitext_lines: config '{config}' is not '<xx>-<yy>' (e.g. deu-eng)")
@@ -337,7 +329,7 @@ def _bucc_side(path: Path) -> dict[str, str]:
     """One side of a BUCC corpus, `id<TAB>sentence` a line: id -> sentence; a line without a
     tab, an empty sentence or a repeated id is one error naming the file and the line."""
     out: dict[str, str] = {}
-    for n, line in enumerate(_read_text(path).split("\n"), 1):
+    for n, line in enumerate(read_utf8(path).split("\n"), 1):
         if not line.strip():
             continue
         sid, tab, sentence = line.rstrip("\r").partition("\t")
@@ -369,7 +361,7 @@ def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.
         paths = {s: path_of(template + ".{side}", config, release, side=s) for s in (xx, "en", "gold")}
         sides = {"xx": _bucc_side(paths[xx]), "en": _bucc_side(paths["en"])}
         partner: dict[str, str] = {}
-        for n, line in enumerate(_read_text(paths["gold"]).split("\n"), 1):
+        for n, line in enumerate(read_utf8(paths["gold"]).split("\n"), 1):
             if not line.strip():
                 continue
             ids = line.rstrip("\r").split("\t")

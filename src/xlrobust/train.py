@@ -19,7 +19,16 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import Format, get_format
-from xlrobust.io import atomic_path, read_examples
+from xlrobust.io import atomic_path, read_examples, read_json, read_parquet
+from xlrobust.models import autocast, check_model_dir, device, resolve_precision
+from xlrobust.multitask import (
+    Evaluator,
+    MixedDataset,
+    TaskBatchSampler,
+    TaskCollator,
+    feature_lengths,
+    torch_classes,
+)
 from xlrobust.resume import claim
 from xlrobust.settings import RecipeSettings, TrainSettings, defaults
 
@@ -70,8 +79,6 @@ class TaskData:
 
 def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
     """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
-    from xlrobust.io import read_json, read_parquet
-
     d = Path(data_dir)
     meta_path = d / "meta.json"
     if not meta_path.exists():
@@ -105,7 +112,8 @@ def train(
     keep: str = "classifier",
 ) -> dict:
     """Fine-tune a sequence classifier on normalised example tables (target fine-tuning)."""
-    train_df, dev_df = read_examples(train_file), read_examples(dev_file)
+    fmt = get_format("classify")
+    train_df, dev_df = read_examples(train_file, None, fmt), read_examples(dev_file, None, fmt)
     for path, df in ((train_file, train_df), (dev_file, dev_df)):
         bad = df.with_row_index().filter((pl.col("label") < 0) | (pl.col("label") >= num_labels))
         if bad.height:
@@ -115,7 +123,7 @@ def train(
             )
         if df.height == 0:
             raise XlrobustError(f"{path}: no examples")
-    task = TaskData("target", get_format("classify"), train_df, dev_df, labels=[str(i) for i in range(num_labels)])
+    task = TaskData("target", fmt, train_df, dev_df, labels=[str(i) for i in range(num_labels)])
     return train_tasks(init, [task], out_dir, seed, hp, keep)
 
 
@@ -182,16 +190,7 @@ def train_tasks(
     """
     from transformers import AutoModel, AutoTokenizer, TrainingArguments, set_seed
 
-    from xlrobust.models import autocast, check_model_dir, device, resolve_precision
-    from xlrobust.multitask import (
-        Evaluator,
-        MixedDataset,
-        MultiHeadModel,
-        StiltsTrainer,
-        TaskBatchSampler,
-        TaskCollator,
-        feature_lengths,
-    )
+    MultiHeadModel, StiltsTrainer = torch_classes()
 
     if keep not in ("classifier", "encoder"):
         raise ValueError(keep)
