@@ -12,8 +12,23 @@ import os
 import sys
 from pathlib import Path
 
+from xlrobust import config, data, resume
 from xlrobust import settings as S
+from xlrobust.attack import attack as run_attack
+from xlrobust.dvcgen import render as render_dvc_yaml
 from xlrobust.errors import XlrobustError
+from xlrobust.estimate import as_json as estimate_json
+from xlrobust.estimate import render as estimate_text
+from xlrobust.io import check_output, marker, refuse_foreign_folder, write_text
+from xlrobust.io import check_paths as check
+from xlrobust.models import fetch
+from xlrobust.predict import parse_run
+from xlrobust.predict import predict as run_predict
+from xlrobust.probes import perturb as run_perturb
+from xlrobust.report import write_report
+from xlrobust.score import run as run_score
+from xlrobust.train import finetune as run_finetune
+from xlrobust.train import load_task, train, train_tasks
 
 RUN_HELP = "the run keys its rows carry: model=NAME recipe=NAME target=NAME seed=N (the workflow passes them)"
 
@@ -188,7 +203,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check_config(args) -> None:
-    from xlrobust import config
 
     cfg = config.load(args.config)
     runs = config.runs(cfg)
@@ -196,7 +210,6 @@ def check_config(args) -> None:
 
 
 def prepare(args) -> None:
-    from xlrobust import config, data
 
     if args.spec is not None:
         spec = config.dataset_spec(args.dataset, args.spec)
@@ -210,20 +223,16 @@ def prepare(args) -> None:
 
 
 def snapshot_config(args) -> None:
-    from xlrobust import config
-    from xlrobust.io import marker, write_text
 
     write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
 
 
 def fetch_model(args) -> None:
-    from xlrobust.models import fetch
 
     fetch(args.source, args.out, args.revision, args.name)
 
 
 def intermediate(args) -> None:
-    from xlrobust.train import load_task, train_tasks
 
     recipe = {**S.defaults(S.RecipeSettings), **S.given(args, S.RecipeSettings)}  # bounds: check_settings
     if (recipe["mlm_ratio"] > 0) != bool(args.mlm_data):
@@ -250,11 +259,10 @@ def intermediate(args) -> None:
 
 
 def finetune(args) -> None:
-    from xlrobust.train import finetune, train
 
     hp = S.given(args, S.TrainSettings)
     if args.data:
-        info = finetune(args.init, args.data, args.out, args.seed, hp)
+        info = run_finetune(args.init, args.data, args.out, args.seed, hp)
     elif args.train and args.dev and args.num_labels:
         info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
     else:
@@ -263,9 +271,7 @@ def finetune(args) -> None:
 
 
 def predict(args) -> None:
-    from xlrobust.predict import parse_run, predict
-
-    predict(
+    run_predict(
         args.model,
         args.data,
         args.out,
@@ -280,16 +286,11 @@ def predict(args) -> None:
 
 
 def perturb(args) -> None:
-    from xlrobust.perturb import perturb
-
-    perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
+    run_perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
 
 
 def attack(args) -> None:
-    from xlrobust.attack import attack
-    from xlrobust.predict import parse_run
-
-    attack(
+    run_attack(
         args.model,
         args.data,
         args.lang,
@@ -305,14 +306,12 @@ def attack(args) -> None:
 
 
 def score(args) -> None:
-    from xlrobust import config
-    from xlrobust.score import run as score
 
     studies = None
     if args.config:
         cfg = config.load(args.config)
         studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
-    score(
+    run_score(
         args.predictions,
         args.attacks,
         args.out_scores,
@@ -324,27 +323,21 @@ def score(args) -> None:
 
 
 def estimate(args) -> None:
-    from xlrobust import config, estimate
 
     cfg = config.load(args.config)
     if args.studies:
         cfg = config.validate(
             {**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies}, source=args.config
         )
-    print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
+    print((estimate_json if args.json else estimate_text)(cfg, args.gpu_tflops, args.utilisation))
 
 
 def dvc_yaml(args) -> None:
-    from xlrobust import config
-    from xlrobust.dvcgen import render
-    from xlrobust.io import write_text
 
-    write_text(render(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
+    write_text(render_dvc_yaml(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
 
 
 def report(args) -> None:
-    from xlrobust import config
-    from xlrobust.report import write_report
 
     write_report(
         config.load(args.config),
@@ -385,9 +378,6 @@ def _flag(dest: str) -> str:
 
 
 def check_paths(args) -> None:
-    from xlrobust import resume
-    from xlrobust.io import check_output, refuse_foreign_folder
-    from xlrobust.io import check_paths as check
 
     if args.cmd not in PATHS:
         return

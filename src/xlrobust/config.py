@@ -12,8 +12,15 @@ from pathlib import Path
 
 import yaml
 
+from xlrobust import layout, settings
+from xlrobust.attack import RECIPES as ATTACKS
+from xlrobust.data import config_list, split_rows
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import get_format
+from xlrobust.formats import all_formats, get_format
+from xlrobust.langs import check_code
+from xlrobust.perturb import PERTURBATIONS
+from xlrobust.readers import READERS
+from xlrobust.settings import RecipeSettings, flags
 from xlrobust.tasks import get_task
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -36,8 +43,6 @@ def load(path: str | Path) -> dict:
 
 def load_schema(path: str | Path = SCHEMA) -> dict:
     """The config schema, with the settings fragments derived from xlrobust.settings."""
-    from xlrobust import settings
-
     schema = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     schema["$defs"].update(
         train=settings.schema(settings.TrainSettings),
@@ -119,8 +124,6 @@ def _non_finite(obj, path: str = "") -> tuple[str, float] | None:
 
 
 def _cross_check(cfg: dict, source: str) -> None:
-    from xlrobust.attack import RECIPES as ATTACKS
-    from xlrobust.perturb import PERTURBATIONS
 
     def need(kind: str, name: str, known, where: str):
         if name not in known:
@@ -235,8 +238,6 @@ def _check_target_splits(cfg: dict, name: str, source: str) -> None:
             f"{source}: datasets.{train_name}.splits: target {name} is fine-tuned on its train and selected on its "
             f"validation split, but it prepares no {' and no '.join(missing)}"
         )
-    from xlrobust.data import split_rows
-
     renames = tds.get("local_splits") or {}
     if tds.get("local"):
         try:
@@ -287,8 +288,6 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
-    from xlrobust.langs import check_code
-    from xlrobust.readers import READERS
 
     task = get_task(ds["task"])
     if ds.get("local_format") and ds["local_format"] not in READERS:
@@ -316,8 +315,6 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
                     f"(known: {', '.join(sorted(task.configs))})"
                 )
             check_code(lang, f"{source}: datasets.{name}.configs")
-        from xlrobust.data import config_list
-
         try:
             config_list(task, ds, lang, name)
         except XlrobustError as e:
@@ -331,8 +328,6 @@ def probe_targets(st: dict, p: dict) -> list[str]:
 
 def named_perturbations() -> set[str]:
     """The probes formats name (tagging's entity_/context_ modes), next to perturb.PERTURBATIONS."""
-    from xlrobust.formats import all_formats
-
     return {n for fmt in all_formats().values() for n in fmt.named_perturbations}
 
 
@@ -400,8 +395,6 @@ def used(cfg: dict) -> dict:
 
 def target_format(cfg: dict, target: str):
     """The task format of a target (from its dataset's registry task)."""
-    from xlrobust.formats import get_format
-
     return get_format(get_task(cfg["datasets"][cfg["targets"][target]["dataset"]]["task"]).format)
 
 
@@ -477,8 +470,6 @@ def attack_settings(cfg: dict, model: str, recipe: str, target: str, seed, attac
 def prediction_model(cfg: dict, model: str, recipe: str, target: str, seed) -> str:
     """The model folder a run predicts with: its fine-tuned target model, or, for a format
     used without fine-tuning (retrieval), the (intermediate-trained) encoder."""
-    from xlrobust import layout
-
     if target_format(cfg, target).trains:
         return layout.target(model, recipe, target, seed)
     return layout.encoder(model, recipe, seed)
@@ -492,8 +483,6 @@ def recipe_datasets(cfg: dict, recipe: str) -> list[str]:
 
 def recipe_flags(cfg: dict, recipe: str) -> str:
     """Multi-task, MLM and training flags of `xlrobust intermediate` (values schema-checked)."""
-    from xlrobust import layout
-    from xlrobust.settings import RecipeSettings, flags
 
     spec = cfg["recipes"][recipe]
     out = [f"--sampling {spec.get('sampling', RecipeSettings.sampling)}"]
@@ -507,16 +496,12 @@ def recipe_flags(cfg: dict, recipe: str) -> str:
 
 
 def train_flags(cfg: dict, target: str) -> str:
-    from xlrobust.settings import flags
-
     return flags(cfg["targets"][target].get("train", {}))
 
 
 def predict_flags(cfg: dict, target: str) -> str:
     """The target's prediction settings as flags after a space (none: nothing, so the
     command has no double space: DVC compares commands as strings)."""
-    from xlrobust.settings import flags
-
     given = flags(cfg["targets"][target].get("predict", {}))
     return f" {given}" if given else ""
 
@@ -525,8 +510,6 @@ def model_flags(cfg: dict, target: str) -> str:
     """The target's prediction settings that change what its model computes (max length,
     retrieval layer), as flags after a space (none: nothing): an attack runs the model as
     prediction does."""
-    from xlrobust.settings import flags
-
     spec = cfg["targets"][target].get("predict", {})
     given = flags({k: v for k, v in spec.items() if k in ("max_length", "layer")})
     return f" {given}" if given else ""
@@ -534,8 +517,6 @@ def model_flags(cfg: dict, target: str) -> str:
 
 def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[tuple[str, str]]:
     """(perturbed input, prediction output) pairs of one run."""
-    from xlrobust import layout
-
     triples = probes(cfg, target)  # once, not once per language (the planning of 40-language targets)
     return [
         (
@@ -549,15 +530,11 @@ def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[t
 
 def perturbed_dirs(cfg: dict, target: str) -> list[str]:
     """The per-language probe folders a target's predictions read (none without probes)."""
-    from xlrobust import layout
-
     return [layout.perturbed_dir(target, lang) for lang in target_langs(cfg, target)] if probes(cfg, target) else []
 
 
 def perturb_args(cfg: dict, target: str, lang: str) -> str:
     """--perturbation/--rate/--seed/--sides/--out lists of one language's perturb job."""
-    from xlrobust import layout
-
     ps = probes(cfg, target)
     cols = {
         "--perturbation": [p for p, _, _ in ps],
@@ -570,14 +547,10 @@ def perturb_args(cfg: dict, target: str, lang: str) -> str:
 
 
 def all_predictions(cfg: dict) -> list[str]:
-    from xlrobust import layout
-
     return [layout.predictions(r.model, r.recipe, r.target, r.seed) for r in runs(cfg)]
 
 
 def all_attacks(cfg: dict) -> list[str]:
-    from xlrobust import layout
-
     return [layout.attacks(r.model, r.recipe, r.target, r.seed, a) for r, a, _ in attack_jobs(cfg)]
 
 

