@@ -124,85 +124,104 @@ def _non_finite(obj, path: str = "") -> tuple[str, float] | None:
 
 
 def _cross_check(cfg: dict, source: str) -> None:
-
-    def need(kind: str, name: str, known, where: str):
-        if name not in known:
-            raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
-
+    """Names that must exist elsewhere in the config or in the catalogues (datasets' tasks and
+    readers, formats, perturbations, attack recipes), and what they name fitting together."""
     for name, ds in cfg["datasets"].items():
         _check_dataset(name, ds, source)
-    for name, spec in cfg["targets"].items():
-        need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
-        if "train_dataset" in spec:
-            need("dataset", spec["train_dataset"], cfg["datasets"], f"targets.{name}.train_dataset")
-            trains = get_format(get_task(cfg["datasets"][spec["train_dataset"]]["task"]).format)
-            if trains is not target_format(cfg, name):
-                raise XlrobustError(
-                    f"{source}: targets.{name}.train_dataset: '{spec['train_dataset']}' is {trains.name} data but "
-                    f"'{spec['dataset']}' is {target_format(cfg, name).name}: train a target on its own format"
-                )
-        if not target_format(cfg, name).metric:
-            raise XlrobustError(
-                f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
-                f"{target_format(cfg, name).name} text, which has no metric to score"
-            )
-        _check_target_splits(cfg, name, source)
-    for name, spec in cfg["recipes"].items():
-        for ds in spec.get("datasets", []):
-            need("dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
-        if "mlm" in spec:
-            need("dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
-            if not get_format(get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format).masked_lm_text:
-                raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
-        if name != "none" and not spec.get("datasets"):
-            raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
-    for name, st in cfg["study"].items():
-        for m in st["models"]:
-            need("model", m, cfg["models"], f"study.{name}.models")
-        for r in st["recipes"]:
-            need("recipe", r, cfg["recipes"], f"study.{name}.recipes")
-        for t in st["targets"]:
-            need("target", t, cfg["targets"], f"study.{name}.targets")
-        for i, p in enumerate(st.get("perturbations", [])):
-            need("perturbation", p["name"], set(PERTURBATIONS) | named_perturbations(), f"study.{name}.perturbations")
-            for t in p.get("targets", []):
-                if t not in st["targets"]:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
-                        f"({', '.join(st['targets'])})"
-                    )
-            for t in probe_targets(st, p):
-                fmt = target_format(cfg, t)
-                if p["name"] not in fmt.perturbations:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}: {p['name']} is not available for "
-                        f"target {t} ({fmt.name}: {', '.join(fmt.perturbations)})"
-                    )
-                if "sides" in p and p["sides"] not in fmt.sides:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
-                        f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
-                    )
-                try:
-                    fmt.probe(
-                        p["name"],
-                        p.get("sides"),
-                        get_task(cfg["datasets"][cfg["targets"][t]["dataset"]]["task"]).labels,
-                    )
-                except XlrobustError as e:
-                    raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
-        for a in st.get("attack", {}).get("recipes", []):
-            need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
-        for setting, formats in ATTACK_SETTING_FORMATS.items():
-            if setting in st.get("attack", {}) and not any(
-                target_format(cfg, t).name in formats for t in st["targets"]
-            ):
-                raise XlrobustError(
-                    f"{source}: study.{name}.attack.{setting}: only {' and '.join(formats)} attacks read it, and "
-                    f"the study has no such target ({', '.join(st['targets'])})"
-                )
+    for name in cfg["targets"]:
+        _check_target(cfg, name, source)
+    for name in cfg["recipes"]:
+        _check_recipe(cfg, name, source)
+    for name in cfg["study"]:
+        _check_study(cfg, name, source)
     selected_studies(cfg, source)
     _check_conflicts(cfg, source)
+
+
+def _need(source: str, kind: str, name: str, known, where: str) -> None:
+    if name not in known:
+        raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
+
+
+def _check_target(cfg: dict, name: str, source: str) -> None:
+    spec = cfg["targets"][name]
+    _need(source, "dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
+    if "train_dataset" in spec:
+        _need(source, "dataset", spec["train_dataset"], cfg["datasets"], f"targets.{name}.train_dataset")
+        trains = get_format(get_task(cfg["datasets"][spec["train_dataset"]]["task"]).format)
+        if trains is not target_format(cfg, name):
+            raise XlrobustError(
+                f"{source}: targets.{name}.train_dataset: '{spec['train_dataset']}' is {trains.name} data but "
+                f"'{spec['dataset']}' is {target_format(cfg, name).name}: train a target on its own format"
+            )
+    if not target_format(cfg, name).metric:
+        raise XlrobustError(
+            f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
+            f"{target_format(cfg, name).name} text, which has no metric to score"
+        )
+    _check_target_splits(cfg, name, source)
+
+
+def _check_recipe(cfg: dict, name: str, source: str) -> None:
+    spec = cfg["recipes"][name]
+    for ds in spec.get("datasets", []):
+        _need(source, "dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
+    if "mlm" in spec:
+        _need(source, "dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
+        if not get_format(get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format).masked_lm_text:
+            raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
+    if name != "none" and not spec.get("datasets"):
+        raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
+
+
+def _check_study(cfg: dict, name: str, source: str) -> None:
+    st = cfg["study"][name]
+    for m in st["models"]:
+        _need(source, "model", m, cfg["models"], f"study.{name}.models")
+    for r in st["recipes"]:
+        _need(source, "recipe", r, cfg["recipes"], f"study.{name}.recipes")
+    for t in st["targets"]:
+        _need(source, "target", t, cfg["targets"], f"study.{name}.targets")
+    for i in range(len(st.get("perturbations", []))):
+        _check_perturbation(cfg, name, i, source)
+    for a in st.get("attack", {}).get("recipes", []):
+        _need(source, "attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
+    for setting, formats in ATTACK_SETTING_FORMATS.items():
+        if setting in st.get("attack", {}) and not any(target_format(cfg, t).name in formats for t in st["targets"]):
+            raise XlrobustError(
+                f"{source}: study.{name}.attack.{setting}: only {' and '.join(formats)} attacks read it, and "
+                f"the study has no such target ({', '.join(st['targets'])})"
+            )
+
+
+def _check_perturbation(cfg: dict, name: str, i: int, source: str) -> None:
+    """The i-th perturbation of study `name`: a known probe, on targets of the study whose
+    format offers it (and the sides it names)."""
+    st = cfg["study"][name]
+    p = st["perturbations"][i]
+    _need(source, "perturbation", p["name"], set(PERTURBATIONS) | named_perturbations(), f"study.{name}.perturbations")
+    for t in p.get("targets", []):
+        if t not in st["targets"]:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
+                f"({', '.join(st['targets'])})"
+            )
+    for t in probe_targets(st, p):
+        fmt = target_format(cfg, t)
+        if p["name"] not in fmt.perturbations:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}: {p['name']} is not available for "
+                f"target {t} ({fmt.name}: {', '.join(fmt.perturbations)})"
+            )
+        if "sides" in p and p["sides"] not in fmt.sides:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
+                f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
+            )
+        try:
+            fmt.probe(p["name"], p.get("sides"), get_task(cfg["datasets"][cfg["targets"][t]["dataset"]]["task"]).labels)
+        except XlrobustError as e:
+            raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
 
 
 # attack settings only some formats' attack goals read (xlrobust.attack): given for others, an error
@@ -288,7 +307,6 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
-
     task = get_task(ds["task"])
     if ds.get("local_format") and ds["local_format"] not in READERS:
         raise XlrobustError(

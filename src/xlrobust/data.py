@@ -261,14 +261,7 @@ def parallel_sample(df: pl.DataFrame, lang: str, n: int) -> pl.DataFrame:
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
-    if lang not in task.configs:
-        if not spec.get("local"):
-            raise XlrobustError(
-                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
-            )
-        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
-    if split not in task.splits:
-        raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
+    check_offered(task, spec, dataset, split, lang)
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
@@ -293,21 +286,7 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 continue  # a treebank without this split (UD's test-only treebanks)
             if spec.get("local"):
                 local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
-                local_split, rows = split_rows(local_split)
-                template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
-                if spec.get("local_format"):  # a release format (xlrobust.readers)
-                    raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
-                else:
-                    raw, source = read_local(template, spec.get("local_labels"), config, local_split)
-                if rows is not None:
-                    for bound in (rows.start, rows.stop):
-                        if bound is not None and bound > raw.height:
-                            raise XlrobustError(
-                                f"{source}: local split '{local_split}[{rows.start or ''}:{rows.stop or ''}]' "
-                                f"reaches row {bound}, past the end of the file ({raw.height} rows)"
-                            )
-                    raw = raw[rows]
-                    source += f"[{rows.start or ''}:{rows.stop or ''}]"
+                raw, source = read_local_split(spec, lang, config, local_split)
             else:
                 hub_task, hub_config = task.hub_source(lang, config)  # a language another repo holds
                 revision = spec.get("revision") if hub_task.hub == task.hub else None
@@ -341,6 +320,38 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             flush=True,
         )
     return df, source
+
+
+def check_offered(task: Task, spec: dict, dataset: str, split: str, lang: str) -> None:
+    """The task offers the language (a local dataset: any ISO 639 code) and the split."""
+    if lang not in task.configs:
+        if not spec.get("local"):
+            raise XlrobustError(
+                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
+            )
+        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
+    if split not in task.splits:
+        raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
+
+
+def read_local_split(spec: dict, lang: str, config: str | None, local_split: str) -> tuple[pl.DataFrame, str]:
+    """One local file's rows (a release format through xlrobust.readers, else a table), cut to
+    the row range a `local_splits` entry such as `train[:2000]` names."""
+    local_split, rows = split_rows(local_split)
+    template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
+    if spec.get("local_format"):  # a release format (xlrobust.readers)
+        raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
+    else:
+        raw, source = read_local(template, spec.get("local_labels"), config, local_split)
+    if rows is None:
+        return raw, source
+    for bound in (rows.start, rows.stop):
+        if bound is not None and bound > raw.height:
+            raise XlrobustError(
+                f"{source}: local split '{local_split}[{rows.start or ''}:{rows.stop or ''}]' "
+                f"reaches row {bound}, past the end of the file ({raw.height} rows)"
+            )
+    return raw[rows], source + f"[{rows.start or ''}:{rows.stop or ''}]"
 
 
 def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:

@@ -275,7 +275,6 @@ def above_baseline_sentence(s: pl.DataFrame, targets: list[str], metric: str) ->
 
 
 def attack_table(s: pl.DataFrame, metric: str, cols: list[str]) -> str:
-
     a = mean_over_seeds(
         s.filter(pl.col("metric").is_in([ATTACK_METRICS[0], f"{metric}_under_attack", *ATTACK_METRICS[1:]])),
         "model",
