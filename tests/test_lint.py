@@ -59,7 +59,7 @@ def test_layers_contract_breaks_when_a_primitive_imports_a_stage(tmp_path):
 
 def import_cycle(package: str) -> list[str] | None:
     """A loop of imports among the package's modules (grimp's graph, ordered by graphlib), or None."""
-    graph = grimp.build_graph(package)
+    graph = grimp.build_graph(package, cache_dir=None)
     deps = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
     try:
         tuple(graphlib.TopologicalSorter(deps).static_order())
