@@ -160,26 +160,29 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
         raise XlrobustError(
             f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})"
         ) from None
-    if task.id and task.id in raw.columns:
-        dtype = raw[task.id].dtype
-        if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
-            raise XlrobustError(
-                f"{source}: column '{task.id}' holds {dtype} values; an id must be a string or an integer"
-            )
-        ids = raw[task.id].cast(pl.String)
-        if ids.null_count():
-            raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{task.id}'")
-        empty = (ids.str.strip_chars() == "").arg_true()
-        if len(empty):
-            raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{task.id}'")
-    else:
-        ids = content_ids(body, split)
+    ids = given_ids(raw[task.id], source) if task.id and task.id in raw.columns else content_ids(body, split)
     df = pl.DataFrame({"id": (f"{lang}-" + ids) if raw.height else ids, "lang": [lang] * raw.height}).hstack(body)
     df = df.select([pl.col(c).cast(t) for c, t in fmt.schema.items()])
     if task.drop_labels:
         df = df.filter(~pl.col("label").is_in(list(task.drop_labels)))
     validate(df, task, source)
     return df
+
+
+def given_ids(column: pl.Series, source: str) -> pl.Series:
+    """A task's own id column as strings: every row has one, not empty, a string or an integer."""
+    dtype = column.dtype
+    if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
+        raise XlrobustError(
+            f"{source}: column '{column.name}' holds {dtype} values; an id must be a string or an integer"
+        )
+    ids = column.cast(pl.String)
+    if ids.null_count():
+        raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{column.name}'")
+    empty = (ids.str.strip_chars() == "").arg_true()
+    if len(empty):
+        raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{column.name}'")
+    return ids
 
 
 def content_ids(body: pl.DataFrame, split: str) -> pl.Series:
@@ -292,13 +295,8 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 revision = spec.get("revision") if hub_task.hub == task.hub else None
                 raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, stream_cap)
             df = normalise(raw, task, lang, hub_split if several else split, source)
-            if "title" in raw.columns and task.id in raw.columns:  # for fmt.coverage
-                titles.update(zip(f"{lang}-" + raw[task.id].cast(pl.String), raw["title"]))
-            if spec.get("parallel_sample"):  # the same questions in every language (ids shared across them)
-                df = parallel_sample(df, lang, int(spec["parallel_sample"]))
-            if merged:  # ids stay unique across the merged configs
-                df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
-            parts.append(df)
+            titles.update(article_titles(raw, task.id, lang))  # for fmt.coverage
+            parts.append(_kept_rows(df, spec, lang, config if merged else None))
             sources.append(source)
     if not parts:
         raise XlrobustError(
@@ -320,6 +318,24 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             flush=True,
         )
     return df, source
+
+
+def article_titles(raw: pl.DataFrame, id_column: str | None, lang: str) -> dict:
+    """Normalised id -> the title of its article, for raw rows that have titles (QA), else {}."""
+    if "title" not in raw.columns or id_column not in raw.columns:
+        return {}
+    return dict(zip(f"{lang}-" + raw[id_column].cast(pl.String), raw["title"]))
+
+
+def _kept_rows(df: pl.DataFrame, spec: dict, lang: str, merged_config: str | None) -> pl.DataFrame:
+    """One config's normalised rows as a language's part: the parallel sample (the same
+    questions in every language, ids shared across them) and, where several configs make the
+    language (UD's treebanks), ids kept unique across them by the config's name."""
+    if spec.get("parallel_sample"):
+        df = parallel_sample(df, lang, int(spec["parallel_sample"]))
+    if merged_config is not None:
+        df = df.with_columns((pl.lit(f"{lang}-{merged_config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
+    return df
 
 
 def check_offered(task: Task, spec: dict, dataset: str, split: str, lang: str) -> None:

@@ -102,6 +102,34 @@ def _squad_answers(path: Path, qid: str, qa: dict, context: str) -> dict:
     return {"text": texts, "answer_start": starts}
 
 
+def _squad_paragraph(path: Path, where: tuple[int, int], par) -> tuple[str, list]:
+    """The context and the questions of paragraph `where` (article, paragraph) of a SQuAD file."""
+    context = par.get("context") if isinstance(par, dict) else None
+    qas = par.get("qas") if isinstance(par, dict) else None
+    if not isinstance(context, str) or not isinstance(qas, list):
+        raise XlrobustError(
+            f"{path}: article {where[0]}, paragraph {where[1]}: needs a 'context' string and a 'qas' list"
+        )
+    return context, qas
+
+
+def _question_id(path: Path, where: tuple[int, int, int], qa, by_position: bool) -> str:
+    """The id of question `where` (article, paragraph, question): its own, a non-empty string
+    or integer, or with `local_ids: position` its position a<article>-p<paragraph>-q<question>."""
+    a, p, q = where
+    if not isinstance(qa, dict):
+        raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: not a JSON object")
+    if by_position:
+        return f"a{a}-p{p}-q{q}"
+    raw_id = qa.get("id")
+    if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip():
+        raise XlrobustError(
+            f"{path}: article {a}, paragraph {p}, question {q}: "
+            + ("no 'id'" if raw_id is None else f"id {raw_id!r:.40} is not a non-empty string or integer")
+        )
+    return str(raw_id)
+
+
 @reader("squad_json")
 def squad_json(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
     """A SQuAD v1.1 JSON file (a `data` list of articles -> paragraphs -> qas -> answers;
@@ -131,23 +159,9 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
             raise XlrobustError(f"{path}: article {a}: no 'paragraphs' list")
         title = art.get("title")
         for p, par in enumerate(paragraphs):
-            context = par.get("context") if isinstance(par, dict) else None
-            qas = par.get("qas") if isinstance(par, dict) else None
-            if not isinstance(context, str) or not isinstance(qas, list):
-                raise XlrobustError(f"{path}: article {a}, paragraph {p}: needs a 'context' string and a 'qas' list")
+            context, qas = _squad_paragraph(path, (a, p), par)
             for q, qa in enumerate(qas):
-                where = f"a{a}-p{p}-q{q}"
-                if not isinstance(qa, dict):
-                    raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: not a JSON object")
-                raw_id = qa.get("id")
-                if not by_position and (
-                    not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip()
-                ):
-                    raise XlrobustError(
-                        f"{path}: article {a}, paragraph {p}, question {q}: "
-                        + ("no 'id'" if raw_id is None else f"id {raw_id!r:.40} is not a non-empty string or integer")
-                    )
-                qid = where if by_position else str(raw_id)
+                qid = _question_id(path, (a, p, q), qa, by_position)
                 if qid in seen:
                     raise XlrobustError(
                         f"{path}: question id '{qid}' repeats (article {seen[qid][0]} and article {a}); ids must be "
@@ -343,6 +357,25 @@ def _bucc_side(path: Path) -> dict[str, str]:
     return out
 
 
+def _bucc_gold(path: Path, sides: dict[str, dict[str, str]], names: dict[str, str]) -> dict[str, str]:
+    """A BUCC gold file (`xx_id<TAB>en_id` per line) as xx id -> en id; each id must be a
+    sentence of its side (`names`: the side's file, for the error), each xx id in one pair."""
+    partner: dict[str, str] = {}
+    for n, line in enumerate(read_utf8(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        ids = line.rstrip("\r").split("\t")
+        if len(ids) != 2:
+            raise XlrobustError(f"{path}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
+        for sid, side in zip(ids, ("xx", "en")):
+            if sid not in sides[side]:
+                raise XlrobustError(f"{path}: line {n}: id '{sid}' is not in {names[side]}")
+        if ids[0] in partner:
+            raise XlrobustError(f"{path}: line {n}: '{ids[0]}' is in two gold pairs")
+        partner[ids[0]] = ids[1]
+    return partner
+
+
 @reader("bucc")
 def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
     """The BUCC 2018 release of one language pair (config `<xx>-en`): for each of its splits
@@ -360,21 +393,7 @@ def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.
     for release, part in BUCC_PARTS.items():
         paths = {s: path_of(template + ".{side}", config, release, side=s) for s in (xx, "en", "gold")}
         sides = {"xx": _bucc_side(paths[xx]), "en": _bucc_side(paths["en"])}
-        partner: dict[str, str] = {}
-        for n, line in enumerate(read_utf8(paths["gold"]).split("\n"), 1):
-            if not line.strip():
-                continue
-            ids = line.rstrip("\r").split("\t")
-            if len(ids) != 2:
-                raise XlrobustError(f"{paths['gold']}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
-            for sid, side in zip(ids, ("xx", "en")):
-                if sid not in sides[side]:
-                    raise XlrobustError(
-                        f"{paths['gold']}: line {n}: id '{sid}' is not in {paths[xx if side == 'xx' else 'en'].name}"
-                    )
-            if ids[0] in partner:
-                raise XlrobustError(f"{paths['gold']}: line {n}: '{ids[0]}' is in two gold pairs")
-            partner[ids[0]] = ids[1]
+        partner = _bucc_gold(paths["gold"], sides, {"xx": paths[xx].name, "en": paths["en"].name})
         for side, sentences in sides.items():
             for sid, sentence in sentences.items():
                 gold = f"{part}-en-{partner[sid]}" if side == "xx" and sid in partner else None
