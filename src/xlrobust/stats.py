@@ -20,7 +20,6 @@ pyproject.toml, checked by tests/test_lint.py).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 BOOTSTRAP_RESAMPLES = 2000
 PERMUTATIONS = 5000
@@ -38,6 +37,8 @@ def mean_ci(x: np.ndarray, seed: int = 0) -> tuple[float | None, float | None, f
     m = float(x.mean())
     if len(x) < 2 or np.all(x == x[0]):
         return m, m, m
+    from scipy import stats  # lazily: scipy.stats takes half a second to import, most commands never need it
+
     res = stats.bootstrap(
         (x,),
         np.mean,
@@ -67,6 +68,8 @@ def macro_f1_ci(y: np.ndarray, p: np.ndarray, seed: int = 0) -> tuple[float, flo
     m = float(macro_f1(y, p))
     if len(y) < 2:
         return m, m, m
+    from scipy import stats  # lazily: scipy.stats takes half a second to import, most commands never need it
+
     res = stats.bootstrap(
         (y, p),
         macro_f1,
@@ -99,6 +102,8 @@ def paired_test(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, flo
         return diff, diff, diff, 1.0
     rng = np.random.default_rng(seed)
     _, lo, hi = mean_ci(d, seed)
+    from scipy import stats  # lazily: scipy.stats takes half a second to import, most commands never need it
+
     res = stats.permutation_test(
         (np.asarray(x, float), np.asarray(y, float)),
         lambda a, b, axis: np.mean(a - b, axis=axis),
