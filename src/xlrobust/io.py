@@ -98,6 +98,12 @@ def written_by(path: Path) -> str | None:
             return pl.read_parquet_metadata(path).get(PARQUET_KEY)
         except Exception:  # not parquet, or damaged: nothing proves who wrote it
             return None
+    return _text_written_by(path)
+
+
+def _text_written_by(path: Path) -> str | None:
+    """The writer of a text output: the marker in its head (YAML, HTML), or score, which
+    writes the metrics JSON and plots CSV whose shape says so."""
     with open(path, "rb") as fh:
         head = fh.read(4096).decode("utf-8", errors="replace")
     m = _WRITTEN_BY.search(head)

@@ -168,6 +168,21 @@ def process_state_kept():
 
 
 @process_state_kept()
+def _check_inputs(init: str, tasks: list[TaskData], keep: str, mlm: TaskData | None) -> None:
+    """Before anything loads: what is kept fits the tasks, the encoder folder holds a model,
+    and every task has training and English dev examples."""
+    if keep not in ("classifier", "encoder"):
+        raise ValueError(keep)
+    if keep == "classifier" and (len(tasks) != 1 or not tasks[0].fmt.metric or mlm):
+        raise XlrobustError("target fine-tuning takes exactly one dataset with a metric (no MLM text)")
+    check_model_dir(init)
+    for t in tasks:
+        if t.train.height == 0:
+            raise XlrobustError(f"task '{t.name}': no training examples")
+        if t.dev is None or t.dev.height == 0:
+            raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
+
+
 def train_tasks(
     init: str,
     tasks: list[TaskData],
@@ -192,17 +207,8 @@ def train_tasks(
 
     MultiHeadModel, StiltsTrainer = torch_classes()
 
-    if keep not in ("classifier", "encoder"):
-        raise ValueError(keep)
-    if keep == "classifier" and (len(tasks) != 1 or not tasks[0].fmt.metric or mlm):
-        raise XlrobustError("target fine-tuning takes exactly one dataset with a metric (no MLM text)")
+    _check_inputs(init, tasks, keep, mlm)
     hp = {**DEFAULTS, **(hp or {})}
-    check_model_dir(init)
-    for t in tasks:
-        if t.train.height == 0:
-            raise XlrobustError(f"task '{t.name}': no training examples")
-        if t.dev is None or t.dev.height == 0:
-            raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
     everything = tasks + ([mlm] if mlm else [])
     set_seed(seed)  # decides head initialisation; the sampler's seed decides data order
     tok = AutoTokenizer.from_pretrained(init, trust_remote_code=False)
