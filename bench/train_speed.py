@@ -150,11 +150,12 @@ def run_reference(init: str, train_file: Path, out: Path, batch: int, meter: Mea
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
+    from xlrobust.formats import get_format
     from xlrobust.io import read_examples
     from xlrobust.train import DEFAULTS as hp
 
     t = time.perf_counter()
-    df = read_examples(train_file)
+    df = read_examples(train_file, None, get_format("classify"))
     set_seed(SEED)
     tok = AutoTokenizer.from_pretrained(init)
     model = AutoModelForSequenceClassification.from_pretrained(init, num_labels=3)

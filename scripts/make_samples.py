@@ -39,6 +39,7 @@ import yaml
 from xlrobust import data
 from xlrobust.config import read as read_config
 from xlrobust.errors import XlrobustError
+from xlrobust.io import read_lines
 from xlrobust.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ def blocks(text: str) -> list[str]:
 
 
 def slice_lines(path: Path, keep: list[int]) -> str:
-    lines = data.read_lines(path)
+    lines = read_lines(path)
     return "".join(lines[i] + "\n" for i in keep)
 
 
@@ -300,7 +301,7 @@ def units_in(spec: dict, path: Path) -> int:
         return sum(len(p["qas"]) for a in json.loads(path.read_text(encoding="utf-8"))["data"] for p in a["paragraphs"])
     if fmt in ("conllu", "conll_tags"):
         return len(blocks(path.read_text(encoding="utf-8")))
-    return len(data.read_lines(path))
+    return len(read_lines(path))
 
 
 def build(source: Path, out: Path, root: Path = REPO) -> dict[str, int]:

@@ -6,6 +6,7 @@ import pytest
 
 from xlrobust import data
 from xlrobust.errors import XlrobustError
+from xlrobust.formats import get_format
 from xlrobust.io import read_examples
 from xlrobust.tasks import TASKS, UMSAB_LANGS
 
@@ -19,7 +20,7 @@ def test_demo_sentiment_through_local_loader(tmp_path):
         "langs": ["en", "de", "es", "fr", "ar"],
     }
     meta = data.prepare("demo_sentiment", spec, tmp_path)
-    test = read_examples(tmp_path / "test.parquet")
+    test = read_examples(tmp_path / "test.parquet", None, get_format("classify"))
     assert test.columns == ["id", "lang", "text_a", "text_b", "label"]
     assert sorted(test["lang"].unique()) == ["ar", "de", "en", "es", "fr"]
     assert set(test["label"].unique()) == {0, 1, 2}
@@ -32,7 +33,7 @@ def test_demo_sentiment_through_local_loader(tmp_path):
 def test_mnli_schema_pairs(tmp_path):
     spec = {"task": "mnli", "local": str(REPO / "demo/nli/{split}.jsonl"), "splits": ["train", "validation"]}
     data.prepare("demo_nli", spec, tmp_path)
-    val = read_examples(tmp_path / "validation.parquet")
+    val = read_examples(tmp_path / "validation.parquet", None, get_format("classify"))
     assert val.height == 90 and val["text_b"].null_count() == 0
     assert val["id"][0].startswith("en-")  # the dataset's own idx, prefixed by language
 
@@ -233,7 +234,6 @@ def test_registry_label_maps():
 
 
 # ---- every registry task through the real loader, from fixtures in its Hub schema ----
-from xlrobust.formats import get_format  # noqa: E402
 
 import hub_fixtures  # noqa: E402
 

@@ -43,8 +43,8 @@ TOY_POLARITY = Polarity()
 
 def test_a_toy_format_runs_through_prepare_finetune_predict_score(tiny_encoder, tmp_path, monkeypatch, request):
     from xlrobust import data, tasks
-    from xlrobust.perturb import perturb
     from xlrobust.predict import predict
+    from xlrobust.probes import perturb
     from xlrobust.score import score
     from xlrobust.train import finetune
 

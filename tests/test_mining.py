@@ -180,7 +180,7 @@ def test_predict_equals_the_reference_and_pr_f1_recompute_by_hand(fake_embed):
 
 
 def test_perturbed_table_keeps_the_clean_threshold_and_touches_only_xx_test(fake_embed):
-    from xlrobust.perturb import perturb_frame
+    from xlrobust.probes import perturb_frame
 
     rng = np.random.default_rng(3)
     df, vec = mining_table(rng, "fr")

@@ -5,7 +5,8 @@ import polars as pl
 import pytest
 
 from xlrobust.errors import XlrobustError
-from xlrobust.perturb import PERTURBATIONS, graphemes, is_letter, keyboard_neighbours, perturb, perturb_frame, script
+from xlrobust.perturb import PERTURBATIONS, graphemes, is_letter, keyboard_neighbours, script
+from xlrobust.probes import perturb, perturb_frame
 
 from conftest import make_examples
 

@@ -21,7 +21,8 @@ from xlrobust import data
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.formats.span_qa import _map_span, mlqa_normalize, question_scores, squad_normalize
-from xlrobust.perturb import PERTURBATIONS, perturb_frame
+from xlrobust.perturb import PERTURBATIONS
+from xlrobust.probes import perturb_frame
 from xlrobust.tasks import MLQA_LANGS, TASKS
 
 QA = get_format("span_qa")

@@ -20,7 +20,7 @@ from xlrobust.formats.tagging import (
     retag,
     sentence_score,
 )
-from xlrobust.perturb import perturb_frame
+from xlrobust.probes import perturb_frame
 from xlrobust.readers import get_reader
 from xlrobust.tasks import TASKS
 

@@ -360,7 +360,7 @@ def test_choice_predicts_and_is_attacked_on_premise_and_choices_only(choice_mode
 
 
 def test_choice_perturbation_sides(tmp_path):
-    from xlrobust.perturb import perturb_frame
+    from xlrobust.probes import perturb_frame
 
     table = xcopa_table()
     a = perturb_frame(table, "char_swap", "it", 0.5, 1, "a", fmt=CHOICE)

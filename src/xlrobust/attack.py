@@ -22,9 +22,9 @@ import polars as pl
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
 from xlrobust.io import read_examples, write_parquet
-from xlrobust.models import check_model_dir, format_of_model
+from xlrobust.models import check_model_dir
 from xlrobust.perturb import frame_alphabet
-from xlrobust.predict import Model, check_fits
+from xlrobust.predict import Model, check_fits, format_of_model
 from xlrobust.resume import claim
 from xlrobust.sampling import in_sample_order
 from xlrobust.settings import AttackSettings, defaults

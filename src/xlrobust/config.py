@@ -12,8 +12,15 @@ from pathlib import Path
 
 import yaml
 
+from xlrobust import layout, settings
+from xlrobust.attack import RECIPES as ATTACKS
+from xlrobust.data import config_list, split_rows
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import get_format
+from xlrobust.formats import all_formats, get_format
+from xlrobust.langs import check_code
+from xlrobust.perturb import PERTURBATIONS
+from xlrobust.readers import READERS
+from xlrobust.settings import RecipeSettings, flags
 from xlrobust.tasks import get_task
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -81,8 +88,6 @@ def load(path: str | Path) -> dict:
 
 def load_schema(path: str | Path = SCHEMA) -> dict:
     """The config schema, with the settings fragments derived from xlrobust.settings."""
-    from xlrobust import settings
-
     schema = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     schema["$defs"].update(
         train=settings.schema(settings.TrainSettings),
@@ -164,87 +169,104 @@ def _non_finite(obj, path: str = "") -> tuple[str, float] | None:
 
 
 def _cross_check(cfg: dict, source: str) -> None:
-    from xlrobust.attack import RECIPES as ATTACKS
-    from xlrobust.perturb import PERTURBATIONS
-
-    def need(kind: str, name: str, known, where: str):
-        if name not in known:
-            raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
-
+    """Names that must exist elsewhere in the config or in the catalogues (datasets' tasks and
+    readers, formats, perturbations, attack recipes), and what they name fitting together."""
     for name, ds in cfg["datasets"].items():
         _check_dataset(name, ds, source)
-    for name, spec in cfg["targets"].items():
-        need("dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
-        if "train_dataset" in spec:
-            need("dataset", spec["train_dataset"], cfg["datasets"], f"targets.{name}.train_dataset")
-            trains = get_format(get_task(cfg["datasets"][spec["train_dataset"]]["task"]).format)
-            if trains is not target_format(cfg, name):
-                raise XlrobustError(
-                    f"{source}: targets.{name}.train_dataset: '{spec['train_dataset']}' is {trains.name} data but "
-                    f"'{spec['dataset']}' is {target_format(cfg, name).name}: train a target on its own format"
-                )
-        if not target_format(cfg, name).metric:
-            raise XlrobustError(
-                f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
-                f"{target_format(cfg, name).name} text, which has no metric to score"
-            )
-        _check_target_splits(cfg, name, source)
-    for name, spec in cfg["recipes"].items():
-        for ds in spec.get("datasets", []):
-            need("dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
-        if "mlm" in spec:
-            need("dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
-            if not get_format(get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format).masked_lm_text:
-                raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
-        if name != "none" and not spec.get("datasets"):
-            raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
-    for name, st in cfg["study"].items():
-        for m in st["models"]:
-            need("model", m, cfg["models"], f"study.{name}.models")
-        for r in st["recipes"]:
-            need("recipe", r, cfg["recipes"], f"study.{name}.recipes")
-        for t in st["targets"]:
-            need("target", t, cfg["targets"], f"study.{name}.targets")
-        for i, p in enumerate(st.get("perturbations", [])):
-            need("perturbation", p["name"], set(PERTURBATIONS) | named_perturbations(), f"study.{name}.perturbations")
-            for t in p.get("targets", []):
-                if t not in st["targets"]:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
-                        f"({', '.join(st['targets'])})"
-                    )
-            for t in probe_targets(st, p):
-                fmt = target_format(cfg, t)
-                if p["name"] not in fmt.perturbations:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}: {p['name']} is not available for "
-                        f"target {t} ({fmt.name}: {', '.join(fmt.perturbations)})"
-                    )
-                if "sides" in p and p["sides"] not in fmt.sides:
-                    raise XlrobustError(
-                        f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
-                        f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
-                    )
-                try:
-                    fmt.probe(
-                        p["name"],
-                        p.get("sides"),
-                        get_task(cfg["datasets"][cfg["targets"][t]["dataset"]]["task"]).labels,
-                    )
-                except XlrobustError as e:
-                    raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
-        for a in st.get("attack", {}).get("recipes", []):
-            need("attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
-        for setting, formats in ATTACK_SETTING_FORMATS.items():
-            if setting in st.get("attack", {}) and not any(
-                target_format(cfg, t).name in formats for t in st["targets"]
-            ):
-                raise XlrobustError(
-                    f"{source}: study.{name}.attack.{setting}: only {' and '.join(formats)} attacks read it, and "
-                    f"the study has no such target ({', '.join(st['targets'])})"
-                )
+    for name in cfg["targets"]:
+        _check_target(cfg, name, source)
+    for name in cfg["recipes"]:
+        _check_recipe(cfg, name, source)
+    for name in cfg["study"]:
+        _check_study(cfg, name, source)
     selected_studies(cfg, source)
     _check_conflicts(cfg, source)
+
+
+def _need(source: str, kind: str, name: str, known, where: str) -> None:
+    if name not in known:
+        raise XlrobustError(f"{source}: {where}: unknown {kind} '{name}' (known: {', '.join(sorted(known))})")
+
+
+def _check_target(cfg: dict, name: str, source: str) -> None:
+    spec = cfg["targets"][name]
+    _need(source, "dataset", spec["dataset"], cfg["datasets"], f"targets.{name}.dataset")
+    if "train_dataset" in spec:
+        _need(source, "dataset", spec["train_dataset"], cfg["datasets"], f"targets.{name}.train_dataset")
+        trains = get_format(get_task(cfg["datasets"][spec["train_dataset"]]["task"]).format)
+        if trains is not target_format(cfg, name):
+            raise XlrobustError(
+                f"{source}: targets.{name}.train_dataset: '{spec['train_dataset']}' is {trains.name} data but "
+                f"'{spec['dataset']}' is {target_format(cfg, name).name}: train a target on its own format"
+            )
+    if not target_format(cfg, name).metric:
+        raise XlrobustError(
+            f"{source}: targets.{name}.dataset: '{spec['dataset']}' is "
+            f"{target_format(cfg, name).name} text, which has no metric to score"
+        )
+    _check_target_splits(cfg, name, source)
+
+
+def _check_recipe(cfg: dict, name: str, source: str) -> None:
+    spec = cfg["recipes"][name]
+    for ds in spec.get("datasets", []):
+        _need(source, "dataset", ds, cfg["datasets"], f"recipes.{name}.datasets")
+    if "mlm" in spec:
+        _need(source, "dataset", spec["mlm"]["dataset"], cfg["datasets"], f"recipes.{name}.mlm.dataset")
+        if not get_format(get_task(cfg["datasets"][spec["mlm"]["dataset"]]["task"]).format).masked_lm_text:
+            raise XlrobustError(f"{source}: recipes.{name}.mlm.dataset: '{spec['mlm']['dataset']}' is not MLM text")
+    if name != "none" and not spec.get("datasets"):
+        raise XlrobustError(f"{source}: recipes.{name}: needs 'datasets' (only 'none' trains nothing)")
+
+
+def _check_study(cfg: dict, name: str, source: str) -> None:
+    st = cfg["study"][name]
+    for m in st["models"]:
+        _need(source, "model", m, cfg["models"], f"study.{name}.models")
+    for r in st["recipes"]:
+        _need(source, "recipe", r, cfg["recipes"], f"study.{name}.recipes")
+    for t in st["targets"]:
+        _need(source, "target", t, cfg["targets"], f"study.{name}.targets")
+    for i in range(len(st.get("perturbations", []))):
+        _check_perturbation(cfg, name, i, source)
+    for a in st.get("attack", {}).get("recipes", []):
+        _need(source, "attack recipe", a, ATTACKS, f"study.{name}.attack.recipes")
+    for setting, formats in ATTACK_SETTING_FORMATS.items():
+        if setting in st.get("attack", {}) and not any(target_format(cfg, t).name in formats for t in st["targets"]):
+            raise XlrobustError(
+                f"{source}: study.{name}.attack.{setting}: only {' and '.join(formats)} attacks read it, and "
+                f"the study has no such target ({', '.join(st['targets'])})"
+            )
+
+
+def _check_perturbation(cfg: dict, name: str, i: int, source: str) -> None:
+    """The i-th perturbation of study `name`: a known probe, on targets of the study whose
+    format offers it (and the sides it names)."""
+    st = cfg["study"][name]
+    p = st["perturbations"][i]
+    _need(source, "perturbation", p["name"], set(PERTURBATIONS) | named_perturbations(), f"study.{name}.perturbations")
+    for t in p.get("targets", []):
+        if t not in st["targets"]:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}.targets: '{t}' is not a target of the study "
+                f"({', '.join(st['targets'])})"
+            )
+    for t in probe_targets(st, p):
+        fmt = target_format(cfg, t)
+        if p["name"] not in fmt.perturbations:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}: {p['name']} is not available for "
+                f"target {t} ({fmt.name}: {', '.join(fmt.perturbations)})"
+            )
+        if "sides" in p and p["sides"] not in fmt.sides:
+            raise XlrobustError(
+                f"{source}: study.{name}.perturbations.{i}.sides: '{p['sides']}' is not a side "
+                f"of target {t} ({fmt.name}: {', '.join(fmt.sides)})"
+            )
+        try:
+            fmt.probe(p["name"], p.get("sides"), get_task(cfg["datasets"][cfg["targets"][t]["dataset"]]["task"]).labels)
+        except XlrobustError as e:
+            raise XlrobustError(f"{source}: study.{name}.perturbations.{i}: target {t}: {e}") from None
 
 
 # attack settings only some formats' attack goals read (xlrobust.attack): given for others, an error
@@ -280,8 +302,6 @@ def _check_target_splits(cfg: dict, name: str, source: str) -> None:
             f"{source}: datasets.{train_name}.splits: target {name} is fine-tuned on its train and selected on its "
             f"validation split, but it prepares no {' and no '.join(missing)}"
         )
-    from xlrobust.data import split_rows
-
     renames = tds.get("local_splits") or {}
     if tds.get("local"):
         try:
@@ -332,9 +352,6 @@ def _check_conflicts(cfg: dict, source: str) -> None:
 
 
 def _check_dataset(name: str, ds: dict, source: str) -> None:
-    from xlrobust.langs import check_code
-    from xlrobust.readers import READERS
-
     task = get_task(ds["task"])
     if ds.get("local_format") and ds["local_format"] not in READERS:
         raise XlrobustError(
@@ -361,8 +378,6 @@ def _check_dataset(name: str, ds: dict, source: str) -> None:
                     f"(known: {', '.join(sorted(task.configs))})"
                 )
             check_code(lang, f"{source}: datasets.{name}.configs")
-        from xlrobust.data import config_list
-
         try:
             config_list(task, ds, lang, name)
         except XlrobustError as e:
@@ -376,8 +391,6 @@ def probe_targets(st: dict, p: dict) -> list[str]:
 
 def named_perturbations() -> set[str]:
     """The probes formats name (tagging's entity_/context_ modes), next to perturb.PERTURBATIONS."""
-    from xlrobust.formats import all_formats
-
     return {n for fmt in all_formats().values() for n in fmt.named_perturbations}
 
 
@@ -445,8 +458,6 @@ def used(cfg: dict) -> dict:
 
 def target_format(cfg: dict, target: str):
     """The task format of a target (from its dataset's registry task)."""
-    from xlrobust.formats import get_format
-
     return get_format(get_task(cfg["datasets"][cfg["targets"][target]["dataset"]]["task"]).format)
 
 
@@ -522,8 +533,6 @@ def attack_settings(cfg: dict, model: str, recipe: str, target: str, seed, attac
 def prediction_model(cfg: dict, model: str, recipe: str, target: str, seed) -> str:
     """The model folder a run predicts with: its fine-tuned target model, or, for a format
     used without fine-tuning (retrieval), the (intermediate-trained) encoder."""
-    from xlrobust import layout
-
     if target_format(cfg, target).trains:
         return layout.target(model, recipe, target, seed)
     return layout.encoder(model, recipe, seed)
@@ -537,8 +546,6 @@ def recipe_datasets(cfg: dict, recipe: str) -> list[str]:
 
 def recipe_flags(cfg: dict, recipe: str) -> str:
     """Multi-task, MLM and training flags of `xlrobust intermediate` (values schema-checked)."""
-    from xlrobust import layout
-    from xlrobust.settings import RecipeSettings, flags
 
     spec = cfg["recipes"][recipe]
     out = [f"--sampling {spec.get('sampling', RecipeSettings.sampling)}"]
@@ -552,16 +559,12 @@ def recipe_flags(cfg: dict, recipe: str) -> str:
 
 
 def train_flags(cfg: dict, target: str) -> str:
-    from xlrobust.settings import flags
-
     return flags(cfg["targets"][target].get("train", {}))
 
 
 def predict_flags(cfg: dict, target: str) -> str:
     """The target's prediction settings as flags after a space (none: nothing, so the
     command has no double space: DVC compares commands as strings)."""
-    from xlrobust.settings import flags
-
     given = flags(cfg["targets"][target].get("predict", {}))
     return f" {given}" if given else ""
 
@@ -570,8 +573,6 @@ def model_flags(cfg: dict, target: str) -> str:
     """The target's prediction settings that change what its model computes (max length,
     retrieval layer), as flags after a space (none: nothing): an attack runs the model as
     prediction does."""
-    from xlrobust.settings import flags
-
     spec = cfg["targets"][target].get("predict", {})
     given = flags({k: v for k, v in spec.items() if k in ("max_length", "layer")})
     return f" {given}" if given else ""
@@ -579,8 +580,6 @@ def model_flags(cfg: dict, target: str) -> str:
 
 def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[tuple[str, str]]:
     """(perturbed input, prediction output) pairs of one run."""
-    from xlrobust import layout
-
     triples = probes(cfg, target)  # once, not once per language (the planning of 40-language targets)
     return [
         (
@@ -594,15 +593,11 @@ def probe_files(cfg: dict, model: str, recipe: str, target: str, seed) -> list[t
 
 def perturbed_dirs(cfg: dict, target: str) -> list[str]:
     """The per-language probe folders a target's predictions read (none without probes)."""
-    from xlrobust import layout
-
     return [layout.perturbed_dir(target, lang) for lang in target_langs(cfg, target)] if probes(cfg, target) else []
 
 
 def perturb_args(cfg: dict, target: str, lang: str) -> str:
     """--perturbation/--rate/--seed/--sides/--out lists of one language's perturb job."""
-    from xlrobust import layout
-
     ps = probes(cfg, target)
     cols = {
         "--perturbation": [p for p, _, _ in ps],
@@ -615,14 +610,10 @@ def perturb_args(cfg: dict, target: str, lang: str) -> str:
 
 
 def all_predictions(cfg: dict) -> list[str]:
-    from xlrobust import layout
-
     return [layout.predictions(r.model, r.recipe, r.target, r.seed) for r in runs(cfg)]
 
 
 def all_attacks(cfg: dict) -> list[str]:
-    from xlrobust import layout
-
     return [layout.attacks(r.model, r.recipe, r.target, r.seed, a) for r, a, _ in attack_jobs(cfg)]
 
 

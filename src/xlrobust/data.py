@@ -15,7 +15,9 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import get_format
-from xlrobust.io import atomic_path, write_json, write_parquet
+from xlrobust.hub import offline_unless_reachable
+from xlrobust.io import atomic_path, read_lines, read_utf8, write_json, write_parquet
+from xlrobust.langs import alpha3, check_code
 from xlrobust.readers import get_reader
 from xlrobust.sampling import ranked, sample_settings
 from xlrobust.tasks import Task, get_task
@@ -32,31 +34,10 @@ LOCAL_READERS = {
 INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() alone would also take '١' and '0_1'
 
 
-def read_utf8(path: Path) -> str:
-    """A text file's contents as UTF-8, a leading byte-order mark removed (every reader of
-    local files reads through here, so none keeps it in its first token or sentence)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n")
-        raise XlrobustError(
-            f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
-        ) from None
-
-
 def _ndjson(path: Path) -> pl.DataFrame:
     import io
 
     return pl.read_ndjson(io.BytesIO(read_utf8(path).encode("utf-8")))
-
-
-def read_lines(path: Path) -> list[str]:
-    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
-    lines = read_utf8(path).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def read_local(template: str, labels_template: str | None, config: str | None, split: str) -> tuple[pl.DataFrame, str]:
@@ -107,8 +88,6 @@ def read_hub(
     """
     import datasets
     from huggingface_hub.errors import OfflineModeIsEnabled
-
-    from xlrobust.hub import offline_unless_reachable
 
     if task.local_only:
         raise XlrobustError(f"dataset '{dataset}': {task.local_only}")
@@ -162,26 +141,29 @@ def normalise(raw: pl.DataFrame, task: Task, lang: str, split: str, source: str)
         raise XlrobustError(
             f"{source}: columns do not have the {task.name} schema ({str(e).splitlines()[0][:160]})"
         ) from None
-    if task.id and task.id in raw.columns:
-        dtype = raw[task.id].dtype
-        if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
-            raise XlrobustError(
-                f"{source}: column '{task.id}' holds {dtype} values; an id must be a string or an integer"
-            )
-        ids = raw[task.id].cast(pl.String)
-        if ids.null_count():
-            raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{task.id}'")
-        empty = (ids.str.strip_chars() == "").arg_true()
-        if len(empty):
-            raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{task.id}'")
-    else:
-        ids = content_ids(body, split)
+    ids = given_ids(raw[task.id], source) if task.id and task.id in raw.columns else content_ids(body, split)
     df = pl.DataFrame({"id": (f"{lang}-" + ids) if raw.height else ids, "lang": [lang] * raw.height}).hstack(body)
     df = df.select([pl.col(c).cast(t) for c, t in fmt.schema.items()])
     if task.drop_labels:
         df = df.filter(~pl.col("label").is_in(list(task.drop_labels)))
     validate(df, task, source)
     return df
+
+
+def given_ids(column: pl.Series, source: str) -> pl.Series:
+    """A task's own id column as strings: every row has one, not empty, a string or an integer."""
+    dtype = column.dtype
+    if not (dtype.is_integer() or dtype in (pl.String, pl.Null)):  # a struct would become "en-{'a': 1}"
+        raise XlrobustError(
+            f"{source}: column '{column.name}' holds {dtype} values; an id must be a string or an integer"
+        )
+    ids = column.cast(pl.String)
+    if ids.null_count():
+        raise XlrobustError(f"{source}: row {ids.is_null().arg_true()[0]}: no id in column '{column.name}'")
+    empty = (ids.str.strip_chars() == "").arg_true()
+    if len(empty):
+        raise XlrobustError(f"{source}: row {empty[0]}: empty id in column '{column.name}'")
+    return ids
 
 
 def content_ids(body: pl.DataFrame, split: str) -> pl.Series:
@@ -212,8 +194,6 @@ def config_list(task: Task, spec: dict, lang: str, dataset: str) -> list[str | N
     UD's treebanks), or those `configs` in the dataset's spec chooses among them."""
     chosen = (spec.get("configs") or {}).get(lang)
     if lang not in task.configs:  # a local dataset's language outside the registry (xlrobust.langs)
-        from xlrobust.langs import alpha3
-
         if chosen:
             return [chosen] if isinstance(chosen, str) else list(chosen)
         return [task.local_config.format(lang=lang, alpha3=alpha3(lang))]
@@ -265,16 +245,7 @@ def parallel_sample(df: pl.DataFrame, lang: str, n: int) -> pl.DataFrame:
 def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame, str]:
     """Load and normalise one split of one language of a configured dataset."""
     task = get_task(spec["task"])
-    if lang not in task.configs:
-        from xlrobust.langs import check_code
-
-        if not spec.get("local"):
-            raise XlrobustError(
-                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
-            )
-        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
-    if split not in task.splits:
-        raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
+    check_offered(task, spec, dataset, split, lang)
     configs = config_list(task, spec, lang, dataset)
     merged = isinstance(task.configs.get(lang), tuple)  # several configs (UD treebanks) make one language
     cap = (spec.get("max_examples") or {}).get(split)
@@ -299,33 +270,14 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
                 continue  # a treebank without this split (UD's test-only treebanks)
             if spec.get("local"):
                 local_split = renames.get(hub_split, hub_split if several else renames.get(split, hub_split))
-                local_split, rows = split_rows(local_split)
-                template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
-                if spec.get("local_format"):  # a release format (xlrobust.readers)
-                    raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
-                else:
-                    raw, source = read_local(template, spec.get("local_labels"), config, local_split)
-                if rows is not None:
-                    for bound in (rows.start, rows.stop):
-                        if bound is not None and bound > raw.height:
-                            raise XlrobustError(
-                                f"{source}: local split '{local_split}[{rows.start or ''}:{rows.stop or ''}]' "
-                                f"reaches row {bound}, past the end of the file ({raw.height} rows)"
-                            )
-                    raw = raw[rows]
-                    source += f"[{rows.start or ''}:{rows.stop or ''}]"
+                raw, source = read_local_split(spec, lang, config, local_split)
             else:
                 hub_task, hub_config = task.hub_source(lang, config)  # a language another repo holds
                 revision = spec.get("revision") if hub_task.hub == task.hub else None
                 raw, source = read_hub(hub_task, hub_config, hub_split, revision, dataset, stream_cap)
             df = normalise(raw, task, lang, hub_split if several else split, source)
-            if "title" in raw.columns and task.id in raw.columns:  # for fmt.coverage
-                titles.update(zip(f"{lang}-" + raw[task.id].cast(pl.String), raw["title"]))
-            if spec.get("parallel_sample"):  # the same questions in every language (ids shared across them)
-                df = parallel_sample(df, lang, int(spec["parallel_sample"]))
-            if merged:  # ids stay unique across the merged configs
-                df = df.with_columns((pl.lit(f"{lang}-{config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
-            parts.append(df)
+            titles.update(article_titles(raw, task.id, lang))  # for fmt.coverage
+            parts.append(_kept_rows(df, spec, lang, config if merged else None))
             sources.append(source)
     if not parts:
         raise XlrobustError(
@@ -347,6 +299,56 @@ def load(dataset: str, spec: dict, split: str, lang: str) -> tuple[pl.DataFrame,
             flush=True,
         )
     return df, source
+
+
+def article_titles(raw: pl.DataFrame, id_column: str | None, lang: str) -> dict:
+    """Normalised id -> the title of its article, for raw rows that have titles (QA), else {}."""
+    if "title" not in raw.columns or id_column not in raw.columns:
+        return {}
+    return dict(zip(f"{lang}-" + raw[id_column].cast(pl.String), raw["title"]))
+
+
+def _kept_rows(df: pl.DataFrame, spec: dict, lang: str, merged_config: str | None) -> pl.DataFrame:
+    """One config's normalised rows as a language's part: the parallel sample (the same
+    questions in every language, ids shared across them) and, where several configs make the
+    language (UD's treebanks), ids kept unique across them by the config's name."""
+    if spec.get("parallel_sample"):
+        df = parallel_sample(df, lang, int(spec["parallel_sample"]))
+    if merged_config is not None:
+        df = df.with_columns((pl.lit(f"{lang}-{merged_config}-") + pl.col("id").str.slice(len(lang) + 1)).alias("id"))
+    return df
+
+
+def check_offered(task: Task, spec: dict, dataset: str, split: str, lang: str) -> None:
+    """The task offers the language (a local dataset: any ISO 639 code) and the split."""
+    if lang not in task.configs:
+        if not spec.get("local"):
+            raise XlrobustError(
+                f"dataset '{dataset}': language '{lang}' not offered by {task.name} (offers: {', '.join(sorted(task.configs))})"
+            )
+        check_code(lang, f"dataset '{dataset}'")  # local files: any ISO 639 code
+    if split not in task.splits:
+        raise XlrobustError(f"dataset '{dataset}': split '{split}' not offered by {task.name}")
+
+
+def read_local_split(spec: dict, lang: str, config: str | None, local_split: str) -> tuple[pl.DataFrame, str]:
+    """One local file's rows (a release format through xlrobust.readers, else a table), cut to
+    the row range a `local_splits` entry such as `train[:2000]` names."""
+    local_split, rows = split_rows(local_split)
+    template = spec["local"].replace("{lang}", lang)  # files named by language, not Hub config
+    if spec.get("local_format"):  # a release format (xlrobust.readers)
+        raw, source = get_reader(spec["local_format"])(template, config, local_split, spec)
+    else:
+        raw, source = read_local(template, spec.get("local_labels"), config, local_split)
+    if rows is None:
+        return raw, source
+    for bound in (rows.start, rows.stop):
+        if bound is not None and bound > raw.height:
+            raise XlrobustError(
+                f"{source}: local split '{local_split}[{rows.start or ''}:{rows.stop or ''}]' "
+                f"reaches row {bound}, past the end of the file ({raw.height} rows)"
+            )
+    return raw[rows], source + f"[{rows.start or ''}:{rows.stop or ''}]"
 
 
 def prepare(dataset: str, spec: dict, out_dir: str | os.PathLike) -> dict:

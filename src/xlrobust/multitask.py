@@ -2,7 +2,7 @@
 
 Single-task training is the one-task case of the same code. What the Trainer does
 not offer, and is added here:
-- `MultiHeadModel`: one transformers head model per task, all sharing one encoder
+- `MultiHeadModel` (of `torch_classes()`): one transformers head model per task, all sharing one encoder
   module; a batch names its task.
 - `TaskBatchSampler`: every batch comes from one task (formats pad differently);
   the task of each step is drawn as jiant's samplers do — proportional to task size,
@@ -11,52 +11,23 @@ not offer, and is added here:
   batches are length-grouped (as the Trainer's `group_by_length`) so padding stays
   small. The order depends only on (seed, epoch), so a resumed run sees the same
   batches as an uninterrupted one.
-- `StiltsTrainer.evaluate`: each task's standard dev metric (its format's); checkpoint
+- `StiltsTrainer.evaluate` (of `torch_classes()`): each task's standard dev metric (its format's); checkpoint
   selection uses their mean (`eval_score`).
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 
 import numpy as np
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from transformers import Trainer
 
 from xlrobust.settings import RecipeSettings
 
 
-class MultiHeadModel(nn.Module):
-    accepts_loss_kwargs = False  # the Trainer must not pass num_items_in_batch to the heads
-    _keys_to_ignore_on_save = None  # read by the Trainer when it reloads the best checkpoint
-
-    def __init__(self, encoder: nn.Module, task_models: dict[str, nn.Module]):
-        super().__init__()
-        self.encoder = encoder  # registered first: its parameter names win in state_dict
-        self.heads = nn.ModuleDict(task_models)
-        for model in task_models.values():
-            setattr(model, model.base_model_prefix, encoder)
-            model.tie_weights()  # an MLM decoder is re-tied to the shared embeddings
-
-    def forward(self, task: str, **batch):
-        return self.heads[task](**batch)
-
-    def state_dict(self, *args, **kwargs):
-        """Each tensor once (safetensors refuses shared storage); loading is non-strict
-        and fills the shared copies through the one kept."""
-        sd, seen = {}, set()
-        for name, t in super().state_dict(*args, **kwargs).items():
-            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
-            if key not in seen:
-                seen.add(key)
-                sd[name] = t
-        return sd
-
-
-class MixedDataset(Dataset):
-    """The features of several tasks behind one index; item i knows its task."""
+class MixedDataset:
+    """The features of several tasks behind one index; item i knows its task (a map-style
+    dataset: what torch's DataLoader indexes)."""
 
     def __init__(self, features: dict[str, object]):
         self.names = list(features)
@@ -158,30 +129,67 @@ class TaskBatchSampler:
             yield queues[name].pop()
 
 
-class StiltsTrainer(Trainer):
-    """The Trainer with task-homogeneous batches and per-format dev metrics."""
+@functools.cache
+def torch_classes() -> tuple[type, type]:
+    """(MultiHeadModel, StiltsTrainer), defined at their first use: their bases are torch's
+    nn.Module and transformers' Trainer, whose import takes seconds, and every `xlrobust`
+    command imports this module (through xlrobust.train), most of them never training."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from transformers import Trainer
 
-    def __init__(self, *args, batch_sampler: TaskBatchSampler, evaluator, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batch_sampler = batch_sampler
-        self.evaluator = evaluator
+    class MultiHeadModel(nn.Module):
+        accepts_loss_kwargs = False  # the Trainer must not pass num_items_in_batch to the heads
+        _keys_to_ignore_on_save = None  # read by the Trainer when it reloads the best checkpoint
 
-    def get_train_dataloader(self):
-        loader = DataLoader(
-            self.train_dataset,
-            batch_sampler=self.batch_sampler,
-            collate_fn=self.data_collator,
-            num_workers=self.args.dataloader_num_workers,
-            pin_memory=self.args.dataloader_pin_memory,
-        )
-        return self.accelerator.prepare(loader)
+        def __init__(self, encoder: nn.Module, task_models: dict[str, nn.Module]):
+            super().__init__()
+            self.encoder = encoder  # registered first: its parameter names win in state_dict
+            self.heads = nn.ModuleDict(task_models)
+            for model in task_models.values():
+                setattr(model, model.base_model_prefix, encoder)
+                model.tie_weights()  # an MLM decoder is re-tied to the shared embeddings
 
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
-        metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.evaluator(self.model).items()}
-        metrics["epoch"] = self.state.epoch
-        self.log(metrics)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        return metrics
+        def forward(self, task: str, **batch):
+            return self.heads[task](**batch)
+
+        def state_dict(self, *args, **kwargs):
+            """Each tensor once (safetensors refuses shared storage); loading is non-strict
+            and fills the shared copies through the one kept."""
+            sd, seen = {}, set()
+            for name, t in super().state_dict(*args, **kwargs).items():
+                key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+                if key not in seen:
+                    seen.add(key)
+                    sd[name] = t
+            return sd
+
+    class StiltsTrainer(Trainer):
+        """The Trainer with task-homogeneous batches and per-format dev metrics."""
+
+        def __init__(self, *args, batch_sampler: TaskBatchSampler, evaluator, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.batch_sampler = batch_sampler
+            self.evaluator = evaluator
+
+        def get_train_dataloader(self):
+            loader = DataLoader(
+                self.train_dataset,
+                batch_sampler=self.batch_sampler,
+                collate_fn=self.data_collator,
+                num_workers=self.args.dataloader_num_workers,
+                pin_memory=self.args.dataloader_pin_memory,
+            )
+            return self.accelerator.prepare(loader)
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+            metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.evaluator(self.model).items()}
+            metrics["epoch"] = self.state.epoch
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+    return MultiHeadModel, StiltsTrainer
 
 
 class Evaluator:
@@ -192,8 +200,13 @@ class Evaluator:
         self.dev_features, self.tok, self.batch_size = dev_features, tok, batch_size
         self.device, self.autocast = device, autocast
 
-    @torch.no_grad()
     def _outputs(self, model, task):
+        import torch
+
+        with torch.no_grad():
+            return self._forward(model, task)
+
+    def _forward(self, model, task):
         feats = self.dev_features[task.name]
         inputs = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in feats.column_names]
         collate = task.fmt.collator(self.tok)

@@ -18,8 +18,18 @@ import numpy as np
 import polars as pl
 
 from xlrobust.errors import XlrobustError
-from xlrobust.formats import get_format
+from xlrobust.formats import for_head, format_of_table, get_format
 from xlrobust.io import read_examples, write_parquet
+from xlrobust.models import (
+    autocast,
+    check_model_dir,
+    device,
+    inference_settings,
+    load_model,
+    model_config,
+    resolve_precision,
+    training_info,
+)
 
 RUN_KEYS = {"model": pl.String, "recipe": pl.String, "target": pl.String, "seed": pl.Int64}
 PRECISION_KEYS = {"precision": pl.String, "train_precision": pl.String}
@@ -74,15 +84,6 @@ class Model:
         prediction is the retrieval stage), resolved by models.resolve_precision."""
         import torch
 
-        from xlrobust.models import (
-            device,
-            format_of_model,
-            inference_settings,
-            load_model,
-            resolve_precision,
-            training_info,
-        )
-
         self.fmt = fmt or format_of_model(model_dir)
         self.max_length, self.batch_size, self.doc_stride = inference_settings(
             model_dir, max_length, batch_size, doc_stride
@@ -106,8 +107,6 @@ class Model:
     ) -> list[np.ndarray]:
         """The format's output (`fmt.output`, or `output`) for every feature row, in input
         order; `per_token`: each row cut to its own length (no padding positions)."""
-        from xlrobust.models import autocast
-
         torch = self._torch
         keys = list(enc.keys())
         n = len(enc["input_ids"])
@@ -184,10 +183,24 @@ def parse_run(pairs: list[str] | None) -> dict:
     return run
 
 
+def format_of_model(path: str):
+    """The task format a model folder predicts: the one xlrobust trained it for, else the
+    one whose transformers head built it (config.json `architectures`)."""
+    check_model_dir(path)
+    trained = training_info(path).get("format")
+    if trained:
+        return get_format(trained)
+    fmt = for_head(model_config(path).get("architectures") or [])
+    if fmt is None:
+        raise XlrobustError(
+            f"model folder {path}: no task head known from its architectures "
+            f"{model_config(path).get('architectures')}; give --format"
+        )
+    return fmt
+
+
 def check_fits(model_dir: str, fmt, data: list[str]) -> None:
     """A model's head must be the format of the tables it predicts (when nobody said --format)."""
-    from xlrobust.formats import format_of_table
-
     for src in data:
         table = format_of_table(src)
         if table is not fmt:
@@ -210,8 +223,6 @@ def predict(
     precision: str | None = None,
 ) -> None:
     """Predict every table of `data` into the matching `out` file, with one model load."""
-    from xlrobust.models import check_model_dir, format_of_model
-
     if len(data) != len(out):
         raise XlrobustError(f"--data has {len(data)} file(s) but --out has {len(out)}; give one output per input")
     check_model_dir(model_dir, need_tokenizer=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from xlrobust.errors import XlrobustError
+from xlrobust.io import read_lines, read_utf8
+from xlrobust.tasks import get_task
 
 READERS: dict[str, Callable[[str, str | None, str, dict], tuple[pl.DataFrame, str]]] = {}
 
@@ -100,6 +102,34 @@ def _squad_answers(path: Path, qid: str, qa: dict, context: str) -> dict:
     return {"text": texts, "answer_start": starts}
 
 
+def _squad_paragraph(path: Path, where: tuple[int, int], par) -> tuple[str, list]:
+    """The context and the questions of paragraph `where` (article, paragraph) of a SQuAD file."""
+    context = par.get("context") if isinstance(par, dict) else None
+    qas = par.get("qas") if isinstance(par, dict) else None
+    if not isinstance(context, str) or not isinstance(qas, list):
+        raise XlrobustError(
+            f"{path}: article {where[0]}, paragraph {where[1]}: needs a 'context' string and a 'qas' list"
+        )
+    return context, qas
+
+
+def _question_id(path: Path, where: tuple[int, int, int], qa, by_position: bool) -> str:
+    """The id of question `where` (article, paragraph, question): its own, a non-empty string
+    or integer, or with `local_ids: position` its position a<article>-p<paragraph>-q<question>."""
+    a, p, q = where
+    if not isinstance(qa, dict):
+        raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: not a JSON object")
+    if by_position:
+        return f"a{a}-p{p}-q{q}"
+    raw_id = qa.get("id")
+    if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip():
+        raise XlrobustError(
+            f"{path}: article {a}, paragraph {p}, question {q}: "
+            + ("no 'id'" if raw_id is None else f"id {raw_id!r:.40} is not a non-empty string or integer")
+        )
+    return str(raw_id)
+
+
 @reader("squad_json")
 def squad_json(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.DataFrame, str]:
     """A SQuAD v1.1 JSON file (a `data` list of articles -> paragraphs -> qas -> answers;
@@ -113,7 +143,7 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
 
     path = path_of(template, config, split)
     try:
-        doc = json.loads(_read_text(path))
+        doc = json.loads(read_utf8(path))
     except json.JSONDecodeError as e:
         raise XlrobustError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
@@ -129,23 +159,9 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
             raise XlrobustError(f"{path}: article {a}: no 'paragraphs' list")
         title = art.get("title")
         for p, par in enumerate(paragraphs):
-            context = par.get("context") if isinstance(par, dict) else None
-            qas = par.get("qas") if isinstance(par, dict) else None
-            if not isinstance(context, str) or not isinstance(qas, list):
-                raise XlrobustError(f"{path}: article {a}, paragraph {p}: needs a 'context' string and a 'qas' list")
+            context, qas = _squad_paragraph(path, (a, p), par)
             for q, qa in enumerate(qas):
-                where = f"a{a}-p{p}-q{q}"
-                if not isinstance(qa, dict):
-                    raise XlrobustError(f"{path}: article {a}, paragraph {p}, question {q}: not a JSON object")
-                raw_id = qa.get("id")
-                if not by_position and (
-                    not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip()
-                ):
-                    raise XlrobustError(
-                        f"{path}: article {a}, paragraph {p}, question {q}: "
-                        + ("no 'id'" if raw_id is None else f"id {raw_id!r:.40} is not a non-empty string or integer")
-                    )
-                qid = where if by_position else str(raw_id)
+                qid = _question_id(path, (a, p, q), qa, by_position)
                 if qid in seen:
                     raise XlrobustError(
                         f"{path}: question id '{qid}' repeats (article {seen[qid][0]} and article {a}); ids must be "
@@ -170,8 +186,6 @@ def squad_json(template: str, config: str | None, split: str, spec: dict) -> tup
 # ---- tagging: CoNLL-U and CoNLL token<TAB>tag ------------------------------------------ (issue 18)
 def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
     """The raw ClassLabel column of the dataset's task and its names, in the Hub's id order."""
-    from xlrobust.tasks import get_task
-
     task = get_task(spec["task"])
     if len(task.class_labels) != 1:
         raise XlrobustError(
@@ -179,12 +193,6 @@ def _class_label(spec: dict, path: Path) -> tuple[str, tuple[str, ...]]:
             "ClassLabel tag column to map them to; use a task whose Hub data has one (panx, udpos)"
         )
     return next(iter(task.class_labels.items()))
-
-
-def _read_text(path: Path) -> str:
-    from xlrobust.data import read_utf8
-
-    return read_utf8(path)
 
 
 @reader("conllu")
@@ -200,7 +208,7 @@ def read_conllu(template: str, config: str | None, split: str, spec: dict) -> tu
     column, names = _class_label(spec, path)
     ids = {name: i for i, name in enumerate(names)}
     rows = []
-    text = _read_text(path)
+    text = read_utf8(path)
     try:
         sentences = conllu.parse(text)
     except conllu.exceptions.ParseException as e:
@@ -261,7 +269,7 @@ def read_conll_tags(template: str, config: str | None, split: str, spec: dict) -
     column, names = _class_label(spec, path)
     ids = {name: i for i, name in enumerate(names)}
     sentences, tokens, tags = [], [], []
-    for n, line in enumerate(_read_text(path).splitlines(), 1):
+    for n, line in enumerate(read_utf8(path).splitlines(), 1):
         if not line.strip():
             if tokens:
                 sentences.append((tokens, tags))
@@ -313,8 +321,6 @@ def bitext_lines(template: str, config: str | None, split: str, spec: dict) -> t
     XTREME's download): `local` names the common prefix (`.../tatoeba.{config}`) and the
     config `<xx>-<yy>` the two suffixes. Line i of one file translates line i of the other.
     Yields the Hub's table (mteb/tatoeba-bitext-mining): sentence1 (xx), sentence2 (yy)."""
-    from xlrobust.data import read_lines
-
     sides = (config or "").split("-")
     if len(sides) != 2 or not all(sides):
         raise XlrobustError(f"local_format bitext_lines: config '{config}' is not '<xx>-<yy>' (e.g. deu-eng)")
@@ -337,7 +343,7 @@ def _bucc_side(path: Path) -> dict[str, str]:
     """One side of a BUCC corpus, `id<TAB>sentence` a line: id -> sentence; a line without a
     tab, an empty sentence or a repeated id is one error naming the file and the line."""
     out: dict[str, str] = {}
-    for n, line in enumerate(_read_text(path).split("\n"), 1):
+    for n, line in enumerate(read_utf8(path).split("\n"), 1):
         if not line.strip():
             continue
         sid, tab, sentence = line.rstrip("\r").partition("\t")
@@ -349,6 +355,25 @@ def _bucc_side(path: Path) -> dict[str, str]:
             raise XlrobustError(f"{path}: line {n}: duplicate id '{sid}'")
         out[sid] = sentence.strip()
     return out
+
+
+def _bucc_gold(path: Path, sides: dict[str, dict[str, str]], names: dict[str, str]) -> dict[str, str]:
+    """A BUCC gold file (`xx_id<TAB>en_id` per line) as xx id -> en id; each id must be a
+    sentence of its side (`names`: the side's file, for the error), each xx id in one pair."""
+    partner: dict[str, str] = {}
+    for n, line in enumerate(read_utf8(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        ids = line.rstrip("\r").split("\t")
+        if len(ids) != 2:
+            raise XlrobustError(f"{path}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
+        for sid, side in zip(ids, ("xx", "en")):
+            if sid not in sides[side]:
+                raise XlrobustError(f"{path}: line {n}: id '{sid}' is not in {names[side]}")
+        if ids[0] in partner:
+            raise XlrobustError(f"{path}: line {n}: '{ids[0]}' is in two gold pairs")
+        partner[ids[0]] = ids[1]
+    return partner
 
 
 @reader("bucc")
@@ -368,21 +393,7 @@ def bucc(template: str, config: str | None, split: str, spec: dict) -> tuple[pl.
     for release, part in BUCC_PARTS.items():
         paths = {s: path_of(template + ".{side}", config, release, side=s) for s in (xx, "en", "gold")}
         sides = {"xx": _bucc_side(paths[xx]), "en": _bucc_side(paths["en"])}
-        partner: dict[str, str] = {}
-        for n, line in enumerate(_read_text(paths["gold"]).split("\n"), 1):
-            if not line.strip():
-                continue
-            ids = line.rstrip("\r").split("\t")
-            if len(ids) != 2:
-                raise XlrobustError(f"{paths['gold']}: line {n}: expected 'xx_id<TAB>en_id', got {line[:60]!r}")
-            for sid, side in zip(ids, ("xx", "en")):
-                if sid not in sides[side]:
-                    raise XlrobustError(
-                        f"{paths['gold']}: line {n}: id '{sid}' is not in {paths[xx if side == 'xx' else 'en'].name}"
-                    )
-            if ids[0] in partner:
-                raise XlrobustError(f"{paths['gold']}: line {n}: '{ids[0]}' is in two gold pairs")
-            partner[ids[0]] = ids[1]
+        partner = _bucc_gold(paths["gold"], sides, {"xx": paths[xx].name, "en": paths["en"].name})
         for side, sentences in sides.items():
             for sid, sentence in sentences.items():
                 gold = f"{part}-en-{partner[sid]}" if side == "xx" and sid in partner else None

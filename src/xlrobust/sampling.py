@@ -13,11 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
+from xlrobust.settings import SampleSettings, defaults
+
 
 def sample_settings(spec: dict) -> dict:
     """A dataset's `sample` settings (xlrobust.settings.SampleSettings), defaults filled in."""
-    from xlrobust.settings import SampleSettings, defaults
-
     return {**defaults(SampleSettings), **(spec.get("sample") or {})}
 
 

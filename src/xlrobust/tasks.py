@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from xlrobust.errors import XlrobustError
+
 
 @dataclass(frozen=True)
 class Task:
@@ -67,12 +69,6 @@ class Task:
             repo, config, parquet_branch = self.sources[lang]
             return replace(self, hub=repo, parquet_branch=parquet_branch, sources={}), config
         return self, self.configs[lang] if config is None else config
-
-    @property
-    def schema(self) -> dict[str, pl.DataType]:
-        from xlrobust.formats import get_format
-
-        return get_format(self.format).schema
 
 
 def classification(name, hub, labels, text_a, text_b=None, label="label", **kw) -> Task:
@@ -738,8 +734,6 @@ TASKS.update(
 
 
 def get_task(name: str) -> Task:
-    from xlrobust.errors import XlrobustError
-
     if name not in TASKS:
         raise XlrobustError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]

@@ -19,7 +19,16 @@ import polars as pl
 
 from xlrobust.errors import XlrobustError
 from xlrobust.formats import Format, get_format
-from xlrobust.io import atomic_path, read_examples
+from xlrobust.io import atomic_path, read_examples, read_json, read_parquet
+from xlrobust.models import autocast, check_model_dir, device, load_tokenizer, resolve_precision
+from xlrobust.multitask import (
+    Evaluator,
+    MixedDataset,
+    TaskBatchSampler,
+    TaskCollator,
+    feature_lengths,
+    torch_classes,
+)
 from xlrobust.resume import claim
 from xlrobust.settings import RecipeSettings, TrainSettings, defaults
 
@@ -70,8 +79,6 @@ class TaskData:
 
 def load_task(data_dir: str | os.PathLike, split_dev: bool = True) -> TaskData:
     """A prepared dataset folder (xlrobust prepare: meta.json + <split>.parquet) as a task."""
-    from xlrobust.io import read_json, read_parquet
-
     d = Path(data_dir)
     meta_path = d / "meta.json"
     if not meta_path.exists():
@@ -105,7 +112,8 @@ def train(
     keep: str = "classifier",
 ) -> dict:
     """Fine-tune a sequence classifier on normalised example tables (target fine-tuning)."""
-    train_df, dev_df = read_examples(train_file), read_examples(dev_file)
+    fmt = get_format("classify")
+    train_df, dev_df = read_examples(train_file, None, fmt), read_examples(dev_file, None, fmt)
     for path, df in ((train_file, train_df), (dev_file, dev_df)):
         bad = df.with_row_index().filter((pl.col("label") < 0) | (pl.col("label") >= num_labels))
         if bad.height:
@@ -115,7 +123,7 @@ def train(
             )
         if df.height == 0:
             raise XlrobustError(f"{path}: no examples")
-    task = TaskData("target", get_format("classify"), train_df, dev_df, labels=[str(i) for i in range(num_labels)])
+    task = TaskData("target", fmt, train_df, dev_df, labels=[str(i) for i in range(num_labels)])
     return train_tasks(init, [task], out_dir, seed, hp, keep)
 
 
@@ -160,6 +168,21 @@ def process_state_kept():
 
 
 @process_state_kept()
+def _check_inputs(init: str, tasks: list[TaskData], keep: str, mlm: TaskData | None) -> None:
+    """Before anything loads: what is kept fits the tasks, the encoder folder holds a model,
+    and every task has training and English dev examples."""
+    if keep not in ("classifier", "encoder"):
+        raise ValueError(keep)
+    if keep == "classifier" and (len(tasks) != 1 or not tasks[0].fmt.metric or mlm):
+        raise XlrobustError("target fine-tuning takes exactly one dataset with a metric (no MLM text)")
+    check_model_dir(init)
+    for t in tasks:
+        if t.train.height == 0:
+            raise XlrobustError(f"task '{t.name}': no training examples")
+        if t.dev is None or t.dev.height == 0:
+            raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
+
+
 def train_tasks(
     init: str,
     tasks: list[TaskData],
@@ -182,28 +205,10 @@ def train_tasks(
     """
     from transformers import AutoModel, TrainingArguments, set_seed
 
-    from xlrobust.models import autocast, check_model_dir, device, load_tokenizer, resolve_precision
-    from xlrobust.multitask import (
-        Evaluator,
-        MixedDataset,
-        MultiHeadModel,
-        StiltsTrainer,
-        TaskBatchSampler,
-        TaskCollator,
-        feature_lengths,
-    )
+    MultiHeadModel, StiltsTrainer = torch_classes()
 
-    if keep not in ("classifier", "encoder"):
-        raise ValueError(keep)
-    if keep == "classifier" and (len(tasks) != 1 or not tasks[0].fmt.metric or mlm):
-        raise XlrobustError("target fine-tuning takes exactly one dataset with a metric (no MLM text)")
+    _check_inputs(init, tasks, keep, mlm)
     hp = {**DEFAULTS, **(hp or {})}
-    check_model_dir(init)
-    for t in tasks:
-        if t.train.height == 0:
-            raise XlrobustError(f"task '{t.name}': no training examples")
-        if t.dev is None or t.dev.height == 0:
-            raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
     everything = tasks + ([mlm] if mlm else [])
     set_seed(seed)  # decides head initialisation; the sampler's seed decides data order
     tok = load_tokenizer(init)

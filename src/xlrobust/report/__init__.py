@@ -16,10 +16,12 @@ import polars as pl
 
 from xlrobust import config as cfgmod
 from xlrobust import published
+from xlrobust.formats import get_format
 from xlrobust.io import expand_paths, marker, read_table, write_text
 from xlrobust.report.html import CSS, mark_changes  # noqa: F401 (the report's public helpers)
 from xlrobust.report.narrative import recipe_max_lengths, study_section  # noqa: F401
 from xlrobust.report.provenance import provenance
+from xlrobust.score import COMPARISON_SCHEMA, SCORE_SCHEMA
 from xlrobust.settings import ReportSettings, defaults
 
 ATTACK_EXAMPLE_COLUMNS = ["recipe", "target", "format", "id", "lang", "status", "probe"]
@@ -29,7 +31,6 @@ def families(cfg: dict, scores: pl.DataFrame) -> dict:
     """family -> (targets, primary metric, format) over the scored targets (a target the
     config does not define is taken as classification). A family is a format, split by
     primary metric where its targets differ (tagging: NER by F1, POS by accuracy)."""
-    from xlrobust.formats import get_format
 
     found: dict = {}
     for target in scores["target"].unique(maintain_order=True).to_list():
@@ -53,7 +54,6 @@ def write_report(
     out: str,
     comparisons_path: str | None = None,
 ) -> None:
-    from xlrobust.score import COMPARISON_SCHEMA, SCORE_SCHEMA
 
     scores = read_table(scores_path, list(SCORE_SCHEMA))
     comparisons = read_table(comparisons_path, list(COMPARISON_SCHEMA)) if comparisons_path else pl.DataFrame()

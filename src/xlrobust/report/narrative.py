@@ -8,6 +8,8 @@ from html import escape
 
 import polars as pl
 
+from xlrobust.attack import RECIPE_NOTES
+from xlrobust.formats.tagging import SINGLE_CHAR, SINGLE_CHAR_FLAG
 from xlrobust.report.charts import (
     heatmap,
     interval_chart,
@@ -17,7 +19,7 @@ from xlrobust.report.charts import (
     rate_curves,
 )
 from xlrobust.report.html import mark_changes, pct, probe_label, probe_label_expr, table
-from xlrobust.settings import ReportSettings
+from xlrobust.settings import ReportSettings, TrainSettings, defaults
 
 ATTACK_METRICS = ("attack_success_rate", "mean_queries", "perturbed_words_pct")
 NOT_TABLED = ("_drop", "_under_attack", "flip_rate", "_share", *ATTACK_METRICS)  # _share: data, not model
@@ -79,7 +81,6 @@ def headline(c: pl.DataFrame) -> str:
 
 def recipe_max_lengths(recipes: dict, names: list[str]) -> dict[str, int]:
     """Recipes of a study that differ only in the intermediate max length (Q5)."""
-    from xlrobust.settings import TrainSettings, defaults
 
     trained = [r for r in names if r != "none" and recipes[r].get("datasets")]
     lengths = {r: recipes[r].get("train", {}).get("max_length", defaults(TrainSettings)["max_length"]) for r in trained}
@@ -149,7 +150,6 @@ def interval_text(v, lo, hi, above=None) -> str:
 def single_char_notes(s: pl.DataFrame, target: str) -> dict[str, str]:
     """language -> why its entity F1 sits near zero, for languages whose gold tokens are
     mostly single characters (PAN-X ja, zh)."""
-    from xlrobust.formats.tagging import SINGLE_CHAR, SINGLE_CHAR_FLAG
 
     t = s.filter((pl.col("target") == target) & (pl.col("metric") == SINGLE_CHAR) & (pl.col("probe") == "clean"))
     shares = t.group_by("language").agg(pl.col("value").mean())
@@ -275,8 +275,6 @@ def above_baseline_sentence(s: pl.DataFrame, targets: list[str], metric: str) ->
 
 
 def attack_table(s: pl.DataFrame, metric: str, cols: list[str]) -> str:
-    from xlrobust.attack import RECIPE_NOTES
-
     a = mean_over_seeds(
         s.filter(pl.col("metric").is_in([ATTACK_METRICS[0], f"{metric}_under_attack", *ATTACK_METRICS[1:]])),
         "model",
