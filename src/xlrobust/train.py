@@ -167,7 +167,6 @@ def process_state_kept():
             state.update(saved)
 
 
-@process_state_kept()
 def _check_inputs(init: str, tasks: list[TaskData], keep: str, mlm: TaskData | None) -> None:
     """Before anything loads: what is kept fits the tasks, the encoder folder holds a model,
     and every task has training and English dev examples."""
@@ -183,6 +182,7 @@ def _check_inputs(init: str, tasks: list[TaskData], keep: str, mlm: TaskData | N
             raise XlrobustError(f"task '{t.name}': no English dev examples for checkpoint selection")
 
 
+@process_state_kept()
 def train_tasks(
     init: str,
     tasks: list[TaskData],
