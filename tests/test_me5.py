@@ -378,6 +378,10 @@ def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_d
         json.dumps({**json.loads((me5_dir / "config.json").read_text()), "transformers_version": "4.57.6"})
     )
     text = "Bob Dylan ist der Größte. 我喜欢他。"
+    # an earlier test in the process may have silenced transformers or logging as a whole
+    verbosity, disabled = hf_logging.get_verbosity(), logging.root.manager.disable
+    hf_logging.set_verbosity_warning()
+    logging.disable(logging.NOTSET)
     hf_logging.enable_propagation()
     try:
         with caplog.at_level(logging.WARNING):
@@ -389,6 +393,8 @@ def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_d
         assert "fix_mistral_regex" not in caplog.text
     finally:
         hf_logging.disable_propagation()
+        hf_logging.set_verbosity(verbosity)
+        logging.disable(disabled)
     assert ours(text)["input_ids"] == plain(text)["input_ids"]
     ours.save_pretrained(tmp_path / "again")
     assert "fix_mistral_regex" not in (tmp_path / "again" / "tokenizer_config.json").read_text()

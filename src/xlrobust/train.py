@@ -212,15 +212,23 @@ def train_tasks(
     everything = tasks + ([mlm] if mlm else [])
     set_seed(seed)  # decides head initialisation; the sampler's seed decides data order
     tok = load_tokenizer(init)
-    load = dict(use_safetensors=True, trust_remote_code=False)
     models = {}
     for t in everything:
         models[t.name] = t.fmt.head_class().from_pretrained(
-            init, ignore_mismatched_sizes=True, **t.fmt.head_kwargs(t.labels), **t.fmt.train_kwargs(hp), **load
+            init,
+            ignore_mismatched_sizes=True,
+            use_safetensors=True,
+            trust_remote_code=False,
+            **t.fmt.head_kwargs(t.labels),
+            **t.fmt.train_kwargs(hp),
         )
     first = models[tasks[0].name]
     # one head: its own encoder; several: a full encoder (with pooler, which some heads read)
-    encoder = getattr(first, first.base_model_prefix) if len(models) == 1 else AutoModel.from_pretrained(init, **load)
+    encoder = (
+        getattr(first, first.base_model_prefix)
+        if len(models) == 1
+        else AutoModel.from_pretrained(init, use_safetensors=True, trust_remote_code=False)
+    )
     model = MultiHeadModel(encoder, models)
     if hp["freeze_embeddings"]:  # no gradient, no optimizer state for the (large) word-embedding matrix
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
