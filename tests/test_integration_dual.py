@@ -35,7 +35,7 @@ def run(tmp_path_factory, samples):
 def test_reads_only_the_repository_slices_and_embeds_the_pool_once_outside_the_model(run, samples):
     import yaml
 
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg = yaml.safe_load((run / "results/config.yaml").read_text())  # the config the run resolved
     for name in ("tydiqa_r_shared", "mlqa_r_shared"):
         assert cfg["datasets"][name]["local"].startswith("samples/")
     assert (samples / "mlqa" / "dev-context-hi-question-hi.json").is_file()
