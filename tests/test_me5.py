@@ -360,7 +360,7 @@ def test_folder_is_a_plain_hf_model(me5_dir, tok, tmp_path):
     assert m.get_input_embeddings().weight.shape == (250037, 384)
 
 
-def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_dir, tmp_path, caplog):
+def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_dir, tmp_path):
     """Issue 24: every folder xlrobust trains is written by transformers 4.57.3+, which then warns
     "incorrect regex pattern ... fix_mistral_regex" on loading it (transformers#42591, #44031).
     models.load_tokenizer says False: no warning, the same ids, and nothing of the flag saved."""
@@ -368,7 +368,6 @@ def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_d
     import logging
 
     from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     from xlrobust.models import load_tokenizer
 
@@ -378,23 +377,37 @@ def test_our_loader_has_no_false_regex_alarm_on_folders_transformers_saved(me5_d
         json.dumps({**json.loads((me5_dir / "config.json").read_text()), "transformers_version": "4.57.6"})
     )
     text = "Bob Dylan ist der Größte. 我喜欢他。"
-    # an earlier test in the process may have silenced transformers or logging as a whole
-    verbosity, disabled = hf_logging.get_verbosity(), logging.root.manager.disable
-    hf_logging.set_verbosity_warning()
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    # The warning's own logger, heard directly: earlier tests in the process may have silenced
+    # transformers (verbosity), disabled loggers (a dictConfig) or logging as a whole (TextAttack's
+    # attacker calls logging.disable() and never undoes it).
+    log, heard = logging.getLogger("transformers.tokenization_utils_base"), Collect()
+    saved_state = (log.disabled, log.level, logging.root.manager.disable)
+    log.disabled = False
+    log.setLevel(logging.WARNING)
     logging.disable(logging.NOTSET)
-    hf_logging.enable_propagation()
+    log.addHandler(heard)
     try:
-        with caplog.at_level(logging.WARNING):
-            plain = AutoTokenizer.from_pretrained(str(saved))
-        assert "fix_mistral_regex" in caplog.text  # the alarm this guards against (remove when transformers fixes it)
-        caplog.clear()
-        with caplog.at_level(logging.WARNING):
-            ours = load_tokenizer(saved)
-        assert "fix_mistral_regex" not in caplog.text
+        plain = AutoTokenizer.from_pretrained(str(saved))
+        alarm = [m for m in heard.messages if "fix_mistral_regex" in m]
+        heard.messages.clear()
+        ours = load_tokenizer(saved)
+        ours_alarm = [m for m in heard.messages if "fix_mistral_regex" in m]
     finally:
-        hf_logging.disable_propagation()
-        hf_logging.set_verbosity(verbosity)
+        log.removeHandler(heard)
+        log.disabled, level, disabled = saved_state
+        log.setLevel(level)
         logging.disable(disabled)
+    assert alarm  # the alarm this guards against (remove the workaround when transformers fixes it)
+    assert ours_alarm == []
     assert ours(text)["input_ids"] == plain(text)["input_ids"]
     ours.save_pretrained(tmp_path / "again")
     assert "fix_mistral_regex" not in (tmp_path / "again" / "tokenizer_config.json").read_text()
